@@ -1,0 +1,113 @@
+# Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
+# `make`, `make test`, `make install PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench`.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+SANITIZE ?=
+OPT      ?= -O2
+
+SOVERSION := 0
+VERSION   := $(shell sed -n 's/^\#define CLAE_VERSION_STRING "\(.*\)"/\1/p' include/clae.h)
+
+PKGS      := OpenCL clblast zlib nettle libcjson libpng
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lOpenCL -lclblast -lz -lnettle -lcjson -lpng16)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
+
+WARN     := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
+CFLAGS   += -std=c11 $(OPT) -g -fPIC $(WARN) $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC)) $(BUILD)/lib/kernels.o
+CL_SRC    := $(sort $(wildcard cl/*.cl cl/*.h))
+CLI_SRC   := $(sort $(wildcard tools/clae*.c))
+CLI_OBJ   := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(CLI_SRC))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+TEST_OBJ  := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
+BENCH_SRC := $(sort $(wildcard tools/bench_*.c))
+
+STATIC := $(BUILD)/libclae.a
+SHARED := $(BUILD)/libclae.so.$(SOVERSION)
+CLI    := $(BUILD)/clae
+TESTS  := $(BUILD)/test_clae
+
+.PHONY: all test clean install bench check-deps
+all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc
+
+# Rebuild everything when the flags change (e.g. SANITIZE on/off).
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
+FORCE:
+
+$(BUILD)/embed_kernels: tools/embed_kernels.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O1 -Wall -Wextra -pedantic -o $@ $<
+
+# Kernel sources are embedded into the library by a generated C file (never committed).
+$(BUILD)/kernels.c: $(CL_SRC) $(BUILD)/embed_kernels
+	$(BUILD)/embed_kernels $(CL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/lib/kernels.o: $(BUILD)/kernels.c lib/runtime.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/clae.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h) $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libclae.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libclae.so: $(SHARED)
+	ln -sf libclae.so.$(SOVERSION) $@
+
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS) $(CHECK_LIBS)
+
+# Written at every build so the installed file always names the PREFIX of that build.
+$(BUILD)/clae.pc: FORCE
+	@mkdir -p $(BUILD)
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: clae\nDescription: Portable OpenCL autoencoder backend\nVersion: %s\nRequires.private: OpenCL clblast zlib nettle libcjson libpng\nLibs: -L$${libdir} -lclae\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+# The suite runs on PoCL and cpu-ref; CLAE_CACHE_DIR keeps its program cache inside the build tree.
+test: $(TESTS) $(CLI)
+	CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/clae.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libclae.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libclae.so
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/clae.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)

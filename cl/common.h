@@ -1,0 +1,107 @@
+/* common.h — device code every kernel program starts with: build-define defaults, the
+ * accumulator, Philox4x32-10 (VARIANTS.md §6.4) and the stable helpers of §0.6. */
+
+/* The runtime passes these as -D options; the defaults let a file compile on its own. */
+#ifndef CLAE_HAS_FP64
+#define CLAE_HAS_FP64 0
+#endif
+#ifndef CLAE_VEC_FLOAT
+#define CLAE_VEC_FLOAT 1
+#endif
+#ifndef CLAE_MAX_WG
+#define CLAE_MAX_WG 256
+#endif
+#ifndef CLAE_DEVICE_IS_CPU
+#define CLAE_DEVICE_IS_CPU 0
+#endif
+#ifndef CLAE_WG
+#define CLAE_WG 64
+#endif
+
+/* The C reference is compiled without fused multiply-add; contracting a*b+c here would make
+ * the two paths round differently, so every expression rounds once per operation as written. */
+#pragma OPENCL FP_CONTRACT OFF
+
+/* Sums (loss rows, squared errors, column sums) accumulate in double where the device has it,
+ * matching the double-accumulating reference; otherwise in float with Kahan compensation so the
+ * error stays O(ε) instead of O(n·ε). The order is always the plain index order. */
+#if CLAE_HAS_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double acc_t;
+#else
+typedef float acc_t;
+#endif
+
+typedef struct clae_sum {
+    acc_t s; /* running sum */
+    acc_t c; /* Kahan compensation (unused with fp64) */
+} clae_sum;
+
+void clae_sum_add(clae_sum *k, acc_t x)
+{
+#if CLAE_HAS_FP64
+    k->s = k->s + x;
+#else
+    acc_t y = x - k->c;
+    acc_t t = k->s + y;
+    k->c = (t - k->s) - y;
+    k->s = t;
+#endif
+}
+
+/* ---- Philox4x32-10: 10 rounds, key bumped before rounds 2..10 ---------------------------- */
+
+uint4 clae_philox4x32_10(uint4 c, uint2 k)
+{
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k.x += 0x9E3779B9u;
+            k.y += 0xBB67AE85u;
+        }
+        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    }
+    return c;
+}
+
+/* Uniform in [0,1): 24 bits times 2^-24, exact in float, so bit-identical to the host. */
+float clae_u01(uint w) { return (float)(w >> 8) * 5.9604644775390625e-8f; }
+
+/* ---- numerically stable building blocks (§0.6) ------------------------------------------ */
+
+/* Only one exp, never of a positive argument, so it neither overflows nor returns NaN. */
+float clae_sigmoid(float z)
+{
+    if (z >= 0.0f) return 1.0f / (1.0f + exp(-z));
+    float e = exp(z);
+    return e / (1.0f + e);
+}
+
+/* softplus(z) = max(z,0) + log1p(exp(−|z|)), in the accumulator precision for the loss sums. */
+acc_t clae_softplus(acc_t z)
+{
+    acc_t m = z > (acc_t)0 ? z : (acc_t)0;
+    return m + log1p(exp(-fabs(z)));
+}
+
+/* Activation codes: the clae_activation enum of clae.h. */
+#define CLAE_ACT_LINEAR 0
+#define CLAE_ACT_SIGMOID 1
+#define CLAE_ACT_TANH 2
+#define CLAE_ACT_RELU 3
+
+/* Loss codes: the clae_loss enum of clae.h. */
+#define CLAE_LOSS_SSE 0
+#define CLAE_LOSS_BCE 1
+
+/* f'(z) expressed through the cached output a = f(z) (§0.4); relu' is 0 at a = 0. */
+float clae_act_deriv(int f, float a)
+{
+    switch (f) {
+    case CLAE_ACT_SIGMOID: return a * (1.0f - a);
+    case CLAE_ACT_TANH: return 1.0f - a * a;
+    case CLAE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
+    default: return 1.0f;
+    }
+}

@@ -1,0 +1,268 @@
+/* ops_cl.c — the OpenCL side of the op table: each op checks its buffers, sets the arguments of
+ * its kernel from cl/ and enqueues it on the runtime's in-order queue (no waiting). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "ops.h"
+
+/* One kernel argument. Offsets and sizes travel as cl_ulong so no index can overflow; the
+ * compound literals live until the end of the block that builds the argument list. */
+typedef struct karg {
+    size_t size;
+    const void *ptr;
+} karg;
+
+#define ARG_U64(x) {sizeof(cl_ulong), &(cl_ulong){(cl_ulong)(x)}}
+#define ARG_U32(x) {sizeof(cl_uint), &(cl_uint){(cl_uint)(x)}}
+#define ARG_I32(x) {sizeof(cl_int), &(cl_int){(cl_int)(x)}}
+#define ARG_F32(x) {sizeof(cl_float), &(cl_float){(cl_float)(x)}}
+#define ARG_MEM(m) {sizeof(cl_mem), &(cl_mem){(m)}}
+/* A clae_buf is two kernel arguments: the memory object and the element offset into it. */
+#define ARG_BUF(b) ARG_MEM((b).mem), ARG_U64((b).off)
+#define NARGS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every buffer an op touches must be device memory holding at least n floats. */
+static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
+{
+    if (b.n >= n && (n == 0 || b.mem)) return CLAE_OK;
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): buffer %s holds %zu floats%s, needs %zu", op,
+                                      name, b.n, b.mem ? "" : " and is not a device buffer", n));
+}
+
+#define NEED(op, b, n)                                                                              \
+    do {                                                                                            \
+        clae_status need_s_ = need(rt, op, #b, b, n);                                               \
+        if (need_s_ != CLAE_OK) return need_s_;                                                     \
+    } while (0)
+
+/* The work-group size: the runtime's CLAE_WG build define (64 when absent), capped by what the
+ * kernel allows on this device, so host and kernels agree on one number. */
+static size_t local_size(clae_runtime *rt, cl_kernel k)
+{
+    size_t wg = 64, kmax = 0;
+    const char *d = strstr(rt->options, "-DCLAE_WG=");
+    if (d) {
+        long v = strtol(d + strlen("-DCLAE_WG="), NULL, 10);
+        if (v > 0) wg = (size_t)v;
+    }
+    if (clGetKernelWorkGroupInfo(k, rt->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
+            CL_SUCCESS &&
+        kmax > 0 && kmax < wg)
+        wg = kmax;
+    return wg;
+}
+
+/* Sets args on kernel `name` and enqueues g0 items (1-D when g1 is 0, else g0×g1 with dimension 0
+ * along the fastest-varying index). An empty range is a no-op: OpenCL rejects global size 0. */
+static clae_status launch(clae_runtime *rt, const char *name, const karg *args, size_t nargs, size_t g0,
+                          size_t g1, int two_d)
+{
+    if (g0 == 0 || (two_d && g1 == 0)) return CLAE_OK;
+    cl_kernel k = clae_rt_kernel(rt, name);
+    if (!k) return clae_rt_fail(rt, CLAE_ERR_OPENCL);
+    for (size_t i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS)
+            return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clSetKernelArg(%s, arg %zu) failed: %s (%d)", name,
+                                              i, clae_cl_error_name(err), (int)err));
+    }
+    size_t wg = local_size(rt, k);
+    clae_status s = two_d ? clae_rt_enqueue_2d(rt, k, name, g0, g1, wg, 1) : clae_rt_enqueue_1d(rt, k, name, g0, wg);
+    return s == CLAE_OK ? s : clae_rt_fail(rt, s);
+}
+
+static clae_status check_act(clae_runtime *rt, const char *op, clae_activation f)
+{
+    if ((int)f >= 0 && f < CLAE_ACT_COUNT) return CLAE_OK;
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): unknown activation %d", op, (int)f));
+}
+
+static clae_status check_loss(clae_runtime *rt, const char *op, clae_loss l)
+{
+    if ((int)l >= 0 && l < CLAE_LOSS_COUNT) return CLAE_OK;
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): unknown loss %d", op, (int)l));
+}
+
+/* ---- GEMM ------------------------------------------------------------------------------- */
+
+static clae_status gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                        clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc)
+{
+    return rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- dense layer: bias, activation forward and backward (cl/elementwise.cl) -------------- */
+
+static clae_status bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols)
+{
+    NEED("bias_add", Z, rows * cols);
+    NEED("bias_add", b, rows ? cols : 0);
+    karg a[] = {ARG_BUF(Z), ARG_BUF(b), ARG_U64(rows), ARG_U64(cols)};
+    return launch(rt, "bias_add", a, NARGS(a), cols, rows, 1);
+}
+
+static clae_status act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n)
+{
+    clae_status s = check_act(rt, "act_forward", f);
+    if (s != CLAE_OK) return s;
+    NEED("act_forward", Z, n);
+    NEED("act_forward", A, n);
+    karg a[] = {ARG_I32(f), ARG_BUF(Z), ARG_BUF(A), ARG_U64(n)};
+    return launch(rt, "act_forward", a, NARGS(a), n, 0, 0);
+}
+
+static clae_status act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n)
+{
+    clae_status s = check_act(rt, "act_backward", f);
+    if (s != CLAE_OK) return s;
+    NEED("act_backward", A, n);
+    NEED("act_backward", G, n);
+    if (f == CLAE_ACT_LINEAR) return CLAE_OK; /* f' = 1 */
+    karg a[] = {ARG_I32(f), ARG_BUF(A), ARG_BUF(G), ARG_U64(n)};
+    return launch(rt, "act_backward", a, NARGS(a), n, 0, 0);
+}
+
+/* ---- losses (cl/loss.cl) ------------------------------------------------------------------ */
+
+static clae_status loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae_buf Xhat, clae_buf X,
+                             size_t rows, size_t cols, clae_buf out)
+{
+    clae_status s = check_loss(rt, "loss_rows", loss);
+    if (s != CLAE_OK) return s;
+    NEED("loss_rows", X, rows * cols);
+    if (loss == CLAE_LOSS_BCE) NEED("loss_rows", O, rows * cols);
+    else NEED("loss_rows", Xhat, rows * cols);
+    NEED("loss_rows", out, rows);
+    /* The unused input may be an empty buffer; a NULL cl_mem argument is legal. */
+    karg a[] = {ARG_I32(loss), ARG_BUF(O), ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
+    return launch(rt, "loss_rows", a, NARGS(a), rows, 0, 0);
+}
+
+static clae_status loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat,
+                             clae_buf X, size_t n, float scale, clae_buf G)
+{
+    clae_status s = check_loss(rt, "loss_grad", loss);
+    if (s == CLAE_OK) s = check_act(rt, "loss_grad", out_act);
+    if (s != CLAE_OK) return s;
+    if (loss == CLAE_LOSS_BCE && out_act != CLAE_ACT_SIGMOID)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "loss_grad (opencl): bce needs a sigmoid output, not %s",
+                                          clae_activation_name(out_act)));
+    NEED("loss_grad", Xhat, n);
+    NEED("loss_grad", X, n);
+    NEED("loss_grad", G, n);
+    karg a[] = {ARG_I32(loss), ARG_I32(out_act), ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(n), ARG_F32(scale), ARG_BUF(G)};
+    return launch(rt, "loss_grad", a, NARGS(a), n, 0, 0);
+}
+
+static clae_status row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
+                                clae_buf out)
+{
+    NEED("row_sq_error", Xhat, rows * cols);
+    NEED("row_sq_error", X, rows * cols);
+    NEED("row_sq_error", out, rows);
+    karg a[] = {ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
+    return launch(rt, "row_sq_error", a, NARGS(a), rows, 0, 0);
+}
+
+/* ---- reductions (cl/reduce.cl) ------------------------------------------------------------ */
+
+static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out)
+{
+    NEED("colsum", G, rows * cols);
+    NEED("colsum", out, cols);
+    karg a[] = {ARG_BUF(G), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
+    return launch(rt, "colsum", a, NARGS(a), cols, 0, 0);
+}
+
+/* ---- optimizers (cl/optim.cl) -------------------------------------------------------------- */
+
+static clae_status opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad,
+                              clae_buf s1, clae_buf s2, size_t n)
+{
+    NEED("opt_update", theta, n);
+    NEED("opt_update", grad, n);
+    switch (h->kind) {
+    case CLAE_OPT_SGD: {
+        karg a[] = {ARG_BUF(theta), ARG_BUF(grad), ARG_U64(n), ARG_F32(h->lr)};
+        return launch(rt, "opt_sgd", a, NARGS(a), n, 0, 0);
+    }
+    case CLAE_OPT_MOMENTUM:
+    case CLAE_OPT_NESTEROV: {
+        NEED("opt_update(momentum)", s1, n);
+        karg a[] = {ARG_BUF(theta), ARG_BUF(grad), ARG_BUF(s1), ARG_U64(n), ARG_F32(h->lr), ARG_F32(h->momentum)};
+        return launch(rt, h->kind == CLAE_OPT_MOMENTUM ? "opt_momentum" : "opt_nesterov", a, NARGS(a), n, 0, 0);
+    }
+    case CLAE_OPT_ADAM: {
+        NEED("opt_update(adam)", s1, n);
+        NEED("opt_update(adam)", s2, n);
+        karg a[] = {ARG_BUF(theta),     ARG_BUF(grad),      ARG_BUF(s1),      ARG_BUF(s2),
+                    ARG_U64(n),         ARG_F32(h->lr),     ARG_F32(h->beta1), ARG_F32(h->beta2),
+                    ARG_F32(h->eps),    ARG_F32(h->bc1),    ARG_F32(h->bc2)};
+        return launch(rt, "opt_adam", a, NARGS(a), n, 0, 0);
+    }
+    case CLAE_OPT_ADADELTA: {
+        NEED("opt_update(adadelta)", s1, n);
+        NEED("opt_update(adadelta)", s2, n);
+        karg a[] = {ARG_BUF(theta), ARG_BUF(grad), ARG_BUF(s1), ARG_BUF(s2), ARG_U64(n),
+                    ARG_F32(h->rho), ARG_F32(h->adadelta_eps)};
+        return launch(rt, "opt_adadelta", a, NARGS(a), n, 0, 0);
+    }
+    default:
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "opt_update (opencl): unknown optimizer %d", (int)h->kind));
+    }
+}
+
+/* ---- random numbers (cl/rng.cl) ------------------------------------------------------------ */
+
+static clae_status init_uniform(clae_runtime *rt, clae_buf theta, size_t n, uint64_t seed, uint32_t layer_id,
+                                float a)
+{
+    NEED("init_uniform", theta, n);
+    karg args[] = {ARG_BUF(theta), ARG_U64(n), ARG_U32(seed & 0xffffffffu), ARG_U32(seed >> 32),
+                   ARG_U32(layer_id), ARG_F32(a)};
+    return launch(rt, "init_uniform", args, NARGS(args), n, 0, 0);
+}
+
+/* Runs on temporary buffers and waits for the result: it exists for the known-answer tests. */
+static clae_status philox(clae_runtime *rt, const uint32_t *ctr, const uint32_t key[2], uint32_t *out, size_t n)
+{
+    if (n == 0) return CLAE_OK;
+    size_t bytes = 4 * n * sizeof(cl_uint);
+    cl_int err = CL_SUCCESS;
+    const char *call = "clCreateBuffer";
+    cl_mem in = clCreateBuffer(rt->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)(uintptr_t)ctr, &err);
+    cl_mem res = NULL;
+    if (err == CL_SUCCESS) res = clCreateBuffer(rt->ctx, CL_MEM_WRITE_ONLY, bytes, NULL, &err);
+    clae_status s = CLAE_OK;
+    if (err == CL_SUCCESS) {
+        karg a[] = {ARG_MEM(in), ARG_MEM(res), ARG_U32(key[0]), ARG_U32(key[1]), ARG_U64(n)};
+        s = launch(rt, "philox_raw", a, NARGS(a), n, 0, 0);
+        if (s == CLAE_OK) {
+            call = "clEnqueueReadBuffer";
+            err = clEnqueueReadBuffer(rt->queue, res, CL_TRUE, 0, bytes, out, 0, NULL, NULL);
+        }
+    }
+    if (res) clReleaseMemObject(res);
+    if (in) clReleaseMemObject(in);
+    if (s == CLAE_OK && err != CL_SUCCESS)
+        s = clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "philox (opencl): %s of %zu bytes failed: %s (%d)", call,
+                                       bytes, clae_cl_error_name(err), (int)err));
+    return s;
+}
+
+const clae_ops clae_ops_cl = {
+    .name = "opencl",
+    .gemm = gemm,
+    .bias_add = bias_add,
+    .act_forward = act_forward,
+    .act_backward = act_backward,
+    .loss_rows = loss_rows,
+    .loss_grad = loss_grad,
+    .row_sq_error = row_sq_error,
+    .colsum = colsum,
+    .opt_update = opt_update,
+    .init_uniform = init_uniform,
+    .philox = philox,
+};

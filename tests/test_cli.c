@@ -1,0 +1,377 @@
+/* test_cli.c — the cli suite: runs the built `clae` binary as a user would and checks exit
+ * statuses, messages on stderr and the JSON on stdout, including one tiny real training run. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "test_util.h"
+
+static char tmpdir[256];
+
+static void tmp_setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/clae-cli-XXXXXX", (base && *base) ? base : "/tmp");
+    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
+}
+
+static void tmp_teardown(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+/* Valid until the next call: copy it to keep it across run_clae(). */
+static const char *tmp_path(const char *name)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* Appends s to buf in single quotes, so paths with spaces survive the shell. */
+static void append_quoted(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size) buf[n++] = '\'';
+    for (; *s && n + 5 < size; s++) {
+        if (*s == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    if (n + 1 < size) buf[n++] = '\'';
+    buf[n] = '\0';
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    size_t n;
+    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            s = realloc(s, cap);
+            ck_assert_ptr_nonnull(s);
+        }
+    }
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+/* The output of one run; free with run_free(). */
+typedef struct run_result {
+    int status; /* exit status, or -1 if killed by a signal */
+    char *out, *err;
+} run_result;
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs `clae ARGS` (ARGS already shell-quoted where needed) with stdin empty and
+ * stdout, stderr captured separately, inheriting the environment (CLAE_CACHE_DIR). */
+static run_result run_clae(const char *args)
+{
+    char bin[1024], cmd[8192] = "";
+    snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    append_quoted(cmd, sizeof cmd, bin);
+    strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);
+    strncat(cmd, " </dev/null >", sizeof cmd - strlen(cmd) - 1);
+    append_quoted(cmd, sizeof cmd, tmp_path("stdout"));
+    strncat(cmd, " 2>", sizeof cmd - strlen(cmd) - 1);
+    append_quoted(cmd, sizeof cmd, tmp_path("stderr"));
+    ck_assert_uint_lt(strlen(cmd), sizeof cmd - 1);
+    fflush(NULL);
+    int w = system(cmd);
+    ck_assert_msg(w != -1, "system() failed for %s", cmd);
+    run_result r;
+    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
+    r.out = slurp(tmp_path("stdout"));
+    r.err = slurp(tmp_path("stderr"));
+    return r;
+}
+
+/* "args" with one path spliced in, quoted: fmt holds one %s. */
+static const char *with_path(const char *fmt, const char *path)
+{
+    static char buf[4096];
+    char q[2048] = "";
+    append_quoted(q, sizeof q, path);
+    snprintf(buf, sizeof buf, fmt, q);
+    return buf;
+}
+
+#define ck_assert_contains(hay, needle)                                                                 \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected '%s' in:\n%s", (needle), (hay))
+
+START_TEST(version_and_help)
+{
+    run_result r = run_clae("--version");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "clae " CLAE_VERSION_STRING "\n");
+    run_free(&r);
+
+    r = run_clae("--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "train");
+    ck_assert_contains(r.out, "devices");
+    run_free(&r);
+
+    r = run_clae("train --help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "--layers");
+    ck_assert_contains(r.out, "--optimizer");
+    run_free(&r);
+
+    /* `help train` and `train --help` are the same text. */
+    run_result h = run_clae("help train");
+    r = run_clae("train --help");
+    ck_assert_int_eq(h.status, 0);
+    ck_assert_str_eq(h.out, r.out);
+    run_free(&h);
+    run_free(&r);
+
+    r = run_clae("devices --help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "--json");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+    run_result r = run_clae("frobnicate");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "frobnicate");
+    run_free(&r);
+
+    r = run_clae("");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "usage");
+    run_free(&r);
+
+    r = run_clae("train --no-such-flag");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--no-such-flag");
+    run_free(&r);
+
+    r = run_clae("train --optimizer bogus");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--optimizer");
+    ck_assert_contains(r.err, "bogus");
+    ck_assert_contains(r.err, "adam");
+    run_free(&r);
+
+    r = run_clae("train --batch=0");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--batch");
+    run_free(&r);
+
+    r = run_clae("train --lr");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--lr needs a value");
+    run_free(&r);
+
+    r = run_clae("train --loss bce --output-activation tanh");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "sigmoid");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(devices_json)
+{
+    run_result r = run_clae("devices --json");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL && cJSON_IsArray(j), "not a JSON array:\n%s", r.out);
+    int ref = 0, defaults = 0;
+    cJSON *d;
+    cJSON_ArrayForEach(d, j)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        ck_assert(cJSON_IsString(id));
+        ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, "name")));
+        ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "global_mem_bytes")));
+        ref += strcmp(id->valuestring, "cpu-ref") == 0;
+        defaults += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "default"));
+    }
+    ck_assert_int_eq(ref, 1);
+    ck_assert_int_eq(defaults, 1);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    r = run_clae("devices");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "cpu-ref");
+    ck_assert_contains(r.out, "\n*");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bad_data_files)
+{
+    char missing[512], junk[512];
+    snprintf(missing, sizeof missing, "%s", tmp_path("missing-images.gz"));
+    snprintf(junk, sizeof junk, "%s", tmp_path("junk.idx"));
+    run_result r = run_clae(with_path("train --device cpu-ref --data %s", missing));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, missing);
+    ck_assert_contains(r.err, "No such file or directory");
+    run_free(&r);
+
+    FILE *f = fopen(junk, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("this is not an IDX file at all\n", f);
+    fclose(f);
+    r = run_clae(with_path("train --device cpu-ref --test %s", junk));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, junk);
+    ck_assert_contains(r.err, "not an IDX file");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(dimension_mismatch)
+{
+    const char *t10k = test_data_path("t10k-images-idx3-ubyte.gz");
+    run_result r = run_clae(with_path("train --device cpu-ref --data %s --layers 100,50", t10k));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, t10k);
+    ck_assert_contains(r.err, "data has 784 columns but the model's input layer has 100");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(unknown_device)
+{
+    const char *t10k = test_data_path("t10k-images-idx3-ubyte.gz");
+    run_result r = run_clae(with_path("train --data %s --test-limit 16 --device no-such-device --limit 16", t10k));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, "no-such-device");
+    ck_assert_contains(r.err, "cpu-ref");
+    run_free(&r);
+}
+END_TEST
+
+static double json_number(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    ck_assert_msg(cJSON_IsNumber(v), "key '%s' missing or not a number", key);
+    return v->valuedouble;
+}
+
+#define TINY_RUN "train --device cpu-ref --limit 512 --test-limit 256 --epochs 1 --batch 64 --layers 784,32"
+
+START_TEST(tiny_training_run)
+{
+    run_result r = run_clae(TINY_RUN " --json");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL && cJSON_IsObject(j), "not one JSON object:\n%s", r.out);
+    static const char *const keys[] = {"device", "device_id", "epochs", "steps", "batch", "layers", "loss",
+                                       "optimizer", "lr", "train_loss", "test_mse", "samples_per_sec",
+                                       "seconds", "seed"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        ck_assert_msg(cJSON_HasObjectItem(j, keys[k]), "missing key '%s' in %s", keys[k], r.out);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "device_id")->valuestring, "cpu-ref");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "loss")->valuestring, "bce");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "optimizer")->valuestring, "adam");
+    ck_assert_double_eq(json_number(j, "epochs"), 1);
+    ck_assert_double_eq(json_number(j, "steps"), 8); /* 512 rows / 64 */
+    ck_assert_double_eq(json_number(j, "batch"), 64);
+    ck_assert_double_eq(json_number(j, "seed"), 42);
+    ck_assert_double_eq_tol(json_number(j, "lr"), 0.001, 1e-12);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(j, "layers");
+    ck_assert_int_eq(cJSON_GetArraySize(layers), 3);
+    ck_assert_double_eq(cJSON_GetArrayItem(layers, 0)->valuedouble, 784);
+    ck_assert_double_eq(cJSON_GetArrayItem(layers, 1)->valuedouble, 32);
+    ck_assert_double_eq(cJSON_GetArrayItem(layers, 2)->valuedouble, 784);
+    double mse = json_number(j, "test_mse"), loss = json_number(j, "train_loss");
+    ck_assert_msg(isfinite(mse) && mse > 0.0 && mse < 0.2, "test_mse %g", mse);
+    ck_assert_msg(isfinite(loss) && loss > 0.0, "train_loss %g", loss);
+    ck_assert(json_number(j, "samples_per_sec") > 0);
+    /* Progress is not a TTY here: plain lines, ending with the epoch report. */
+    ck_assert_contains(r.err, "step 8/8");
+    ck_assert_contains(r.err, "epoch 1/1  train_loss");
+    run_free(&r);
+
+    /* The same run in text form with --quiet: nothing on stderr, and the same
+     * numbers, since cpu-ref is deterministic for a given seed. */
+    r = run_clae(TINY_RUN " --quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    char want[64];
+    snprintf(want, sizeof want, "test_mse    %.6g\n", mse);
+    ck_assert_contains(r.out, want);
+    snprintf(want, sizeof want, "train_loss  %.6g\n", loss);
+    ck_assert_contains(r.out, want);
+    run_free(&r);
+
+    /* Another seed gives another run. */
+    r = run_clae(TINY_RUN " --json --quiet --seed 7");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cJSON *j7 = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j7);
+    ck_assert_double_eq(json_number(j7, "seed"), 7);
+    ck_assert(json_number(j7, "test_mse") != mse);
+    cJSON_Delete(j7);
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *usage = tcase_create("usage");
+    tcase_add_checked_fixture(usage, tmp_setup, tmp_teardown);
+    tcase_set_timeout(usage, 60);
+    tcase_add_test(usage, version_and_help);
+    tcase_add_test(usage, usage_errors_exit_2);
+    tcase_add_test(usage, devices_json);
+    suite_add_tcase(s, usage);
+
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
+    tcase_set_timeout(errors, 60);
+    tcase_add_test(errors, bad_data_files);
+    tcase_add_test(errors, dimension_mismatch);
+    tcase_add_test(errors, unknown_device);
+    suite_add_tcase(s, errors);
+
+    TCase *train = tcase_create("train");
+    tcase_add_checked_fixture(train, tmp_setup, tmp_teardown);
+    tcase_set_timeout(train, 120);
+    tcase_add_test(train, tiny_training_run);
+    suite_add_tcase(s, train);
+    return s;
+}

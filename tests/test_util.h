@@ -1,0 +1,53 @@
+/* test_util.h — shared fixtures for the Check suite: one cpu-ref and one OpenCL runtime per binary,
+ * deterministic inputs, and the atol + rtol·|ref| comparison every op test uses. */
+#ifndef CLAE_TEST_UTIL_H
+#define CLAE_TEST_UTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clae.h"
+
+/* The cpu-ref runtime, opened on first use and kept for the whole binary. */
+clae_runtime *test_rt_ref(void);
+
+/* The OpenCL runtime under test: $CLAE_TEST_DEVICE, else "cpu" (PoCL). Opened
+ * once per binary so PoCL's cold compiles are paid once. Fails the test if
+ * no OpenCL device can be opened. */
+clae_runtime *test_rt_cl(void);
+
+/* Both runtimes in order {cpu-ref, OpenCL}, for loops over paths. */
+clae_runtime *test_rt(int i);
+
+/* Fills x[0..n) with values uniform in [lo, hi) from Philox keyed by seed
+ * (deterministic on every machine). */
+void test_fill_uniform(float *x, size_t n, uint32_t seed, float lo, float hi);
+
+/* Returns the index of the first i with |a[i] − ref[i]| > atol + rtol·|ref[i]|
+ * (NaN anywhere counts as a mismatch unless both are NaN), or -1 if none. */
+long test_first_mismatch(const float *a, const float *ref, size_t n, double atol, double rtol);
+
+/* Asserts a ≈ ref elementwise, printing the first mismatch. */
+#define ck_assert_allclose(a, ref, n, atol, rtol)                                                   \
+    do {                                                                                            \
+        long bad_ = test_first_mismatch((a), (ref), (n), (atol), (rtol));                           \
+        ck_assert_msg(bad_ < 0, "mismatch at %ld: got %.9g, ref %.9g (atol %g, rtol %g)", bad_,     \
+                      bad_ < 0 ? 0.0 : (double)(a)[bad_], bad_ < 0 ? 0.0 : (double)(ref)[bad_],     \
+                      (double)(atol), (double)(rtol));                                              \
+    } while (0)
+
+/* Path of the Fashion-MNIST files (env CLAE_DATA_DIR, else the Debian package's directory). */
+const char *test_data_path(const char *file);
+
+/* The build directory holding the clae binary (env CLAE_BUILD, else "build"). */
+const char *test_build_dir(void);
+
+/* Suites, one per test file. */
+Suite *suite_runtime(void);
+Suite *suite_ops(void);
+Suite *suite_data(void);
+Suite *suite_model(void);
+Suite *suite_cli(void);
+
+#endif

@@ -1,0 +1,84 @@
+/* clae.c — entry point of the `clae` command-line tool: global options and the subcommand table.
+ * Each subcommand lives in its own tools/clae_*.c file and is added to `commands` below. */
+#include <stdio.h>
+#include <string.h>
+
+#include "clae_cli.h"
+
+static const cli_command commands[] = {
+    {"devices", "list the OpenCL devices and cpu-ref", cli_devices, cli_devices_help},
+    {"train", "train a dense autoencoder on IDX images", cli_train, cli_train_help},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        if (strcmp(commands[k].name, name) == 0) return &commands[k];
+    return NULL;
+}
+
+void cli_print_help(const cli_command *cmd) { fputs(cmd->help, stdout); }
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: clae [--version] [--help] <command> [<args>]\n"
+            "\n"
+            "clae %s: a portable OpenCL autoencoder backend.\n"
+            "\n"
+            "Commands:\n",
+            CLAE_VERSION_STRING);
+    for (size_t k = 0; k < N_COMMANDS; k++) fprintf(out, "  %-10s %s\n", commands[k].name, commands[k].summary);
+    fprintf(out,
+            "\n"
+            "'clae help <command>' or 'clae <command> --help' describes a command.\n"
+            "Exit status: 0 success, 1 a library error (message on stderr), 2 a bad command line,\n"
+            "130 interrupted.\n"
+            "Environment: CLAE_DEVICE (default device spec), CLAE_CACHE_DIR / CLAE_CACHE=off (kernel\n"
+            "program cache), CLAE_DATA_DIR (where the default Fashion-MNIST files are).\n");
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "clae: '%s' is not a clae command. See 'clae --help'.\n", name);
+    return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *first = argv[1];
+    if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0 || strcmp(first, "version") == 0) {
+        printf("clae %s\n", CLAE_VERSION_STRING);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(first, "help") == 0) {
+        if (argc < 3) {
+            print_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (argc > 3) {
+            fprintf(stderr, "clae help: takes one command name\n");
+            return CLI_EXIT_USAGE;
+        }
+        const cli_command *cmd = cli_find_command(argv[2]);
+        if (!cmd) return unknown_command(argv[2]);
+        cli_print_help(cmd);
+        return CLI_EXIT_OK;
+    }
+    if (first[0] == '-') {
+        fprintf(stderr, "clae: unknown option '%s'. See 'clae --help'.\n", first);
+        return CLI_EXIT_USAGE;
+    }
+    const cli_command *cmd = cli_find_command(first);
+    if (!cmd) return unknown_command(first);
+    return cmd->run(argc - 1, argv + 1);
+}

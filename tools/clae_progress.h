@@ -1,0 +1,41 @@
+/* clae_progress.h — the training progress report on stderr: a live bar on a terminal,
+ * plain lines every ~10% otherwise (logs, CI), nothing when quiet. */
+#ifndef CLAE_PROGRESS_H
+#define CLAE_PROGRESS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct cli_progress {
+    FILE *out;
+    int tty;   /* redraw one line with \r */
+    int quiet; /* print nothing */
+    int epoch, epochs;   /* 1-based epoch being run, of epochs */
+    size_t steps;        /* steps in this epoch */
+    double t_start;      /* when the epoch's first step began */
+    double t_drawn;      /* when the bar was last drawn (TTY) */
+    int decile;          /* last tenth reported (non-TTY) */
+    int drawn;           /* a TTY line is on screen and must be cleared */
+} cli_progress;
+
+/* Decides TTY or not from `out`. */
+void cli_progress_init(cli_progress *p, FILE *out, int quiet);
+
+/* Starts epoch `epoch` (1-based) of `epochs`, with `steps` steps. */
+void cli_progress_epoch(cli_progress *p, int epoch, int epochs, size_t steps);
+
+/* Reports that `step` steps (1-based count) and `samples` samples are done with
+ * the running mean loss `loss`. Draws only when it is time to. */
+void cli_progress_step(cli_progress *p, size_t step, size_t samples, double loss);
+
+/* On a terminal, replaces the live line with `text` (e.g. while testing), so a
+ * long pause never looks like a hang; elsewhere prints nothing. */
+void cli_progress_status(cli_progress *p, const char *text);
+
+/* Removes the live line so the next message starts on a clean line. */
+void cli_progress_clear(cli_progress *p);
+
+/* A duration as m:ss or h:mm:ss. */
+void cli_format_duration(double seconds, char *buf, size_t size);
+
+#endif
