@@ -1,5 +1,6 @@
 /* common.h — device code every kernel program starts with: build-define defaults, the
- * accumulator, Philox4x32-10 (VARIANTS.md §6.4) and the stable helpers of §0.6. */
+ * accumulator, Philox4x32-10 (VARIANTS.md §6.4), clae's float log/cos for Box–Muller and the
+ * stable helpers of §0.6. */
 
 /* The runtime passes these as -D options; the defaults let a file compile on its own. */
 #ifndef CLAE_HAS_FP64
@@ -67,6 +68,67 @@ uint4 clae_philox4x32_10(uint4 c, uint2 k)
 
 /* Uniform in [0,1): 24 bits times 2^-24, exact in float, so bit-identical to the host. */
 float clae_u01(uint w) { return (float)(w >> 8) * 5.9604644775390625e-8f; }
+
+/* Uniform in (0,1) for logs: ((w >> 9)·2 + 1)·2^-24 stays below 2^24, so it is exact (§6.4). */
+float clae_u01_open(uint w) { return (float)((w >> 9) * 2u + 1u) * 0x1p-24f; }
+
+/* ---- clae's own float log and cos(2πu) (twins of lib/mathf.c, operation for operation) ---- */
+
+/* The builtins may differ from glibc by an ulp (more without correctly rounded options), and
+ * Gaussian noise must be bit-identical on every path, so Box–Muller uses these polynomials;
+ * only +, −, ×, / and sqrt remain, all correctly rounded under the runtime's build options.
+ * log: x = 2^k·m with m in [√2/2, √2) by integer arithmetic on the bits, f = m − 1 (exact),
+ * s = f/(2+f), log m = f − hfsq + s·(hfsq + R) with R the atanh series after 2s (2/3, 2/5, 2/7,
+ * 2/9), k·ln2 split so k·ln2_hi is exact. Positive normal finite x only; < 1 ulp. */
+float clae_logf(float x)
+{
+    uint ix = as_uint(x) + (0x3f800000u - 0x3f3504f3u);
+    int k = (int)(ix >> 23) - 0x7f;
+    float m = as_float((ix & 0x007fffffu) + 0x3f3504f3u);
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = z * (0x1.555556p-1f + z * (0x1.99999ap-2f + z * (0x1.24924ap-2f + z * 0x1.c71c72p-3f)));
+    float hfsq = 0.5f * f * f;
+    float dk = (float)k;
+    return (((s * (hfsq + R) + dk * 0x1.7f7d1cp-20f) - hfsq) + f) + dk * 0x1.62e4p-1f;
+}
+
+/* Taylor series of cos(2πw) and sin(2πw) for w in [0, 1/8], (2π)^n/n! in the coefficients. */
+float clae_cos2pi_poly(float w)
+{
+    float z = w * w;
+    return 1.0f + z * (-0x1.3bd3ccp+4f +
+                       z * (0x1.03c1f0p+6f + z * (-0x1.55d3c8p+6f + z * (0x1.e1f506p+5f + z * -0x1.a6d1f2p+4f))));
+}
+
+float clae_sin2pi_poly(float w)
+{
+    float z = w * w;
+    return w * (0x1.921fb6p+2f +
+                z * (-0x1.4abbcep+5f + z * (0x1.466bc6p+6f + z * (-0x1.32d2ccp+6f + z * 0x1.507834p+5f))));
+}
+
+/* cos(2πu), u in [0, 1]: folded by symmetry to an angle ≤ π/4 with exact subtractions
+ * (Sterbenz), so the zeros at u = ¼, ¾ keep their relative accuracy; < 2 ulp. */
+float clae_cos2pif(float u)
+{
+    float sign = 1.0f;
+    if (u > 0.5f) u = 1.0f - u;
+    if (u > 0.25f) {
+        u = 0.5f - u;
+        sign = -1.0f;
+    }
+    float r = u > 0.125f ? clae_sin2pi_poly(0.25f - u) : clae_cos2pi_poly(u);
+    return sign * r;
+}
+
+/* One standard normal from Philox words w2, w3 by Box–Muller (§6.4). */
+float clae_normal_bm(uint w2, uint w3)
+{
+    float r = sqrt(-2.0f * clae_logf(clae_u01_open(w2)));
+    return r * clae_cos2pif(clae_u01_open(w3));
+}
 
 /* ---- numerically stable building blocks (§0.6) ------------------------------------------ */
 

@@ -174,6 +174,117 @@ void clae_shuffle_order(size_t rows, uint64_t seed, uint32_t epoch, size_t *orde
 clae_status clae_dataset_gather(const clae_dataset *ds, const size_t *idx, size_t n, float *out);
 
 /* ------------------------------------------------------------------------ */
+/* Data in and out: CSV and NPY files, matrix writers, column scaling       */
+/* ------------------------------------------------------------------------ */
+
+/* Every loader below returns a dataset of at least one row and one column
+ * whose values are all finite (a NaN or infinity in the file is
+ * CLAE_ERR_FORMAT naming where it is), sets ds->path to the path given, and on
+ * failure leaves *out NULL; the caller frees a loaded dataset with
+ * clae_dataset_free(). Every error message names the file. */
+
+/* Reads a text file of numbers, one row per line.
+ * - Separator: ',' by default; ';' or a tab when the first non-blank line has
+ *   no ',' but has that character. Cells may be surrounded by spaces and by
+ *   double quotes ("" inside quotes is one quote); CRLF line ends are fine.
+ * - Header: the first non-blank line is a header, and skipped, when any of its
+ *   cells is not a number. Its cell count must match the data rows'.
+ * - Blank (empty or all-space) lines are skipped; line numbers in messages
+ *   count every physical line from 1, columns count cells from 1.
+ * - Numbers are read with strtod in the "C" locale's notation (a program that
+ *   calls setlocale() with a decimal comma must switch LC_NUMERIC back).
+ * Errors: CLAE_ERR_IO (cannot open or read); CLAE_ERR_FORMAT for an empty or
+ * bad cell ("data.csv:7:3: 'abc' is not a number"), a row whose cell count
+ * differs from the first row's (naming the line and both counts), a NUL byte,
+ * an unterminated quote, or a file with no data rows. */
+clae_status clae_dataset_load_csv(const char *path, clae_dataset **out);
+
+/* Reads a NumPy .npy file (format versions 1.0, 2.0 and 3.0) holding a
+ * C-order array of dtype '<f4' (float32), '<f8' (float64, rounded to float) or
+ * '|u1' (uint8, divided by 255 like IDX images so pixel data lands in [0,1]).
+ * Shape (n,) loads as n rows × 1 column; (n, d1, d2, ...) as n rows ×
+ * d1·d2·... columns. Bytes after the data are ignored.
+ * Errors: CLAE_ERR_IO (cannot open or read); CLAE_ERR_FORMAT for a wrong magic
+ * string, an unsupported version or dtype (named, e.g. '<i2'),
+ * fortran_order True, a 0-d array, a dimension of 0, or a header that does
+ * not parse; CLAE_ERR_TRUNCATED when the file ends inside the header or
+ * before the data the shape promises (with both byte counts). */
+clae_status clae_dataset_load_npy(const char *path, clae_dataset **out);
+
+/* Loads any supported file, choosing the reader by name, then content:
+ * a name ending in ".csv" or ".tsv" (any case) → clae_dataset_load_csv;
+ * ".npy" → clae_dataset_load_npy; otherwise a file starting with the NPY
+ * magic "\x93NUMPY" → NPY; everything else → clae_dataset_load_idx (which
+ * also reads .gz). The chosen reader's errors are returned unchanged. */
+clae_status clae_dataset_load(const char *path, clae_dataset **out);
+
+/* Writes x (rows × cols, row-major) as CSV: one line per row, cells printed
+ * with "%.9g" (which reads back as the same float) and separated by ',',
+ * preceded by a header line of cols names when header is non-NULL (names
+ * containing ',', '"' or a line break are quoted). Non-finite values are
+ * written as printf spells them ("nan", "inf"), which clae_dataset_load_csv
+ * refuses. The file is written to "<path>.tmp.<pid>" and renamed, so it
+ * appears complete or not at all. CLAE_ERR_ARG for NULL x with rows·cols > 0
+ * or a NULL header entry; CLAE_ERR_IO naming the path on a failed write. */
+clae_status clae_matrix_save_csv(const char *path, const float *x, size_t rows, size_t cols,
+                                 const char *const *header);
+
+/* Writes x (rows × cols) as a version 1.0 .npy file of dtype '<f4', C order,
+ * shape (rows, cols), the header padded so the data starts at a multiple of
+ * 64 bytes as the format asks. Written to a temporary name and renamed like
+ * clae_matrix_save_csv. CLAE_ERR_ARG / CLAE_ERR_IO as there. */
+clae_status clae_matrix_save_npy(const char *path, const float *x, size_t rows, size_t cols);
+
+/* Per-column scaling x' = (x − offset[j]) · scale[j], fitted on training data
+ * and stored with a model so the same transform is re-applied on use. */
+typedef enum clae_scale_kind {
+    CLAE_SCALE_NONE = 0, /* x' = x */
+    CLAE_SCALE_MINMAX,   /* offset = column min, scale = 1/(max − min): training data to [0,1] */
+    CLAE_SCALE_ZSCORE,   /* offset = column mean, scale = 1/std (population std, divisor n) */
+    CLAE_SCALE_COUNT
+} clae_scale_kind;
+
+typedef struct clae_scaling {
+    clae_scale_kind kind;
+    size_t cols;   /* the width it was fitted on */
+    float *offset; /* cols entries (NULL for CLAE_SCALE_NONE), owned; free with clae_scaling_free() */
+    float *scale;  /* cols entries (NULL for CLAE_SCALE_NONE), owned */
+} clae_scaling;
+
+/* "none", "minmax", "zscore"; the parser returns CLAE_ERR_ARG for any other word. */
+const char *clae_scale_kind_name(clae_scale_kind kind);
+clae_status clae_scale_kind_parse(const char *word, clae_scale_kind *out);
+
+/* Fits kind on ds's columns (statistics in double precision). A column whose
+ * range (minmax) or standard deviation (zscore) is zero, or so small that its
+ * inverse overflows a float, gets scale 1, so it is shifted but never blown
+ * up. For CLAE_SCALE_NONE only kind and cols are set. On success the caller
+ * releases out with clae_scaling_free(); on failure out is left empty
+ * (kind NONE, NULL arrays). CLAE_ERR_ARG for NULL arguments, an empty dataset
+ * or an unknown kind; CLAE_ERR_NOMEM. */
+clae_status clae_scaling_fit(const clae_dataset *ds, clae_scale_kind kind, clae_scaling *out);
+
+/* Fills out from stored parameters (e.g. read back from a model file),
+ * copying cols entries of offset and scale (ignored, and may be NULL, for
+ * CLAE_SCALE_NONE). Every scale must be finite and non-zero, every offset
+ * finite: CLAE_ERR_ARG naming the column otherwise. Release with clae_scaling_free(). */
+clae_status clae_scaling_set(clae_scale_kind kind, size_t cols, const float *offset, const float *scale,
+                             clae_scaling *out);
+
+/* Scales ds->x in place. CLAE_SCALE_NONE changes nothing. CLAE_ERR_SHAPE,
+ * naming ds->path and both widths, when ds->cols differs from s->cols (for
+ * NONE too, when s->cols is non-zero); the data is then untouched. */
+clae_status clae_scaling_apply(const clae_scaling *s, clae_dataset *ds);
+
+/* The inverse, in place on a rows × cols matrix: x = x'/scale + offset (to show
+ * reconstructions in the data's own units). CLAE_ERR_SHAPE when cols differs
+ * from s->cols (unless the kind is NONE with cols 0). */
+clae_status clae_scaling_invert(const clae_scaling *s, float *x, size_t rows, size_t cols);
+
+/* Frees the arrays and resets s to kind NONE, cols 0. NULL is allowed. */
+void clae_scaling_free(clae_scaling *s);
+
+/* ------------------------------------------------------------------------ */
 /* Dense autoencoder                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -221,6 +332,31 @@ clae_status clae_loss_parse(const char *word, clae_loss *out);
 clae_status clae_optimizer_parse(const char *word, clae_optimizer *out);
 clae_status clae_init_parse(const char *word, clae_init *out);
 
+/* Activation sparsity on the code layer (VARIANTS.md §3). */
+typedef enum clae_sparsity {
+    CLAE_SPARSITY_NONE = 0,
+    CLAE_SPARSITY_KL,  /* β·Σ_j KL(ρ‖ρ̂_j), ρ̂ the batch mean (of (a+1)/2 for tanh) — §3.2 */
+    CLAE_SPARSITY_L1,  /* (λ/B)·Σ|a| — §3.3 */
+    CLAE_SPARSITY_L2,  /* (λ/2B)·Σa² — §3.3 */
+    CLAE_SPARSITY_H2O, /* h2o's average_activation/sparsity_beta: β(ā_j − ρ) added to ∂L/∂b_j, ā an EMA — §3.4 */
+    CLAE_SPARSITY_COUNT
+} clae_sparsity;
+
+/* Input corruption of the denoising autoencoder (VARIANTS.md §6), training only. */
+typedef enum clae_noise {
+    CLAE_NOISE_NONE = 0,
+    CLAE_NOISE_GAUSSIAN,   /* x + σ·ε */
+    CLAE_NOISE_MASK,       /* 0 with probability ν */
+    CLAE_NOISE_SALTPEPPER, /* with probability ν: 0 or 1, each with probability ½ */
+    CLAE_NOISE_COUNT
+} clae_noise;
+
+/* Names <-> enums, as for the types above. */
+const char *clae_sparsity_name(clae_sparsity s); /* "none","kl","l1","l2","h2o" */
+const char *clae_noise_name(clae_noise n);       /* "none","gaussian","mask","saltpepper" */
+clae_status clae_sparsity_parse(const char *word, clae_sparsity *out);
+clae_status clae_noise_parse(const char *word, clae_noise *out);
+
 typedef struct clae_model_config {
     int n_layers;                              /* weight layers M; sizes has M+1 entries */
     int sizes[CLAE_MAX_LAYERS + 1];            /* n_0 = input width ... n_M = output width */
@@ -235,6 +371,20 @@ typedef struct clae_model_config {
     float rho, adadelta_eps; /* ADADELTA (0.99, 1e-8) */
     int batch;      /* the largest batch a step will see */
     uint64_t seed;  /* weight initialisation and everything random */
+
+    /* Regularized variants (VARIANTS.md §3–7); all off by default. */
+    clae_sparsity sparsity;
+    float sparsity_rho;    /* KL / h2o target ρ (0.05) */
+    float sparsity_beta;   /* KL / h2o weight β (3) */
+    float sparsity_lambda; /* L1 / L2 weight λ (1e-3) */
+    int ksparse_k;         /* k-sparse: keep the k largest codes per row (0 = off) */
+    float ksparse_alpha;   /* k-sparse inference keeps round(α·k) (1) */
+    int ksparse_k_start;   /* k schedule: start at this k (0 = no schedule) ... */
+    int ksparse_schedule_steps; /* ... and reach ksparse_k after this many steps */
+    float wta_rate;        /* winner-take-all: share of the batch each code unit may win (0 = off) */
+    clae_noise noise;
+    float noise_level;     /* σ for gaussian, ν for mask and salt-and-pepper */
+    float contractive;     /* λ of the contractive penalty on every encoder layer (0 = off) */
 } clae_model_config;
 
 /* Fills cfg with the project's reference model: 784,256,64,256,784, relu hidden
@@ -266,6 +416,48 @@ typedef struct clae_model clae_model;
  * clae_model_destroy(). */
 clae_status clae_model_create(clae_runtime *rt, const clae_model_config *cfg, clae_model **out);
 
+/* Flags of clae_model_create_ex(). */
+#define CLAE_MODEL_INFERENCE 1u /* inference only: no gradients or optimizer state; train calls fail */
+#define CLAE_MODEL_UNPLANNED 2u /* every tensor gets its own allocation (as with env CLAE_PLAN=off) */
+#define CLAE_MODEL_PLAN_ONLY 4u /* make the plan but allocate nothing: for clae_model_plan_* only */
+
+/* clae_model_create with flags. Every tensor a step or an inference call
+ * touches is planned first (see clae_model_plan_summary): tensors whose
+ * lifetimes over one step do not overlap share memory in one device arena.
+ * A plan that does not fit the device fails with CLAE_ERR_DEVICE_MEM and a
+ * message giving the bytes needed and available. The environment variable
+ * CLAE_PLAN=off has the effect of CLAE_MODEL_UNPLANNED. */
+clae_status clae_model_create_ex(clae_runtime *rt, const clae_model_config *cfg, unsigned flags,
+                                 clae_model **out);
+
+/* The buffer plan of a model. Sizes in bytes; positions index the schedule
+ * of one training step followed by one inference pass. */
+typedef struct clae_plan_summary {
+    int planned;                 /* 0 when every tensor has its own allocation */
+    int n_tensors;
+    int n_steps;                 /* schedule positions */
+    uint64_t align_bytes;        /* every offset is a multiple (CL_DEVICE_MEM_BASE_ADDR_ALIGN) */
+    uint64_t peak_bytes;         /* the arena (planned) or the sum of allocations (unplanned) */
+    uint64_t lower_bound_bytes;  /* the most bytes live at any one position: no plan can go lower */
+    int lower_bound_step;        /* a position where that many bytes are live */
+    uint64_t unplanned_bytes;    /* the sum of all tensors, each in its own region */
+    uint64_t inference_peak_bytes; /* what an inference-only model (CLAE_MODEL_INFERENCE) needs */
+} clae_plan_summary;
+
+typedef struct clae_plan_entry {
+    char name[48];   /* e.g. "layers.0.weight", "act.2", "grad.1", "adam.m.layers.0.weight" */
+    uint64_t bytes;
+    uint64_t offset; /* byte offset inside the arena */
+    int first, last; /* schedule positions (inclusive) where the tensor is live */
+} clae_plan_entry;
+
+clae_status clae_model_plan_summary(const clae_model *m, clae_plan_summary *out);
+/* Entry i (0 <= i < n_tensors) of the plan. */
+clae_status clae_model_plan_entry(const clae_model *m, int i, clae_plan_entry *out);
+/* The name of schedule position `step` ("load", "forward 0", "loss", "backward 3", ...);
+ * owned by the model, "" when out of range. */
+const char *clae_model_plan_step_name(const clae_model *m, int step);
+
 /* Frees the model and its device memory. NULL is allowed. */
 void clae_model_destroy(clae_model *m);
 
@@ -276,6 +468,19 @@ void clae_model_get_config(const clae_model *m, clae_model_config *out);
  * If loss is non-NULL it receives the training loss of the batch before the
  * update (sum over features, mean over rows). CLAE_ERR_NUMERIC if it is not finite. */
 clae_status clae_model_train_step(clae_model *m, const float *x, size_t rows, float *loss);
+
+/* clae_model_train_step, also telling the model which data-set rows the batch
+ * holds (row_ids[r] for row r), so that random corruption depends only on
+ * (seed, step, row, feature): identical on every device and for any batch
+ * split. NULL numbers the rows steps·batch + r. */
+clae_status clae_model_train_step_rows(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows,
+                                       float *loss);
+
+/* The regularizers' share of the loss last reported by train_step/loss (0 without any). */
+float clae_model_last_penalty(const clae_model *m);
+
+/* A one-line description of the model's variant(s), e.g. "dense", "denoising mask 0.25 + sparse kl". */
+void clae_model_describe(const clae_model *m, char *buf, size_t cap);
 
 /* Training loss of x without updating (same normalisation as train_step). */
 clae_status clae_model_loss(clae_model *m, const float *x, size_t rows, float *loss);

@@ -7,12 +7,15 @@
 #include <strings.h>
 
 #include "error.h"
+#include "model_internal.h"
 
 static const char *const activation_names[CLAE_ACT_COUNT] = {"linear", "sigmoid", "tanh", "relu"};
 static const char *const loss_names[CLAE_LOSS_COUNT] = {"sse", "bce"};
 static const char *const optimizer_names[CLAE_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam",
                                                             "adadelta"};
 static const char *const init_names[CLAE_INIT_COUNT] = {"auto", "xavier", "he"};
+static const char *const sparsity_names[CLAE_SPARSITY_COUNT] = {"none", "kl", "l1", "l2", "h2o"};
+static const char *const noise_names[CLAE_NOISE_COUNT] = {"none", "gaussian", "mask", "saltpepper"};
 
 static const char *name_of(const char *const *names, int count, int value)
 {
@@ -38,6 +41,24 @@ const char *clae_activation_name(clae_activation a) { return name_of(activation_
 const char *clae_loss_name(clae_loss l) { return name_of(loss_names, CLAE_LOSS_COUNT, (int)l); }
 const char *clae_optimizer_name(clae_optimizer o) { return name_of(optimizer_names, CLAE_OPT_COUNT, (int)o); }
 const char *clae_init_name(clae_init i) { return name_of(init_names, CLAE_INIT_COUNT, (int)i); }
+const char *clae_sparsity_name(clae_sparsity k) { return name_of(sparsity_names, CLAE_SPARSITY_COUNT, (int)k); }
+const char *clae_noise_name(clae_noise n) { return name_of(noise_names, CLAE_NOISE_COUNT, (int)n); }
+
+clae_status clae_sparsity_parse(const char *word, clae_sparsity *out)
+{
+    int v = 0;
+    clae_status s = parse_word("sparsity", sparsity_names, CLAE_SPARSITY_COUNT, word, &v);
+    if (s == CLAE_OK) *out = (clae_sparsity)v;
+    return s;
+}
+
+clae_status clae_noise_parse(const char *word, clae_noise *out)
+{
+    int v = 0;
+    clae_status s = parse_word("noise", noise_names, CLAE_NOISE_COUNT, word, &v);
+    if (s == CLAE_OK) *out = (clae_noise)v;
+    return s;
+}
 
 clae_status clae_activation_parse(const char *word, clae_activation *out)
 {
@@ -94,6 +115,12 @@ void clae_model_config_default(clae_model_config *cfg)
     cfg->adadelta_eps = 1e-8f;
     cfg->batch = 256;
     cfg->seed = 42;
+    /* Variant parameters at VARIANTS.md's defaults; each variant stays off until asked for. */
+    cfg->sparsity_rho = 0.05f;
+    cfg->sparsity_beta = 3.0f;
+    cfg->sparsity_lambda = 1e-3f;
+    cfg->ksparse_alpha = 1.0f;
+    cfg->noise_level = 0.25f;
 }
 
 clae_status clae_model_config_set_layers(clae_model_config *cfg, const char *list)
@@ -170,6 +197,23 @@ clae_status clae_model_config_validate(const clae_model_config *cfg)
                          (double)cfg->beta1, (double)cfg->beta2);
     if (!(cfg->eps > 0.0f) || !(cfg->adadelta_eps > 0.0f) || !rate_ok(cfg->rho) || cfg->rho >= 1.0f)
         return clae_fail(CLAE_ERR_ARG, "config: eps must be > 0 and rho in [0, 1)");
+    if ((int)cfg->sparsity < 0 || cfg->sparsity >= CLAE_SPARSITY_COUNT)
+        return clae_fail(CLAE_ERR_ARG, "config: unknown sparsity penalty");
+    if ((int)cfg->noise < 0 || cfg->noise >= CLAE_NOISE_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown noise");
+    if (cfg->ksparse_k < 0 || cfg->ksparse_k_start < 0 || cfg->ksparse_schedule_steps < 0)
+        return clae_fail(CLAE_ERR_ARG, "config: k-sparse k, k_start and schedule steps must not be negative");
+    if (!isfinite(cfg->wta_rate) || cfg->wta_rate < 0.0f || cfg->wta_rate > 1.0f)
+        return clae_fail(CLAE_ERR_ARG, "config: wta_rate %g; expected a share of the batch in (0, 1]",
+                         (double)cfg->wta_rate);
+    if (!rate_ok(cfg->contractive)) return clae_fail(CLAE_ERR_ARG, "config: contractive λ must be >= 0");
+    /* Each variant refuses what it cannot serve, including combinations with the others. */
+    for (int v = 0; v < clae_variant_count; v++) {
+        const clae_variant *var = clae_variant_table[v];
+        if (var->enabled(cfg) && var->check) {
+            clae_status s = var->check(cfg);
+            if (s != CLAE_OK) return s;
+        }
+    }
     return CLAE_OK;
 }
 

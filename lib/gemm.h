@@ -11,7 +11,17 @@ typedef struct clae_gemm_engine {
     clae_status (*sgemm)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                          float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta,
                          clae_buf C, size_t ldc);
+    /* Bytes of device workspace the engine wants for this shape (0: none).
+     * The planner sizes one workspace tensor from the largest of a step's GEMMs
+     * and hands it over with clae_rt_set_gemm_workspace(). */
+    size_t (*workspace_bytes)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                              size_t lda, size_t ldb, size_t ldc);
 } clae_gemm_engine;
+
+/* Lends the engine a planned workspace (an OpenCL sub-buffer of `bytes`), or
+ * takes it back with mem = NULL. Without one, or when a shape needs more, the
+ * engine falls back to allocating its own. */
+void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
 
 extern const clae_gemm_engine clae_gemm_ref;     /* naive loops accumulating in double */
 extern const clae_gemm_engine clae_gemm_clblast; /* CLBlastSgemm on rt->queue */

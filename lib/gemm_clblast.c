@@ -78,14 +78,39 @@ static clae_status sgemm_clblast(clae_runtime *rt, int trans_a, int trans_b, siz
     if (M == 0 || N == 0) return CLAE_OK;
     if (K == 0) return scale_c(rt, M, N, beta, C, ldc);
 
-    CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-                                        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha,
-                                        A.mem, A.off, lda, B.mem, B.off, ldb, beta, C.mem, C.off, ldc,
-                                        &rt->queue, NULL);
+    CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    /* With a planned workspace big enough for this call, CLBlast allocates
+     * nothing itself; otherwise it creates (and frees) a temporary per call. */
+    size_t need = 0;
+    CLBlastStatusCode st;
+    if (rt->gemm_workspace &&
+        CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, M, N, K, A.off, lda, B.off, ldb, C.off, ldc,
+                                   &rt->queue, &need) == CLBlastSuccess &&
+        need <= rt->gemm_workspace_bytes)
+        st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A.mem, A.off, lda, B.mem,
+                                        B.off, ldb, beta, C.mem, C.off, ldc, &rt->queue, NULL, rt->gemm_workspace);
+    else
+        st = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A.mem, A.off, lda, B.mem, B.off, ldb, beta,
+                          C.mem, C.off, ldc, &rt->queue, NULL);
     if (st == CLBlastSuccess) return CLAE_OK;
     char why[128];
     snprintf(why, sizeof why, "status %d (%s)", (int)st, clblast_status_name(st));
     return fail(rt, CLAE_ERR_OPENCL, why, trans_a, trans_b, M, N, K, lda, ldb, ldc);
 }
 
-const clae_gemm_engine clae_gemm_clblast = {"clblast", sgemm_clblast};
+/* CLBlast's own answer for the shape (0 when its direct kernel needs none);
+ * offsets are taken as 0, which is how the planner asks before placing. */
+static size_t workspace_clblast(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                                size_t lda, size_t ldb, size_t ldc)
+{
+    size_t bytes = 0;
+    if (rt->is_ref || !rt->queue || !M || !N || !K) return 0;
+    if (CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                   trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, 0, lda, 0, ldb, 0,
+                                   ldc, &rt->queue, &bytes) != CLBlastSuccess)
+        return 0;
+    return bytes;
+}
+
+const clae_gemm_engine clae_gemm_clblast = {"clblast", sgemm_clblast, workspace_clblast};

@@ -55,4 +55,12 @@ static clae_status sgemm_ref(clae_runtime *rt, int trans_a, int trans_b, size_t 
     return CLAE_OK;
 }
 
-const clae_gemm_engine clae_gemm_ref = {"ref", sgemm_ref};
+/* Plain loops need no device workspace. */
+static size_t workspace_ref(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, size_t lda,
+                            size_t ldb, size_t ldc)
+{
+    (void)rt, (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)lda, (void)ldb, (void)ldc;
+    return 0;
+}
+
+const clae_gemm_engine clae_gemm_ref = {"ref", sgemm_ref, workspace_ref};

@@ -67,6 +67,56 @@ typedef struct clae_ops {
      * (host arrays), all with one key. For known-answer tests of each path. */
     clae_status (*philox)(clae_runtime *rt, const uint32_t *ctr, const uint32_t key[2], uint32_t *out,
                           size_t n);
+
+    /* ---- regularized variants (VARIANTS.md §3–7) ---------------------- */
+
+    /* Xt = C(X), §6.2: Philox key = (seed lo, seed hi), ctr = (e lo, e hi, step, 1)
+     * with e = row_ids[r]·cols + c (row_ids holds `rows` uint32 words: the rows'
+     * indices in the data set). w0 decides corruption ((w0 >> 8) < floor(ν·2^24)),
+     * w1's top bit picks salt (1) or pepper (0), w2/w3 drive Box–Muller through
+     * clae's own float log/cos polynomials so both paths give the same bits.
+     * level is σ (gaussian) or ν (mask, saltpepper). */
+    clae_status (*corrupt)(clae_runtime *rt, clae_noise kind, float level, clae_buf X, clae_buf Xt,
+                           clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step);
+
+    /* k-sparse, §4.2: mask[r,c] = 1 for the k largest A[r,:] (value descending,
+     * index ascending on ties), else 0; then A ⊙= mask. k >= cols keeps all. */
+    clae_status (*topk_rows)(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t k);
+
+    /* Winner-take-all, §5.2: per column, mask the m largest A[:,c] (value
+     * descending, row ascending on ties); then A ⊙= mask. */
+    clae_status (*topk_cols)(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t m);
+
+    /* G ⊙= mask over n floats (gradient through a fixed selection). */
+    clae_status (*mul_mask)(clae_runtime *rt, clae_buf G, clae_buf mask, size_t n);
+
+    /* Sparsity forward on a code layer A (rows×cols) with activation f:
+     * KL: stats[c] = ρ̂_c (batch mean of a, or of (a+1)/2 for tanh), pen[0] = β·Σ KL(ρ‖clamp(ρ̂));
+     * L1: pen[0] = (λ/B)·Σ|a|;  L2: pen[0] = (λ/2B)·Σa²  (B = rows, weight = β or λ);
+     * H2O: stats holds the EMA ā (persistent state, cols floats): for each row in
+     * order ā ← 0.999·ā + 0.001·a_row; pen[0] = 0 (not a loss). */
+    clae_status (*sparsity_forward)(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho,
+                                    float weight, clae_buf A, size_t rows, size_t cols, clae_buf stats,
+                                    clae_buf pen);
+
+    /* Sparsity backward: KL/L1/L2 add ∂P/∂A to G (G is ∂L/∂A, before f');
+     * H2O adds β(ā_c − ρ) to db[c] instead (G untouched). */
+    clae_status (*sparsity_backward)(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho,
+                                     float weight, clae_buf A, size_t rows, size_t cols, clae_buf stats,
+                                     clae_buf G, clae_buf db);
+
+    /* Contractive forward, §7.2, for an encoder layer h = f(z) with W (H×D):
+     * q[j] = Σ_i W[j,i]², pen[0] = (λ/B)·Σ_n Σ_j s_nj²·q_j with s = f'(z) from A. */
+    clae_status (*contractive_forward)(clae_runtime *rt, clae_activation f, float lambda, clae_buf A,
+                                       clae_buf W, size_t rows, size_t H, size_t D, clae_buf q, clae_buf pen);
+
+    /* Contractive backward, §7.3: GZ[n,j] += R_nj = (2λ/B)·s·d·q_j (GZ is ∂L/∂Z). */
+    clae_status (*contractive_grad_z)(clae_runtime *rt, clae_activation f, float lambda, clae_buf A,
+                                      clae_buf q, size_t rows, size_t H, clae_buf GZ);
+
+    /* Contractive backward, §7.3: dW[j,i] += c_j·W[j,i], c_j = (2λ/B)·Σ_n s_nj². */
+    clae_status (*contractive_grad_w)(clae_runtime *rt, clae_activation f, float lambda, clae_buf A,
+                                      clae_buf W, size_t rows, size_t H, size_t D, clae_buf dW);
 } clae_ops;
 
 extern const clae_ops clae_ops_ref;

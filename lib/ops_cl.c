@@ -6,78 +6,8 @@
 
 #include "gemm.h"
 #include "ops.h"
-
-/* One kernel argument. Offsets and sizes travel as cl_ulong so no index can overflow; the
- * compound literals live until the end of the block that builds the argument list. */
-typedef struct karg {
-    size_t size;
-    const void *ptr;
-} karg;
-
-#define ARG_U64(x) {sizeof(cl_ulong), &(cl_ulong){(cl_ulong)(x)}}
-#define ARG_U32(x) {sizeof(cl_uint), &(cl_uint){(cl_uint)(x)}}
-#define ARG_I32(x) {sizeof(cl_int), &(cl_int){(cl_int)(x)}}
-#define ARG_F32(x) {sizeof(cl_float), &(cl_float){(cl_float)(x)}}
-#define ARG_MEM(m) {sizeof(cl_mem), &(cl_mem){(m)}}
-/* A clae_buf is two kernel arguments: the memory object and the element offset into it. */
-#define ARG_BUF(b) ARG_MEM((b).mem), ARG_U64((b).off)
-#define NARGS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Every buffer an op touches must be device memory holding at least n floats. */
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    if (b.n >= n && (n == 0 || b.mem)) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): buffer %s holds %zu floats%s, needs %zu", op,
-                                      name, b.n, b.mem ? "" : " and is not a device buffer", n));
-}
-
-#define NEED(op, b, n)                                                                              \
-    do {                                                                                            \
-        clae_status need_s_ = need(rt, op, #b, b, n);                                               \
-        if (need_s_ != CLAE_OK) return need_s_;                                                     \
-    } while (0)
-
-/* The work-group size: the runtime's CLAE_WG build define (64 when absent), capped by what the
- * kernel allows on this device, so host and kernels agree on one number. */
-static size_t local_size(clae_runtime *rt, cl_kernel k)
-{
-    size_t wg = 64, kmax = 0;
-    const char *d = strstr(rt->options, "-DCLAE_WG=");
-    if (d) {
-        long v = strtol(d + strlen("-DCLAE_WG="), NULL, 10);
-        if (v > 0) wg = (size_t)v;
-    }
-    if (clGetKernelWorkGroupInfo(k, rt->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
-            CL_SUCCESS &&
-        kmax > 0 && kmax < wg)
-        wg = kmax;
-    return wg;
-}
-
-/* Sets args on kernel `name` and enqueues g0 items (1-D when g1 is 0, else g0×g1 with dimension 0
- * along the fastest-varying index). An empty range is a no-op: OpenCL rejects global size 0. */
-static clae_status launch(clae_runtime *rt, const char *name, const karg *args, size_t nargs, size_t g0,
-                          size_t g1, int two_d)
-{
-    if (g0 == 0 || (two_d && g1 == 0)) return CLAE_OK;
-    cl_kernel k = clae_rt_kernel(rt, name);
-    if (!k) return clae_rt_fail(rt, CLAE_ERR_OPENCL);
-    for (size_t i = 0; i < nargs; i++) {
-        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
-        if (err != CL_SUCCESS)
-            return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clSetKernelArg(%s, arg %zu) failed: %s (%d)", name,
-                                              i, clae_cl_error_name(err), (int)err));
-    }
-    size_t wg = local_size(rt, k);
-    clae_status s = two_d ? clae_rt_enqueue_2d(rt, k, name, g0, g1, wg, 1) : clae_rt_enqueue_1d(rt, k, name, g0, wg);
-    return s == CLAE_OK ? s : clae_rt_fail(rt, s);
-}
-
-static clae_status check_act(clae_runtime *rt, const char *op, clae_activation f)
-{
-    if ((int)f >= 0 && f < CLAE_ACT_COUNT) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): unknown activation %d", op, (int)f));
-}
+#include "ops_cl_util.h"
+#include "ops_variants.h"
 
 static clae_status check_loss(clae_runtime *rt, const char *op, clae_loss l)
 {
@@ -265,4 +195,13 @@ const clae_ops clae_ops_cl = {
     .opt_update = opt_update,
     .init_uniform = init_uniform,
     .philox = philox,
+    .corrupt = clae_cl_corrupt,
+    .topk_rows = clae_cl_topk_rows,
+    .topk_cols = clae_cl_topk_cols,
+    .mul_mask = clae_cl_mul_mask,
+    .sparsity_forward = clae_cl_sparsity_forward,
+    .sparsity_backward = clae_cl_sparsity_backward,
+    .contractive_forward = clae_cl_contractive_forward,
+    .contractive_grad_z = clae_cl_contractive_grad_z,
+    .contractive_grad_w = clae_cl_contractive_grad_w,
 };

@@ -4,20 +4,8 @@
 
 #include "gemm.h"
 #include "ops.h"
-
-/* Every buffer an op touches must be a host buffer holding at least n floats. */
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    if (b.n >= n && (n == 0 || b.host)) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (ref): buffer %s holds %zu floats%s, needs %zu", op,
-                                      name, b.n, b.host ? "" : " and is not a host buffer", n));
-}
-
-#define NEED(op, b, n)                                                                              \
-    do {                                                                                            \
-        clae_status need_s_ = need(rt, op, #b, b, n);                                               \
-        if (need_s_ != CLAE_OK) return need_s_;                                                     \
-    } while (0)
+#include "ops_ref_util.h"
+#include "ops_variants.h"
 
 /* σ(z) as in §0.6: only ever exp of a non-positive number, so no overflow for any z. */
 static float sigmoid(float z)
@@ -29,23 +17,6 @@ static float sigmoid(float z)
 
 /* softplus(z) = max(z,0) + log1p(exp(−|z|)), in double for the loss sums. */
 static double softplus(double z) { return (z > 0.0 ? z : 0.0) + log1p(exp(-fabs(z))); }
-
-/* f'(z) through the cached output a (§0.4); relu' = 1 only where a > 0. */
-static float act_deriv(clae_activation f, float a)
-{
-    switch (f) {
-    case CLAE_ACT_SIGMOID: return a * (1.0f - a);
-    case CLAE_ACT_TANH: return 1.0f - a * a;
-    case CLAE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-    default: return 1.0f;
-    }
-}
-
-static clae_status check_act(clae_runtime *rt, const char *op, clae_activation f)
-{
-    if ((int)f >= 0 && f < CLAE_ACT_COUNT) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (ref): unknown activation %d", op, (int)f));
-}
 
 static clae_status check_loss(clae_runtime *rt, const char *op, clae_loss l)
 {
@@ -279,4 +250,13 @@ const clae_ops clae_ops_ref = {
     .opt_update = opt_update,
     .init_uniform = init_uniform,
     .philox = philox,
+    .corrupt = clae_ref_corrupt,
+    .topk_rows = clae_ref_topk_rows,
+    .topk_cols = clae_ref_topk_cols,
+    .mul_mask = clae_ref_mul_mask,
+    .sparsity_forward = clae_ref_sparsity_forward,
+    .sparsity_backward = clae_ref_sparsity_backward,
+    .contractive_forward = clae_ref_contractive_forward,
+    .contractive_grad_z = clae_ref_contractive_grad_z,
+    .contractive_grad_w = clae_ref_contractive_grad_w,
 };

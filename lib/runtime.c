@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -171,6 +172,10 @@ static void fill_ref_info(clae_device_info *d)
     d->type = CLAE_DEVICE_CPU_REF;
     d->compute_units = 1;
     d->max_work_group_size = 1;
+    /* The host's physical memory is cpu-ref's "global memory", so a plan that
+     * cannot fit fails at creation as it would on a device. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) d->global_mem_bytes = d->max_alloc_bytes = (uint64_t)pages * (uint64_t)page;
 }
 
 /* First GPU, else first OpenCL CPU, else cpu-ref (always last). */
@@ -369,6 +374,12 @@ static void make_options(clae_runtime *rt)
                                 "-DCLAE_WG=%u",
                                 rt->has_fp64, rt->vector_width_float, d->max_work_group_size,
                                 d->type == CLAE_DEVICE_CPU, tuned_wg(d));
+    /* OpenCL lets float division and sqrt be off by ulps; ask for IEEE rounding
+     * where the device offers it, so results match the C reference bit for bit. */
+    cl_device_fp_config fp = 0;
+    if (!rt->is_ref && clGetDeviceInfo(rt->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+        (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) && len < cap)
+        len += (size_t)snprintf(o + len, cap - len, " -cl-fp32-correctly-rounded-divide-sqrt");
     const char *extra = getenv("CLAE_BUILD_OPTIONS");
     if (extra && *extra && len < cap) snprintf(o + len, cap - len, " %s", extra);
 }
@@ -993,4 +1004,10 @@ clae_status clae_rt_finish(clae_runtime *rt)
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clFinish failed: %s", clae_cl_error_name(err)));
     return CLAE_OK;
+}
+
+void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes)
+{
+    rt->gemm_workspace = mem;
+    rt->gemm_workspace_bytes = mem ? bytes : 0;
 }

@@ -61,6 +61,8 @@ struct clae_runtime {
     clae_runtime_stats stats;
     const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
+    cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
+    size_t gemm_workspace_bytes;
     char error[CLAE_ERROR_MAX];
 };
 

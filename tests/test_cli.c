@@ -349,6 +349,103 @@ START_TEST(tiny_training_run)
 }
 END_TEST
 
+/* `clae plan`: the table and the JSON agree with the library's summary, and
+ * a plan that cannot fit exits 1 with the bytes needed and available. */
+START_TEST(plan_command)
+{
+    run_result r = run_clae("plan --device cpu-ref --layers 784,1000,500,250,30 --batch 256");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_contains(r.out, "layers.0.weight");
+    ck_assert_contains(r.out, "adam.v.layers.7.weight");
+    ck_assert_contains(r.out, "planned peak");
+    ck_assert_contains(r.out, "lower bound");
+    ck_assert_contains(r.out, "unplanned sum");
+    run_free(&r);
+
+    r = run_clae("plan --device cpu-ref --layers 33,17,5 --batch 8 --json");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL, "not JSON:\n%s", r.out);
+    double peak = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "peak_bytes"));
+    double bound = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "lower_bound_bytes"));
+    double unplanned = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "unplanned_bytes"));
+    ck_assert(bound > 0 && bound <= peak && peak < unplanned);
+    const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(j, "tensors");
+    ck_assert(cJSON_IsArray(tensors) && cJSON_GetArraySize(tensors) > 10);
+    /* The same model through the library gives the same peak. */
+    clae_model_config c;
+    clae_model_config_default(&c);
+    clae_model_config_set_layers(&c, "33,17,5");
+    c.batch = 8;
+    clae_model *m;
+    ck_assert_int_eq(clae_model_create_ex(test_rt_ref(), &c, CLAE_MODEL_PLAN_ONLY, &m), CLAE_OK);
+    clae_plan_summary ps;
+    clae_model_plan_summary(m, &ps);
+    ck_assert(ps.peak_bytes == (uint64_t)peak);
+    clae_model_destroy(m);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    r = run_clae("plan --device cpu-ref --batch 200000000");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, "the plan needs");
+    ck_assert_contains(r.err, "bytes of global memory");
+    run_free(&r);
+}
+END_TEST
+
+/* Every variant family trains from the CLI on cpu-ref and on the OpenCL device,
+ * and --json names the variant and its penalty. */
+START_TEST(variant_families_train)
+{
+    static const struct {
+        const char *flags, *variant;
+    } fam[] = {
+        {"--sparsity kl --activation sigmoid", "sparse kl rho=0.05 beta=3"},
+        {"--sparsity l1 --lambda 0.01", "sparse l1 lambda=0.01"},
+        {"--ksparse 8 --activation linear", "k-sparse k=8"},
+        {"--wta-rate 10", "winner-take-all 10%"},
+        {"--noise saltpepper:0.2", "denoising saltpepper 0.2"},
+        {"--contractive 0.1 --activation tanh", "contractive lambda=0.1"},
+        {"--noise gaussian:0.1 --sparsity l2", "denoising gaussian 0.1 + sparse l2"},
+    };
+    const char *devices[] = {"cpu-ref", getenv("CLAE_TEST_DEVICE") && *getenv("CLAE_TEST_DEVICE") ? getenv("CLAE_TEST_DEVICE") : "cpu"};
+    for (size_t d = 0; d < 2; d++) {
+        for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+            char args[512];
+            snprintf(args, sizeof args,
+                     "train --device %s --limit 256 --test-limit 128 --epochs 1 --batch 64 --layers 784,32 %s --json",
+                     devices[d], fam[i].flags);
+            run_result r = run_clae(args);
+            ck_assert_msg(r.status == 0, "%s: exit %d: %s", args, r.status, r.err);
+            cJSON *j = cJSON_Parse(r.out);
+            ck_assert_msg(j != NULL, "%s: not JSON:\n%s", args, r.out);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "variant");
+            ck_assert_msg(cJSON_IsString(v) && strstr(v->valuestring, fam[i].variant), "%s: variant %s", args,
+                          cJSON_IsString(v) ? v->valuestring : "(missing)");
+            ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "penalty")));
+            double mse = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "test_mse"));
+            ck_assert_msg(isfinite(mse) && mse < 0.2, "%s: test_mse %g", args, mse);
+            cJSON_Delete(j);
+            run_free(&r);
+        }
+    }
+    /* Refused combinations and bad values are command-line errors naming the flag. */
+    run_result r = run_clae("train --device cpu-ref --ksparse 8 --wta-rate 5");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--wta-rate");
+    run_free(&r);
+    r = run_clae("train --device cpu-ref --noise fog:0.1");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--noise");
+    run_free(&r);
+    r = run_clae("train --device cpu-ref --sparsity kl");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "sigmoid or tanh");
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -358,6 +455,7 @@ Suite *suite_cli(void)
     tcase_add_test(usage, version_and_help);
     tcase_add_test(usage, usage_errors_exit_2);
     tcase_add_test(usage, devices_json);
+    tcase_add_test(usage, plan_command);
     suite_add_tcase(s, usage);
 
     TCase *errors = tcase_create("errors");
@@ -372,6 +470,7 @@ Suite *suite_cli(void)
     tcase_add_checked_fixture(train, tmp_setup, tmp_teardown);
     tcase_set_timeout(train, 120);
     tcase_add_test(train, tiny_training_run);
+    tcase_add_test(train, variant_families_train);
     suite_add_tcase(s, train);
     return s;
 }

@@ -9,8 +9,12 @@ int main(int argc, char **argv)
 {
     SRunner *sr = srunner_create(suite_runtime());
     srunner_add_suite(sr, suite_ops());
+    srunner_add_suite(sr, suite_variant_ops());
     srunner_add_suite(sr, suite_data());
+    srunner_add_suite(sr, suite_plan());
     srunner_add_suite(sr, suite_model());
+    srunner_add_suite(sr, suite_variants());
+    srunner_add_suite(sr, suite_io());
     srunner_add_suite(sr, suite_cli());
     /* PoCL's worker threads do not survive fork(), and one shared runtime keeps the suite fast. */
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -37,6 +37,25 @@ long test_first_mismatch(const float *a, const float *ref, size_t n, double atol
                       (double)(atol), (double)(rtol));                                              \
     } while (0)
 
+/* Finite-difference check of every parameter of every layer of m against
+ * clae_model_gradients (VARIANTS.md §0.8, float32): central differences with
+ * step h on clae_model_loss, asserting |g_a − g_num| / (|g_a| + |g_num| + 1e-2)
+ * <= 5e-3 (the 1e-2 guard is an absolute floor of 5e-5 for near-zero
+ * gradients), g_num taken with step h/2. Where the central differences at h
+ * and h/2 disagree (by more than 1e-3 relative + 4e-5, i.e. more than O(h²)
+ * curvature and float noise explain) a kink (relu, a selection swap) lies
+ * within h and the coordinate is skipped; fewer than 10% may be. */
+typedef struct test_gradient_report {
+    int checked, skipped;
+    double worst; /* the largest relative error seen */
+} test_gradient_report;
+test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t rows, float h);
+
+/* The independent plan checker of test_plan.c: NULL if no two tensors live at
+ * the same time share a byte, offsets are aligned and all fits in the peak;
+ * otherwise a message (in msg) naming the first violation. */
+const char *test_check_model_plan(clae_model *m, char *msg, size_t cap);
+
 /* Path of the Fashion-MNIST files (env CLAE_DATA_DIR, else the Debian package's directory). */
 const char *test_data_path(const char *file);
 
@@ -49,5 +68,9 @@ Suite *suite_ops(void);
 Suite *suite_data(void);
 Suite *suite_model(void);
 Suite *suite_cli(void);
+Suite *suite_variant_ops(void);
+Suite *suite_io(void);
+Suite *suite_plan(void);
+Suite *suite_variants(void);
 
 #endif

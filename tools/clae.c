@@ -8,6 +8,7 @@
 static const cli_command commands[] = {
     {"devices", "list the OpenCL devices and cpu-ref", cli_devices, cli_devices_help},
     {"train", "train a dense autoencoder on IDX images", cli_train, cli_train_help},
+    {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

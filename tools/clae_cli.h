@@ -29,8 +29,10 @@ void cli_print_help(const cli_command *cmd);
 /* Subcommands, one file each. */
 int cli_devices(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_plan(int argc, char **argv);
 extern const char cli_devices_help[];
 extern const char cli_train_help[];
+extern const char cli_plan_help[];
 
 /* A cursor over a subcommand's arguments. Usage:
  *     cli_args a; cli_args_init(&a, argc, argv);
@@ -68,6 +70,53 @@ int cli_u64(cli_args *a, uint64_t *out);
 int cli_positive_double(cli_args *a, double *out);
 /* Prints "clae CMD: OPT: msg" and sets failed (for values only the caller can judge). */
 void cli_bad_value(cli_args *a, const char *msg);
+
+/* The help lines of the model flags, for concatenation into a command's help text. */
+#define CLI_MODEL_FLAGS_HELP                                                                            \
+    "  --layers L              layer widths, e.g. 784,256,64,256,784, or the symmetric\n"           \
+    "                          shorthand 784,256,64 (default 784,256,64,256,784); the\n"            \
+    "                          first width must equal the data's column count\n"                    \
+    "  --activation A          hidden units: linear, sigmoid, tanh, relu (default relu)\n"          \
+    "  --output-activation A   output units (default sigmoid; bce needs sigmoid)\n"                 \
+    "  --loss sse|bce          training loss (default bce)\n"                                       \
+    "  --optimizer O           sgd, momentum, nesterov, adam, adadelta (default adam)\n"            \
+    "  --lr X                  learning rate (default 0.001, whatever the optimizer;\n"             \
+    "                          adadelta ignores it)\n"                                              \
+    "  --batch N               rows per step (default 256; the last step of an epoch\n"             \
+    "                          takes what is left)\n"                                               \
+    "  --seed S                weights, shuffle order and noise (default 42); the same\n"           \
+    "                          seed gives the same run on every device\n"                          \
+    "\n"                                                                                             \
+    "Variants (VARIANTS.md §3-7; combine where the math allows):\n"                                  \
+    "  --sparsity kl|l1|l2|h2o code-layer sparsity: KL toward mean --rho with weight\n"              \
+    "                          --beta; L1/L2 activation penalties with weight --lambda;\n"          \
+    "                          h2o: average_activation --rho, sparsity_beta --beta\n"             \
+    "  --rho R --beta B        target mean activation (0.05) and KL/h2o weight (3)\n"              \
+    "  --lambda L              L1/L2 activation penalty weight (0.001)\n"                          \
+    "  --ksparse K             k-sparse: keep the K largest codes of each row\n"                  \
+    "  --ksparse-alpha A       at inference keep round(A*K) (default 1)\n"                        \
+    "  --ksparse-schedule K0:S start at K0 and reach K linearly after S steps\n"                 \
+    "  --wta-rate P            winner-take-all: each code unit fires for its top P%\n"            \
+    "                          of the batch (e.g. 5)\n"                                           \
+    "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P or saltpepper:P\n"              \
+    "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"
+
+/* The model flags shared by train, plan and the other model-building commands
+ * (tools/clae_model_opts.c). Usage: cli_model_opts_init(&o); in the argument
+ * loop `else if (cli_model_opt(&a, &o)) ;`; after it cli_model_opts_finish(). */
+typedef struct cli_model_opts {
+    clae_model_config cfg;
+    clae_activation hidden, output;
+    const char *layers;
+    long batch;
+    double lr;
+} cli_model_opts;
+
+void cli_model_opts_init(cli_model_opts *o);
+/* Matches one model flag; returns 1 if it did (errors set a->failed). */
+int cli_model_opt(cli_args *a, cli_model_opts *o);
+/* Builds and validates o->cfg; prints the problem and returns CLI_EXIT_USAGE, or -1 to go on. */
+int cli_model_opts_finish(const char *cmd, cli_model_opts *o);
 
 /* Prints "clae: <clae_last_error()>" and returns CLI_EXIT_FAIL. */
 int cli_fail_lib(void);

@@ -16,7 +16,6 @@
 #define DEFAULT_TRAIN_FILE "train-images-idx3-ubyte.gz"
 #define DEFAULT_TEST_FILE "t10k-images-idx3-ubyte.gz"
 #define DEFAULT_EPOCHS 5
-#define MAX_BATCH (1L << 20)
 
 const char cli_train_help[] =
     "usage: clae train [options]\n"
@@ -35,20 +34,8 @@ const char cli_train_help[] =
     "  --test-limit N          use only the first N test images (default all)\n"
     "\n"
     "Model:\n"
-    "  --layers L              layer widths, e.g. 784,256,64,256,784, or the symmetric\n"
-    "                          shorthand 784,256,64 (default 784,256,64,256,784); the\n"
-    "                          first width must equal the images' pixel count\n"
-    "  --activation A          hidden units: linear, sigmoid, tanh, relu (default relu)\n"
-    "  --output-activation A   output units (default sigmoid; bce needs sigmoid)\n"
-    "  --loss sse|bce          training loss (default bce)\n"
-    "  --optimizer O           sgd, momentum, nesterov, adam, adadelta (default adam)\n"
-    "  --lr X                  learning rate (default 0.001, whatever the optimizer;\n"
-    "                          adadelta ignores it)\n"
-    "  --batch N               rows per step (default 256; the last step of an epoch\n"
-    "                          takes what is left)\n"
+    CLI_MODEL_FLAGS_HELP
     "  --epochs N              passes over the training data (default 5)\n"
-    "  --seed S                weights and shuffle order (default 42); the same seed\n"
-    "                          gives the same run on every device\n"
     "\n"
     "Run:\n"
     "  --device SPEC           P:D index, type word (gpu, cpu, cpu-ref) or name part\n"
@@ -70,7 +57,8 @@ typedef struct train_opts {
     const char *device;
     long epochs, limit, test_limit; /* limits: 0 = all rows */
     int json, quiet;
-    clae_model_config cfg;
+    cli_model_opts model;
+    clae_model_config cfg; /* model.cfg once parsed */
 } train_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -90,12 +78,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     snprintf(o->data, sizeof o->data, "%s/%s", dir, DEFAULT_TRAIN_FILE);
     snprintf(o->test, sizeof o->test, "%s/%s", dir, DEFAULT_TEST_FILE);
     o->epochs = DEFAULT_EPOCHS;
-    clae_model_config_default(&o->cfg);
-    clae_activation hidden = o->cfg.activation[0];
-    clae_activation output = o->cfg.activation[o->cfg.n_layers - 1];
-    const char *layers = NULL;
-    long batch = o->cfg.batch;
-    double lr = o->cfg.lr;
+    cli_model_opts_init(&o->model);
 
     cli_args a;
     cli_args_init(&a, argc, argv);
@@ -110,29 +93,14 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
             if (a.value) snprintf(o->test, sizeof o->test, "%s", a.value);
         } else if (cli_opt(&a, "--device")) {
             o->device = a.value;
-        } else if (cli_opt(&a, "--layers")) {
-            layers = a.value;
-        } else if (cli_opt(&a, "--activation")) {
-            if (a.value && clae_activation_parse(a.value, &hidden) != CLAE_OK) cli_bad_value(&a, clae_last_error());
-        } else if (cli_opt(&a, "--output-activation")) {
-            if (a.value && clae_activation_parse(a.value, &output) != CLAE_OK) cli_bad_value(&a, clae_last_error());
-        } else if (cli_opt(&a, "--loss")) {
-            if (a.value && clae_loss_parse(a.value, &o->cfg.loss) != CLAE_OK) cli_bad_value(&a, clae_last_error());
-        } else if (cli_opt(&a, "--optimizer")) {
-            if (a.value && clae_optimizer_parse(a.value, &o->cfg.optimizer) != CLAE_OK)
-                cli_bad_value(&a, clae_last_error());
-        } else if (cli_opt(&a, "--lr")) {
-            if (a.value) cli_positive_double(&a, &lr);
-        } else if (cli_opt(&a, "--batch")) {
-            if (a.value) cli_long(&a, 1, MAX_BATCH, &batch);
+        } else if (cli_model_opt(&a, &o->model)) {
+            /* matched a model flag */
         } else if (cli_opt(&a, "--epochs")) {
             if (a.value) cli_long(&a, 1, 1000000, &o->epochs);
         } else if (cli_opt(&a, "--limit")) {
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->limit);
         } else if (cli_opt(&a, "--test-limit")) {
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->test_limit);
-        } else if (cli_opt(&a, "--seed")) {
-            if (a.value) cli_u64(&a, &o->cfg.seed);
         } else if (cli_flag(&a, "--json")) {
             o->json = 1;
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
@@ -143,22 +111,9 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     }
     if (a.failed) return CLI_EXIT_USAGE;
 
-    if (layers && clae_model_config_set_layers(&o->cfg, layers) != CLAE_OK) {
-        fprintf(stderr, "clae train: --%s\n", clae_last_error());
-        return CLI_EXIT_USAGE;
-    }
-    /* After the layer list, which may have changed how many layers there are. */
-    clae_model_config_set_activations(&o->cfg, hidden, output);
-    o->cfg.batch = (int)batch;
-    o->cfg.lr = (float)lr;
-    if (!(o->cfg.lr > 0.0f) || !isfinite(o->cfg.lr)) {
-        fprintf(stderr, "clae train: --lr: %g is not representable as a positive float\n", lr);
-        return CLI_EXIT_USAGE;
-    }
-    if (clae_model_config_validate(&o->cfg) != CLAE_OK) {
-        fprintf(stderr, "clae train: %s\n", clae_last_error());
-        return CLI_EXIT_USAGE;
-    }
+    int rc = cli_model_opts_finish("train", &o->model);
+    if (rc >= 0) return rc;
+    o->cfg = o->model.cfg;
     return -1;
 }
 
@@ -190,6 +145,9 @@ typedef struct train_result {
     double train_seconds, seconds;
     size_t samples;
     int interrupted;
+    char variant[256]; /* clae_model_describe() */
+    double penalty;    /* the regularizers' share of the last step's loss */
+    double code_mean;  /* mean code activation over the test set (sparse variants), else NAN */
 } train_result;
 
 static void print_layers(FILE *out, const clae_model_config *cfg)
@@ -224,6 +182,8 @@ static int print_json(const train_opts *o, const clae_device_info *dev, clae_mod
          cJSON_AddStringToObject(j, "loss", clae_loss_name(c->loss)) &&
          cJSON_AddStringToObject(j, "optimizer", clae_optimizer_name(c->optimizer)) &&
          cJSON_AddNumberToObject(j, "lr", cli_clean_float(c->lr)) &&
+         cJSON_AddStringToObject(j, "variant", r->variant) &&
+         cJSON_AddNumberToObject(j, "penalty", r->penalty) &&
          cJSON_AddNumberToObject(j, "train_loss", r->train_loss) &&
          cJSON_AddNumberToObject(j, "test_mse", r->test_mse) &&
          cJSON_AddNumberToObject(j, "samples_per_sec",
@@ -233,7 +193,8 @@ static int print_json(const train_opts *o, const clae_device_info *dev, clae_mod
          cJSON_AddRawToObject(j, "seed", seed) &&
          cJSON_AddNumberToObject(j, "train_rows", (double)train->rows) &&
          cJSON_AddNumberToObject(j, "test_rows", (double)test->rows) &&
-         cJSON_AddBoolToObject(j, "interrupted", r->interrupted);
+         cJSON_AddBoolToObject(j, "interrupted", r->interrupted) &&
+         (isnan(r->code_mean) || cJSON_AddNumberToObject(j, "code_mean_activation", r->code_mean));
     char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) {
@@ -254,10 +215,31 @@ static void print_summary(const train_opts *o, const clae_device_info *dev, clae
            cli_clean_float(o->cfg.lr));
     printf("epochs      %ld%s\n", r->epochs_done, r->interrupted ? " (interrupted)" : "");
     printf("steps       %llu\n", (unsigned long long)clae_model_steps(m));
+    printf("variant     %s\n", r->variant);
+    if (r->penalty != 0.0) printf("penalty     %.6g\n", r->penalty);
+    if (!isnan(r->code_mean)) printf("code mean   %.6g\n", r->code_mean);
     printf("train_loss  %.6g\n", r->train_loss);
     printf("test_mse    %.6g\n", r->test_mse);
     printf("samples/s   %.0f\n", r->train_seconds > 0 ? (double)r->samples / r->train_seconds : 0.0);
     printf("seconds     %.2f\n", r->seconds);
+}
+
+/* The mean code activation over the test set: what sparsity targets (ρ). */
+static int code_mean(clae_model *m, const clae_dataset *test, double *out)
+{
+    clae_model_config c;
+    clae_model_get_config(m, &c);
+    size_t H = (size_t)c.sizes[c.code_layer];
+    float *codes = malloc(test->rows * H * sizeof *codes);
+    if (!codes || clae_model_encode(m, test->x, test->rows, codes) != CLAE_OK) {
+        free(codes);
+        return -1;
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < test->rows * H; i++) sum += codes[i];
+    *out = sum / (double)(test->rows * H);
+    free(codes);
+    return 0;
 }
 
 /* The epoch loop. Returns 0, or -1 after a library failure (message in clae_last_error()). */
@@ -268,9 +250,10 @@ static int run_epochs(const train_opts *o, clae_model *m, const clae_dataset *tr
     const size_t steps = (rows + batch - 1) / batch;
     size_t *order = malloc(rows * sizeof *order);
     float *xb = malloc(batch * cols * sizeof *xb);
+    uint32_t *ids = malloc(batch * sizeof *ids);
     float *err = malloc(test->rows * sizeof *err);
     int rc = 0;
-    if (!order || !xb || !err) {
+    if (!order || !xb || !ids || !err) {
         fprintf(stderr, "clae train: out of memory for %zu rows of %zu\n", rows, cols);
         rc = -2;
         goto done;
@@ -287,8 +270,10 @@ static int run_epochs(const train_opts *o, clae_model *m, const clae_dataset *tr
         while (s < steps) {
             size_t n = rows - s * batch < batch ? rows - s * batch : batch;
             float loss = 0.0f;
+            /* The rows' data-set indices key the noise of denoising variants. */
+            for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)order[s * batch + k];
             if (clae_dataset_gather(train, order + s * batch, n, xb) != CLAE_OK ||
-                clae_model_train_step(m, xb, n, &loss) != CLAE_OK) {
+                clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
                 cli_progress_clear(&prog);
                 rc = -1;
                 goto done;
@@ -325,10 +310,16 @@ static int run_epochs(const train_opts *o, clae_model *m, const clae_dataset *tr
     }
     /* A Ctrl-C that lands during the last test pass still asks for exit 130. */
     if (interrupted) r->interrupted = 1;
+    r->penalty = clae_model_last_penalty(m);
+    if (o->cfg.sparsity != CLAE_SPARSITY_NONE && code_mean(m, test, &r->code_mean) != 0) {
+        rc = -1;
+        goto done;
+    }
     r->seconds = cli_now() - t0;
 done:
     free(order);
     free(xb);
+    free(ids);
     free(err);
     return rc;
 }
@@ -345,6 +336,7 @@ int cli_train(int argc, char **argv)
     clae_device_info dev;
     train_result r;
     memset(&r, 0, sizeof r);
+    r.code_mean = NAN;
     struct sigaction sa, old_sa;
     int handler = 0;
 
@@ -361,6 +353,7 @@ int cli_train(int argc, char **argv)
         rc = cli_fail_lib();
         goto done;
     }
+    clae_model_describe(m, r.variant, sizeof r.variant);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

@@ -1,0 +1,139 @@
+/* clae_model_opts.c — the model flags every model-building subcommand shares (train, plan, …):
+ * parsed once here so --layers, --loss, --batch and the variant flags mean the same everywhere. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clae_cli.h"
+
+#define MAX_BATCH (1L << 30)
+
+void cli_model_opts_init(cli_model_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    clae_model_config_default(&o->cfg);
+    o->hidden = o->cfg.activation[0];
+    o->output = o->cfg.activation[o->cfg.n_layers - 1];
+    o->batch = o->cfg.batch;
+    o->lr = o->cfg.lr;
+}
+
+/* A float flag value within [lo, hi]; 0 on success. */
+static int parse_float(cli_args *a, double lo, double hi, float *out)
+{
+    char *end = NULL;
+    double v = strtod(a->value, &end);
+    if (end == a->value || *end || !isfinite(v) || v < lo || v > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%s' is not a number in [%g, %g]", a->value, lo, hi);
+        cli_bad_value(a, msg);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+/* KIND:VALUE, e.g. mask:0.25 or gaussian:0.1. */
+static void parse_noise(cli_args *a, cli_model_opts *o)
+{
+    char kind[32];
+    const char *colon = strchr(a->value, ':');
+    size_t n = colon ? (size_t)(colon - a->value) : strlen(a->value);
+    if (!colon || n >= sizeof kind) {
+        cli_bad_value(a, "expected KIND:VALUE, e.g. gaussian:0.1, mask:0.25 or saltpepper:0.1");
+        return;
+    }
+    memcpy(kind, a->value, n);
+    kind[n] = '\0';
+    if (clae_noise_parse(kind, &o->cfg.noise) != CLAE_OK || o->cfg.noise == CLAE_NOISE_NONE) {
+        cli_bad_value(a, "expected KIND:VALUE with KIND one of gaussian, mask, saltpepper");
+        return;
+    }
+    const char *saved = a->value;
+    a->value = colon + 1;
+    parse_float(a, 0.0, o->cfg.noise == CLAE_NOISE_GAUSSIAN ? 1e6 : 1.0, &o->cfg.noise_level);
+    a->value = saved;
+}
+
+/* K0:STEPS for the k-sparse schedule. */
+static void parse_schedule(cli_args *a, cli_model_opts *o)
+{
+    long k0 = 0, steps = 0;
+    char tail = 0;
+    if (sscanf(a->value, "%ld:%ld%c", &k0, &steps, &tail) != 2 || k0 < 1 || steps < 1 || k0 > (1L << 30) ||
+        steps > (1L << 30)) {
+        cli_bad_value(a, "expected K0:STEPS with positive integers, e.g. 100:2000");
+        return;
+    }
+    o->cfg.ksparse_k_start = (int)k0;
+    o->cfg.ksparse_schedule_steps = (int)steps;
+}
+
+int cli_model_opt(cli_args *a, cli_model_opts *o)
+{
+    if (cli_opt(a, "--layers")) {
+        o->layers = a->value;
+    } else if (cli_opt(a, "--activation")) {
+        if (a->value && clae_activation_parse(a->value, &o->hidden) != CLAE_OK) cli_bad_value(a, clae_last_error());
+    } else if (cli_opt(a, "--output-activation")) {
+        if (a->value && clae_activation_parse(a->value, &o->output) != CLAE_OK) cli_bad_value(a, clae_last_error());
+    } else if (cli_opt(a, "--loss")) {
+        if (a->value && clae_loss_parse(a->value, &o->cfg.loss) != CLAE_OK) cli_bad_value(a, clae_last_error());
+    } else if (cli_opt(a, "--optimizer")) {
+        if (a->value && clae_optimizer_parse(a->value, &o->cfg.optimizer) != CLAE_OK)
+            cli_bad_value(a, clae_last_error());
+    } else if (cli_opt(a, "--lr")) {
+        if (a->value) cli_positive_double(a, &o->lr);
+    } else if (cli_opt(a, "--batch")) {
+        if (a->value) cli_long(a, 1, MAX_BATCH, &o->batch);
+    } else if (cli_opt(a, "--seed")) {
+        if (a->value) cli_u64(a, &o->cfg.seed);
+    } else if (cli_opt(a, "--sparsity")) {
+        if (a->value && clae_sparsity_parse(a->value, &o->cfg.sparsity) != CLAE_OK) cli_bad_value(a, clae_last_error());
+    } else if (cli_opt(a, "--rho")) {
+        if (a->value) parse_float(a, -1.0, 1.0, &o->cfg.sparsity_rho);
+    } else if (cli_opt(a, "--beta")) {
+        if (a->value) parse_float(a, 0.0, 1e9, &o->cfg.sparsity_beta);
+    } else if (cli_opt(a, "--lambda")) {
+        if (a->value) parse_float(a, 0.0, 1e9, &o->cfg.sparsity_lambda);
+    } else if (cli_opt(a, "--ksparse")) {
+        long k = 0;
+        if (a->value && cli_long(a, 1, 1L << 30, &k) == 0) o->cfg.ksparse_k = (int)k;
+    } else if (cli_opt(a, "--ksparse-alpha")) {
+        if (a->value) parse_float(a, 1e-6, 1e6, &o->cfg.ksparse_alpha);
+    } else if (cli_opt(a, "--ksparse-schedule")) {
+        if (a->value) parse_schedule(a, o);
+    } else if (cli_opt(a, "--wta-rate")) {
+        float pct = 0.0f;
+        if (a->value && parse_float(a, 1e-6, 100.0, &pct) == 0) o->cfg.wta_rate = pct / 100.0f;
+    } else if (cli_opt(a, "--noise")) {
+        if (a->value) parse_noise(a, o);
+    } else if (cli_opt(a, "--contractive")) {
+        if (a->value) parse_float(a, 1e-12, 1e9, &o->cfg.contractive);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
+{
+    if (o->layers && clae_model_config_set_layers(&o->cfg, o->layers) != CLAE_OK) {
+        fprintf(stderr, "clae %s: --%s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    /* After the layer list, which may have changed how many layers there are. */
+    clae_model_config_set_activations(&o->cfg, o->hidden, o->output);
+    o->cfg.batch = (int)o->batch;
+    o->cfg.lr = (float)o->lr;
+    if (!(o->cfg.lr > 0.0f) || !isfinite(o->cfg.lr)) {
+        fprintf(stderr, "clae %s: --lr: %g is not representable as a positive float\n", cmd, o->lr);
+        return CLI_EXIT_USAGE;
+    }
+    if (clae_model_config_validate(&o->cfg) != CLAE_OK) {
+        fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
