@@ -516,6 +516,68 @@ clae_status clae_model_set_layer(clae_model *m, int l, const float *W, const flo
 clae_status clae_model_gradients(clae_model *m, const float *x, size_t rows, int l,
                                  float *dW, float *db);
 
+/* Deep features (h2o.deepfeatures): the activations of act layer `layer`
+ * (1..n_layers; sizes[layer] columns each; the code layer is
+ * cfg.code_layer) for every row of x, in chunks of the batch size. */
+clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, int layer, float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Model files and checkpoints (safetensors)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A model file is a safetensors file PyTorch's `safetensors` package loads by
+ * name: dense layer i stores "layers.<i>.weight" (out×in, VARIANTS.md's W, as
+ * torch.nn.Linear) and "layers.<i>.bias"; a fitted scaling stores
+ * "scaling.offset" and "scaling.scale". The "__metadata__" records
+ * format ("clae-model-1"), clae_version, the architecture (layers,
+ * activations, code_layer), loss, optimizer and its hyperparameters, seed,
+ * steps, the variant and its parameters, and the data scaling kind.
+ * A checkpoint (format "clae-checkpoint-1") adds every other persistent
+ * tensor under its plan name — optimizer state ("adam.m.layers.<i>.weight",
+ * "adam.v…", "velocity…", "adadelta.eg2…", "adadelta.edx2…") and variant state
+ * ("sparsity.ema") — and the training position. Files are written to a
+ * temporary name and renamed, so a crash never leaves half a file. */
+
+/* Where a training run stands; everything else that is random follows from
+ * the seed (the shuffle from (seed, epoch), the noise from (seed, step, row)). */
+typedef struct clae_train_position {
+    uint64_t epoch;         /* epochs completed */
+    uint64_t step_in_epoch; /* steps taken in the current epoch */
+} clae_train_position;
+
+/* Writes the model's weights (and scaling, if non-NULL and not NONE) with its
+ * metadata. CLAE_ERR_IO naming the path on failure. */
+clae_status clae_model_save(clae_model *m, const char *path, const clae_scaling *scaling);
+
+/* Creates a model on rt from a model file or a checkpoint (flags as for
+ * clae_model_create_ex, e.g. CLAE_MODEL_INFERENCE for encode/score) with the
+ * file's architecture and weights. The batch size is the file's unless
+ * batch > 0. If scaling is non-NULL it receives the stored scaling (kind
+ * NONE when there is none; release with clae_scaling_free). Errors name the
+ * file and the tensor or metadata field: CLAE_ERR_IO, CLAE_ERR_FORMAT (not a
+ * clae file, a missing tensor or field), CLAE_ERR_SHAPE (a tensor whose shape
+ * does not fit the recorded architecture). */
+clae_status clae_model_load(clae_runtime *rt, const char *path, unsigned flags, int batch, clae_model **out,
+                            clae_scaling *scaling);
+
+/* Replaces m's weights with those of a model file or checkpoint (--init). The
+ * file's layer shapes must equal m's: CLAE_ERR_SHAPE naming the tensor and both
+ * shapes otherwise. Optimizer state and step count are left as they are. */
+clae_status clae_model_load_weights(clae_model *m, const char *path);
+
+/* Writes a checkpoint: weights, optimizer and variant state, the step count,
+ * the position and the scaling (NULL ok). */
+clae_status clae_model_save_checkpoint(clae_model *m, const char *path, const clae_train_position *pos,
+                                       const clae_scaling *scaling);
+
+/* Restores a checkpoint into m, which must have been created with the same
+ * configuration (clae_model_load creates one from the file): weights,
+ * optimizer and variant state, the step count; pos (non-NULL) receives the
+ * position. Training on from there gives the same weights as a run that was
+ * never interrupted. CLAE_ERR_FORMAT if the file is not a checkpoint or lacks a
+ * tensor m needs; CLAE_ERR_SHAPE on a shape mismatch; each naming the tensor. */
+clae_status clae_model_restore_checkpoint(clae_model *m, const char *path, clae_train_position *pos);
+
 /* The message of the last failing call on this model ("" if none). */
 const char *clae_model_error(const clae_model *m);
 

@@ -12,37 +12,6 @@
 
 #include "test_util.h"
 
-static char tmpdir[256];
-
-static void tmp_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clae-cli-XXXXXX", (base && *base) ? base : "/tmp");
-    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
-}
-
-static void tmp_teardown(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-/* Valid until the next call: copy it to keep it across run_clae(). */
-static const char *tmp_path(const char *name)
-{
-    static char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Appends s to buf in single quotes, so paths with spaces survive the shell. */
 static void append_quoted(char *buf, size_t size, const char *s)
@@ -105,17 +74,17 @@ static run_result run_clae(const char *args)
     strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
     strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);
     strncat(cmd, " </dev/null >", sizeof cmd - strlen(cmd) - 1);
-    append_quoted(cmd, sizeof cmd, tmp_path("stdout"));
+    append_quoted(cmd, sizeof cmd, test_tmp_path("stdout"));
     strncat(cmd, " 2>", sizeof cmd - strlen(cmd) - 1);
-    append_quoted(cmd, sizeof cmd, tmp_path("stderr"));
+    append_quoted(cmd, sizeof cmd, test_tmp_path("stderr"));
     ck_assert_uint_lt(strlen(cmd), sizeof cmd - 1);
     fflush(NULL);
     int w = system(cmd);
     ck_assert_msg(w != -1, "system() failed for %s", cmd);
     run_result r;
     r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
-    r.out = slurp(tmp_path("stdout"));
-    r.err = slurp(tmp_path("stderr"));
+    r.out = slurp(test_tmp_path("stdout"));
+    r.err = slurp(test_tmp_path("stderr"));
     return r;
 }
 
@@ -240,8 +209,8 @@ END_TEST
 START_TEST(bad_data_files)
 {
     char missing[512], junk[512];
-    snprintf(missing, sizeof missing, "%s", tmp_path("missing-images.gz"));
-    snprintf(junk, sizeof junk, "%s", tmp_path("junk.idx"));
+    snprintf(missing, sizeof missing, "%s", test_tmp_path("missing-images.gz"));
+    snprintf(junk, sizeof junk, "%s", test_tmp_path("junk.idx"));
     run_result r = run_clae(with_path("train --device cpu-ref --data %s", missing));
     ck_assert_int_eq(r.status, 1);
     ck_assert_contains(r.err, missing);
@@ -450,7 +419,7 @@ Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
     TCase *usage = tcase_create("usage");
-    tcase_add_checked_fixture(usage, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(usage, test_tmp_setup, test_tmp_teardown);
     tcase_set_timeout(usage, 60);
     tcase_add_test(usage, version_and_help);
     tcase_add_test(usage, usage_errors_exit_2);
@@ -459,7 +428,7 @@ Suite *suite_cli(void)
     suite_add_tcase(s, usage);
 
     TCase *errors = tcase_create("errors");
-    tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(errors, test_tmp_setup, test_tmp_teardown);
     tcase_set_timeout(errors, 60);
     tcase_add_test(errors, bad_data_files);
     tcase_add_test(errors, dimension_mismatch);
@@ -467,7 +436,7 @@ Suite *suite_cli(void)
     suite_add_tcase(s, errors);
 
     TCase *train = tcase_create("train");
-    tcase_add_checked_fixture(train, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(train, test_tmp_setup, test_tmp_teardown);
     tcase_set_timeout(train, 120);
     tcase_add_test(train, tiny_training_run);
     tcase_add_test(train, variant_families_train);

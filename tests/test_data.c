@@ -11,38 +11,6 @@
 
 #include "test_util.h"
 
-/* A fresh directory per test for the synthetic files, removed by the teardown
- * even when the test fails. */
-static char tmpdir[256];
-
-static void tmp_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clae-data-XXXXXX", (base && *base) ? base : "/tmp");
-    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
-}
-
-static void tmp_teardown(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void write_file(const char *path, const void *data, size_t n)
 {
@@ -155,7 +123,7 @@ START_TEST(plain_equals_gzip)
     const char *gz = test_data_path("t10k-images-idx3-ubyte.gz");
     gzFile in = gzopen(gz, "rb");
     ck_assert_msg(in != NULL, "cannot open %s", gz);
-    FILE *out = fopen(tmp_path("t10k-images-idx3-ubyte"), "wb");
+    FILE *out = fopen(test_tmp_path("t10k-images-idx3-ubyte"), "wb");
     ck_assert_ptr_nonnull(out);
     unsigned char buf[65536];
     int n;
@@ -166,7 +134,7 @@ START_TEST(plain_equals_gzip)
 
     clae_dataset *a = NULL, *b = NULL;
     ck_assert_msg(clae_dataset_load_idx(gz, &a) == CLAE_OK, "%s", clae_last_error());
-    ck_assert_msg(clae_dataset_load_idx(tmp_path("t10k-images-idx3-ubyte"), &b) == CLAE_OK, "%s",
+    ck_assert_msg(clae_dataset_load_idx(test_tmp_path("t10k-images-idx3-ubyte"), &b) == CLAE_OK, "%s",
                   clae_last_error());
     ck_assert_uint_eq(a->rows, b->rows);
     ck_assert_uint_eq(a->cols, b->cols);
@@ -185,7 +153,7 @@ START_TEST(synthetic_dims_and_values)
     for (int k = 0; k < 24; k++) buf[h + (size_t)k] = (unsigned char)(k * 11);
     buf[h + 24] = 0xAB;
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "small.gz" : "small");
+        const char *p = test_tmp_path(gz ? "small.gz" : "small");
         if (gz) write_gz(p, buf, h + 25);
         else write_file(p, buf, h + 25);
         clae_dataset *ds = NULL;
@@ -209,30 +177,30 @@ END_TEST
 
 START_TEST(missing_file_is_io)
 {
-    expect_fail(tmp_path("no-such-file.gz"), CLAE_ERR_IO, "No such file or directory");
+    expect_fail(test_tmp_path("no-such-file.gz"), CLAE_ERR_IO, "No such file or directory");
 }
 END_TEST
 
 START_TEST(directory_is_io)
 {
-    expect_fail(tmpdir, CLAE_ERR_IO, "Is a directory");
+    expect_fail(test_tmp_path(""), CLAE_ERR_IO, "Is a directory");
 }
 END_TEST
 
 START_TEST(wrong_magic_is_format)
 {
     const unsigned char png[16] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
-    write_file(tmp_path("image.png"), png, sizeof png);
-    expect_fail(tmp_path("image.png"), CLAE_ERR_FORMAT, "not an IDX file (magic 0x89504e47");
+    write_file(test_tmp_path("image.png"), png, sizeof png);
+    expect_fail(test_tmp_path("image.png"), CLAE_ERR_FORMAT, "not an IDX file (magic 0x89504e47");
     /* Zero leading bytes but a type byte IDX does not define. */
     const unsigned char odd[8] = {0, 0, 0x42, 1, 0, 0, 0, 1};
-    write_file(tmp_path("odd"), odd, sizeof odd);
-    expect_fail(tmp_path("odd"), CLAE_ERR_FORMAT, "not an IDX file");
+    write_file(test_tmp_path("odd"), odd, sizeof odd);
+    expect_fail(test_tmp_path("odd"), CLAE_ERR_FORMAT, "not an IDX file");
     /* Too short to hold a magic number at all. */
-    write_file(tmp_path("tiny"), odd, 2);
-    expect_fail(tmp_path("tiny"), CLAE_ERR_FORMAT, "not an IDX file");
-    write_file(tmp_path("empty"), odd, 0);
-    expect_fail(tmp_path("empty"), CLAE_ERR_FORMAT, "not an IDX file");
+    write_file(test_tmp_path("tiny"), odd, 2);
+    expect_fail(test_tmp_path("tiny"), CLAE_ERR_FORMAT, "not an IDX file");
+    write_file(test_tmp_path("empty"), odd, 0);
+    expect_fail(test_tmp_path("empty"), CLAE_ERR_FORMAT, "not an IDX file");
 }
 END_TEST
 
@@ -242,8 +210,8 @@ START_TEST(non_uint8_type_is_format)
     const uint32_t dims[2] = {1, 2};
     size_t h = idx_header(buf, 0x0D, 2, dims);
     memset(buf + h, 0, 8);
-    write_file(tmp_path("floats.idx"), buf, h + 8);
-    expect_fail(tmp_path("floats.idx"), CLAE_ERR_FORMAT, "IDX type 0x0d (float32) not supported");
+    write_file(test_tmp_path("floats.idx"), buf, h + 8);
+    expect_fail(test_tmp_path("floats.idx"), CLAE_ERR_FORMAT, "IDX type 0x0d (float32) not supported");
 }
 END_TEST
 
@@ -252,15 +220,15 @@ START_TEST(bad_dimensions_are_format)
     unsigned char buf[64];
     const uint32_t dims[5] = {1, 1, 1, 1, 1};
     size_t h = idx_header(buf, 0x08, 0, dims);
-    write_file(tmp_path("ndim0"), buf, h + 1);
-    expect_fail(tmp_path("ndim0"), CLAE_ERR_FORMAT, "declares 0 dimensions");
+    write_file(test_tmp_path("ndim0"), buf, h + 1);
+    expect_fail(test_tmp_path("ndim0"), CLAE_ERR_FORMAT, "declares 0 dimensions");
     h = idx_header(buf, 0x08, 5, dims);
-    write_file(tmp_path("ndim5"), buf, h + 1);
-    expect_fail(tmp_path("ndim5"), CLAE_ERR_FORMAT, "declares 5 dimensions");
+    write_file(test_tmp_path("ndim5"), buf, h + 1);
+    expect_fail(test_tmp_path("ndim5"), CLAE_ERR_FORMAT, "declares 5 dimensions");
     const uint32_t zero[3] = {4, 0, 2};
     h = idx_header(buf, 0x08, 3, zero);
-    write_file(tmp_path("zero"), buf, h);
-    expect_fail(tmp_path("zero"), CLAE_ERR_FORMAT, "dimension 1 is 0");
+    write_file(test_tmp_path("zero"), buf, h);
+    expect_fail(test_tmp_path("zero"), CLAE_ERR_FORMAT, "dimension 1 is 0");
 }
 END_TEST
 
@@ -269,12 +237,12 @@ START_TEST(truncated_data)
     unsigned char buf[64] = {0};
     const uint32_t dims[3] = {2, 3, 4};
     size_t h = idx_header(buf, 0x08, 3, dims);
-    write_file(tmp_path("short"), buf, h + 10);
-    expect_fail(tmp_path("short"), CLAE_ERR_TRUNCATED, "truncated: header promises 24 bytes of data, file has 10");
+    write_file(test_tmp_path("short"), buf, h + 10);
+    expect_fail(test_tmp_path("short"), CLAE_ERR_TRUNCATED, "truncated: header promises 24 bytes of data, file has 10");
     /* The same cut inside a gzip member: zlib's "unexpected end of file" is
      * still reported as a truncation with the byte counts. */
-    write_gz(tmp_path("short.gz"), buf, h + 10);
-    expect_fail(tmp_path("short.gz"), CLAE_ERR_TRUNCATED, "file has 10");
+    write_gz(test_tmp_path("short.gz"), buf, h + 10);
+    expect_fail(test_tmp_path("short.gz"), CLAE_ERR_TRUNCATED, "file has 10");
 }
 END_TEST
 
@@ -285,11 +253,11 @@ START_TEST(header_only_is_truncated)
     unsigned char buf[64];
     const uint32_t dims[3] = {10, 28, 28};
     size_t h = idx_header(buf, 0x08, 3, dims);
-    write_file(tmp_path("header-only"), buf, h);
-    expect_fail(tmp_path("header-only"), CLAE_ERR_TRUNCATED, "promises 7840 bytes of data, file has 0");
+    write_file(test_tmp_path("header-only"), buf, h);
+    expect_fail(test_tmp_path("header-only"), CLAE_ERR_TRUNCATED, "promises 7840 bytes of data, file has 0");
     /* A header cut inside its dimension list. */
-    write_file(tmp_path("half-header"), buf, 8);
-    expect_fail(tmp_path("half-header"), CLAE_ERR_TRUNCATED, "declares 3 dimensions (12 bytes), file has 4");
+    write_file(test_tmp_path("half-header"), buf, 8);
+    expect_fail(test_tmp_path("half-header"), CLAE_ERR_TRUNCATED, "declares 3 dimensions (12 bytes), file has 4");
 }
 END_TEST
 
@@ -306,7 +274,7 @@ START_TEST(truncated_gzip_stream)
         state = state * 1664525u + 1013904223u;
         buf[k] = (unsigned char)(state >> 24);
     }
-    const char *full = tmp_path("full.gz");
+    const char *full = test_tmp_path("full.gz");
     write_gz(full, buf, h + ROWS * COLS);
     FILE *f = fopen(full, "rb");
     ck_assert_ptr_nonnull(f);
@@ -314,8 +282,8 @@ START_TEST(truncated_gzip_stream)
     size_t n = fread(gz, 1, sizeof gz, f);
     fclose(f);
     ck_assert_uint_gt(n, 1000);
-    write_file(tmp_path("cut.gz"), gz, n / 2);
-    expect_fail(tmp_path("cut.gz"), CLAE_ERR_TRUNCATED, "header promises 20000 bytes of data");
+    write_file(test_tmp_path("cut.gz"), gz, n / 2);
+    expect_fail(test_tmp_path("cut.gz"), CLAE_ERR_TRUNCATED, "header promises 20000 bytes of data");
 }
 END_TEST
 
@@ -328,8 +296,8 @@ START_TEST(corrupt_gzip_is_format)
     const uint32_t dims[2] = {2000, 120};
     size_t h = idx_header(buf, 0x08, 2, dims);
     for (size_t k = 0; k < N; k++) buf[h + k] = (unsigned char)((k * k) % 13);
-    write_gz(tmp_path("ok.gz"), buf, h + N);
-    FILE *f = fopen(tmp_path("ok.gz"), "rb");
+    write_gz(test_tmp_path("ok.gz"), buf, h + N);
+    FILE *f = fopen(test_tmp_path("ok.gz"), "rb");
     ck_assert_ptr_nonnull(f);
     static unsigned char gz[2 * sizeof buf];
     size_t n = fread(gz, 1, sizeof gz, f);
@@ -337,13 +305,13 @@ START_TEST(corrupt_gzip_is_format)
     ck_assert_uint_gt(n, 40);
     /* The CRC-32 in the trailer: every pixel decodes, the check must still fail. */
     gz[n - 8] ^= 0x5a;
-    write_file(tmp_path("badcrc.gz"), gz, n);
-    expect_fail(tmp_path("badcrc.gz"), CLAE_ERR_FORMAT, "corrupt gzip data");
+    write_file(test_tmp_path("badcrc.gz"), gz, n);
+    expect_fail(test_tmp_path("badcrc.gz"), CLAE_ERR_FORMAT, "corrupt gzip data");
     gz[n - 8] ^= 0x5a;
     /* A byte inside the deflate data. */
     gz[n / 2] ^= 0xff;
-    write_file(tmp_path("baddata.gz"), gz, n);
-    expect_fail(tmp_path("baddata.gz"), CLAE_ERR_FORMAT, "corrupt gzip data");
+    write_file(test_tmp_path("baddata.gz"), gz, n);
+    expect_fail(test_tmp_path("baddata.gz"), CLAE_ERR_FORMAT, "corrupt gzip data");
 }
 END_TEST
 
@@ -430,9 +398,9 @@ START_TEST(gather_rows_and_bounds)
     const uint32_t dims[2] = {4, 3};
     size_t h = idx_header(buf, 0x08, 2, dims);
     for (int k = 0; k < 12; k++) buf[h + (size_t)k] = (unsigned char)(10 * k);
-    write_file(tmp_path("g"), buf, h + 12);
+    write_file(test_tmp_path("g"), buf, h + 12);
     clae_dataset *ds = NULL;
-    ck_assert_msg(clae_dataset_load_idx(tmp_path("g"), &ds) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_msg(clae_dataset_load_idx(test_tmp_path("g"), &ds) == CLAE_OK, "%s", clae_last_error());
 
     const size_t idx[3] = {3, 0, 3};
     float out[9];
@@ -445,7 +413,7 @@ START_TEST(gather_rows_and_bounds)
     for (int k = 0; k < 9; k++) out[k] = -1.0f;
     ck_assert_int_eq(clae_dataset_gather(ds, bad, 2, out), CLAE_ERR_ARG);
     ck_assert_msg(strstr(clae_last_error(), "index 4") != NULL, "%s", clae_last_error());
-    ck_assert_msg(strstr(clae_last_error(), tmp_path("g")) != NULL, "%s", clae_last_error());
+    ck_assert_msg(strstr(clae_last_error(), test_tmp_path("g")) != NULL, "%s", clae_last_error());
     for (int k = 0; k < 9; k++) ck_assert_float_eq(out[k], -1.0f);
     /* After truncation the dropped rows are out of range too. */
     clae_dataset_truncate(ds, 2);
@@ -462,7 +430,7 @@ Suite *suite_data(void)
     Suite *s = suite_create("data");
 
     TCase *fashion = tcase_create("fashion");
-    tcase_add_checked_fixture(fashion, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(fashion, test_tmp_setup, test_tmp_teardown);
     tcase_set_timeout(fashion, 60);
     tcase_add_test(fashion, fashion_test_images);
     tcase_add_test(fashion, fashion_labels_one_dimension);
@@ -470,7 +438,7 @@ Suite *suite_data(void)
     suite_add_tcase(s, fashion);
 
     TCase *idx = tcase_create("idx");
-    tcase_add_checked_fixture(idx, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(idx, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(idx, synthetic_dims_and_values);
     tcase_add_test(idx, missing_file_is_io);
     tcase_add_test(idx, directory_is_io);
@@ -485,7 +453,7 @@ Suite *suite_data(void)
     suite_add_tcase(s, idx);
 
     TCase *rows = tcase_create("rows");
-    tcase_add_checked_fixture(rows, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(rows, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(rows, shuffle_golden);
     tcase_add_test(rows, shuffle_properties);
     tcase_add_test(rows, gather_rows_and_bounds);

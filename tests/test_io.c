@@ -13,40 +13,6 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-/* A fresh directory per test, removed by the teardown even when the test fails. */
-static char tmpdir[256];
-
-static void tmp_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clae-io-XXXXXX", (base && *base) ? base : "/tmp");
-    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
-}
-
-static void tmp_teardown(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-/* Several paths are alive at once in some tests, so each call gets its own slot. */
-static const char *tmp_path(const char *name)
-{
-    static char p[8][512];
-    static int slot;
-    slot = (slot + 1) % 8;
-    snprintf(p[slot], sizeof p[slot], "%s/%s", tmpdir, name);
-    return p[slot];
-}
 
 static void write_file(const char *path, const void *data, size_t n)
 {
@@ -83,7 +49,7 @@ static unsigned char *slurp(const char *path, size_t *n)
 /* No "<name>.tmp.<pid>" may survive a write, successful or not. */
 static void assert_no_temp_files(void)
 {
-    DIR *d = opendir(tmpdir);
+    DIR *d = opendir(test_tmp_path(""));
     ck_assert_ptr_nonnull(d);
     struct dirent *e;
     int found = 0;
@@ -141,7 +107,7 @@ static void st_write_sample(const char *path)
 
 START_TEST(st_round_trip)
 {
-    const char *path = tmp_path("model.safetensors");
+    const char *path = test_tmp_path("model.safetensors");
     st_write_sample(path);
     assert_no_temp_files();
 
@@ -205,7 +171,7 @@ END_TEST
  * buffer, and the little-endian bytes of every element. */
 START_TEST(st_layout_independent)
 {
-    const char *path = tmp_path("layout.safetensors");
+    const char *path = test_tmp_path("layout.safetensors");
     st_write_sample(path);
     size_t size = 0;
     unsigned char *file = slurp(path, &size);
@@ -327,7 +293,7 @@ START_TEST(st_corrupt_files)
     const char *p;
 
     /* A valid reference file for the variants below: one F32 [4] tensor. */
-    p = tmp_path("ok.safetensors");
+    p = test_tmp_path("ok.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", data, 16);
     clae_st_file *f = NULL;
     ck_assert_msg(clae_st_open(p, &f) == CLAE_OK, "%s", clae_last_error());
@@ -335,73 +301,73 @@ START_TEST(st_corrupt_files)
     clae_st_close(f);
 
     /* Header length larger than the file. */
-    p = tmp_path("long-header.safetensors");
+    p = test_tmp_path("long-header.safetensors");
     unsigned char lh[40] = {0xe8, 0x03}; /* 1000 */
     lh[8] = '{';
     write_file(p, lh, sizeof lh);
     expect_st_fail(p, CLAE_ERR_TRUNCATED, "header length 1000, but only 32 bytes follow");
     /* A length no real header has: some other file. */
-    p = tmp_path("huge-header.safetensors");
+    p = test_tmp_path("huge-header.safetensors");
     unsigned char hh[16] = {0, 0, 0, 0, 0, 1};
     write_file(p, hh, sizeof hh);
     expect_st_fail(p, CLAE_ERR_FORMAT, "implausible");
-    p = tmp_path("tiny.safetensors");
+    p = test_tmp_path("tiny.safetensors");
     write_file(p, "abc", 3);
     expect_st_fail(p, CLAE_ERR_FORMAT, "not a safetensors file");
 
-    p = tmp_path("badjson.safetensors");
+    p = test_tmp_path("badjson.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],,}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "not valid JSON");
-    p = tmp_path("notobject.safetensors");
+    p = test_tmp_path("notobject.safetensors");
     make_st(p, "[1, 2]", data, 0);
     expect_st_fail(p, CLAE_ERR_FORMAT, "does not start with '{'");
 
-    p = tmp_path("outside.safetensors");
+    p = test_tmp_path("outside.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[64,80]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 't': data_offsets [64, 80] lie outside the 16-byte data area");
-    p = tmp_path("backwards.safetensors");
+    p = test_tmp_path("backwards.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,0]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "end before they begin");
-    p = tmp_path("negative.safetensors");
+    p = test_tmp_path("negative.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[-16,0]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 't': \"data_offsets\" is not [begin, end]");
 
-    p = tmp_path("overlap.safetensors");
+    p = test_tmp_path("overlap.safetensors");
     make_st(p,
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
             data, 12);
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 'b' [4, 12] overlaps tensor 'a' [0, 8]");
-    p = tmp_path("hole.safetensors");
+    p = test_tmp_path("hole.safetensors");
     make_st(p,
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
             data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "bytes [4, 8) of the data area belong to no tensor");
-    p = tmp_path("trailing.safetensors");
+    p = test_tmp_path("trailing.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "4 bytes after the last tensor");
 
-    p = tmp_path("dtype.safetensors");
+    p = test_tmp_path("dtype.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F16\",\"shape\":[8],\"data_offsets\":[0,16]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 't': dtype 'F16' not supported");
-    p = tmp_path("dtype-num.safetensors");
+    p = test_tmp_path("dtype-num.safetensors");
     make_st(p, "{\"t\":{\"dtype\":32,\"shape\":[4],\"data_offsets\":[0,16]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "\"dtype\" is not a string");
-    p = tmp_path("size.safetensors");
+    p = test_tmp_path("size.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "hold 16 bytes, but shape [3] of F32 needs 12");
-    p = tmp_path("noshape.safetensors");
+    p = test_tmp_path("noshape.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 't': no \"shape\"");
-    p = tmp_path("badshape.safetensors");
+    p = test_tmp_path("badshape.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,16]}}", data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "shape entry 0");
-    p = tmp_path("meta.safetensors");
+    p = test_tmp_path("meta.safetensors");
     make_st(p, "{\"__metadata__\":{\"epoch\":3},\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
             data, 16);
     expect_st_fail(p, CLAE_ERR_FORMAT, "metadata 'epoch' is not a string");
-    p = tmp_path("dup.safetensors");
+    p = test_tmp_path("dup.safetensors");
     make_st(p,
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
@@ -409,15 +375,15 @@ START_TEST(st_corrupt_files)
     expect_st_fail(p, CLAE_ERR_FORMAT, "tensor 'a' appears twice");
 
     /* A complete header whose data was cut short. */
-    p = tmp_path("cut.safetensors");
+    p = test_tmp_path("cut.safetensors");
     make_st(p, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", data, 12);
     expect_st_fail(p, CLAE_ERR_TRUNCATED, "declares 16 bytes of tensor data (tensor 't' ends at 16), the file holds 12");
     /* A clae-written file cut in its data. */
-    const char *full = tmp_path("full.safetensors");
+    const char *full = test_tmp_path("full.safetensors");
     st_write_sample(full);
     size_t n = 0;
     unsigned char *bytes = slurp(full, &n);
-    p = tmp_path("cut2.safetensors");
+    p = test_tmp_path("cut2.safetensors");
     write_file(p, bytes, n - 5);
     expect_st_fail(p, CLAE_ERR_TRUNCATED, "truncated");
     /* ... and in its header. */
@@ -425,9 +391,9 @@ START_TEST(st_corrupt_files)
     expect_st_fail(p, CLAE_ERR_TRUNCATED, "truncated: header length");
     free(bytes);
 
-    p = tmp_path("missing.safetensors");
+    p = test_tmp_path("missing.safetensors");
     expect_st_fail(p, CLAE_ERR_IO, "cannot open");
-    expect_st_fail(tmpdir, CLAE_ERR_IO, "not a regular file");
+    expect_st_fail(test_tmp_path(""), CLAE_ERR_IO, "not a regular file");
 }
 END_TEST
 
@@ -443,7 +409,7 @@ START_TEST(st_foreign_layouts)
     memcpy(&u, &one, 4);
     for (int k = 0; k < 4; k++) data[k] = (unsigned char)(u >> (8 * k));
     for (int k = 0; k < 8; k++) data[4 + k] = (unsigned char)((uint64_t)big >> (8 * k));
-    const char *p = tmp_path("foreign.safetensors");
+    const char *p = test_tmp_path("foreign.safetensors");
     make_st(p,
             "{\"step\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[4,12]},"
             "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
@@ -486,9 +452,9 @@ START_TEST(st_writer_errors)
     /* An empty tensor needs no data. */
     ck_assert_int_eq(clae_st_writer_add_f32(w, "empty", NULL, 2, s0), CLAE_OK);
 
-    const char *bad = tmp_path("no-such-dir/model.safetensors");
+    const char *bad = test_tmp_path("no-such-dir/model.safetensors");
     expect(clae_st_writer_save(w, bad), CLAE_ERR_IO, bad, "cannot create");
-    const char *good = tmp_path("small.safetensors");
+    const char *good = test_tmp_path("small.safetensors");
     ck_assert_int_eq(clae_st_writer_save(w, good), CLAE_OK);
     /* Saving again replaces the file whole. */
     ck_assert_int_eq(clae_st_writer_save(w, good), CLAE_OK);
@@ -530,7 +496,7 @@ static void expect_load_fail(clae_status (*load)(const char *, clae_dataset **),
 
 START_TEST(csv_good)
 {
-    const char *p = tmp_path("h.csv");
+    const char *p = test_tmp_path("h.csv");
     write_text(p, "a,b,\"c, the third\"\n1,2,3\n4.5, -6e-1 ,7\n");
     clae_dataset *ds = load_ok(clae_dataset_load_csv, p, 2, 3);
     const float want[6] = {1, 2, 3, 4.5f, -0.6f, 7};
@@ -538,7 +504,7 @@ START_TEST(csv_good)
     clae_dataset_free(ds);
 
     /* No header; CRLF; blank lines; quoted numbers; no final newline. */
-    p = tmp_path("n.csv");
+    p = test_tmp_path("n.csv");
     write_text(p, "\r\n0.25,\"-1\"\r\n\r\n   \n3e2,1e-3");
     ds = load_ok(clae_dataset_load_csv, p, 2, 2);
     const float want2[4] = {0.25f, -1, 300, 1e-3f};
@@ -546,24 +512,24 @@ START_TEST(csv_good)
     clae_dataset_free(ds);
 
     /* Semicolons and tabs are picked up from the first line. */
-    p = tmp_path("semi.csv");
+    p = test_tmp_path("semi.csv");
     write_text(p, "x;y\n1;2\n");
     ds = load_ok(clae_dataset_load_csv, p, 1, 2);
     ck_assert(ds->x[1] == 2.0f);
     clae_dataset_free(ds);
-    p = tmp_path("tab.tsv");
+    p = test_tmp_path("tab.tsv");
     write_text(p, "1\t2\t3\n4\t5\t6\n");
     ds = load_ok(clae_dataset_load_csv, p, 2, 3);
     ck_assert(ds->x[5] == 6.0f);
     clae_dataset_free(ds);
 
     /* One column, and pandas' header with an unnamed index column. */
-    p = tmp_path("one.csv");
+    p = test_tmp_path("one.csv");
     write_text(p, "7\n8\n9\n");
     ds = load_ok(clae_dataset_load_csv, p, 3, 1);
     ck_assert(ds->x[2] == 9.0f);
     clae_dataset_free(ds);
-    p = tmp_path("pandas.csv");
+    p = test_tmp_path("pandas.csv");
     write_text(p, ",f0,f1\n0,0.5,0.25\n1,0.125,1\n");
     ds = load_ok(clae_dataset_load_csv, p, 2, 3);
     ck_assert(ds->x[4] == 0.125f);
@@ -573,49 +539,49 @@ END_TEST
 
 START_TEST(csv_bad)
 {
-    const char *p = tmp_path("cell.csv");
+    const char *p = test_tmp_path("cell.csv");
     write_text(p, "1,2,3\n4,abc,6\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":2:2: 'abc' is not a number");
     /* An empty cell on the first line is a bad cell, not a header. */
-    p = tmp_path("empty-cell.csv");
+    p = test_tmp_path("empty-cell.csv");
     write_text(p, "1,,3\n4,5,6\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":1:2: '' is not a number");
     /* Line numbers count the header and blank lines. */
-    p = tmp_path("late.csv");
+    p = test_tmp_path("late.csv");
     write_text(p, "x,y\n1,2\n\n3,4x\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":4:2: '4x' is not a number");
-    p = tmp_path("nan.csv");
+    p = test_tmp_path("nan.csv");
     write_text(p, "1,nan\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":1:2: 'nan' is not a finite number");
-    p = tmp_path("big.csv");
+    p = test_tmp_path("big.csv");
     write_text(p, "1e39\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":1:1: '1e39' is out of float range");
 
-    p = tmp_path("ragged.csv");
+    p = test_tmp_path("ragged.csv");
     write_text(p, "1,2,3\n4,5,6\n7,8\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":3: 2 columns, expected 3 (as on line 1)");
-    p = tmp_path("ragged-h.csv");
+    p = test_tmp_path("ragged-h.csv");
     write_text(p, "a,b\n1,2,3\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":2: 3 columns, expected 2 (as in the header on line 1)");
 
-    p = tmp_path("empty.csv");
+    p = test_tmp_path("empty.csv");
     write_text(p, "");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, "empty file");
-    p = tmp_path("blank.csv");
+    p = test_tmp_path("blank.csv");
     write_text(p, "\n  \n\r\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, "empty file");
-    p = tmp_path("header-only.csv");
+    p = test_tmp_path("header-only.csv");
     write_text(p, "a,b\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, "no data rows after the header on line 1");
-    p = tmp_path("quote.csv");
+    p = test_tmp_path("quote.csv");
     write_text(p, "1,\"2\n");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":1:2: unterminated quote");
-    p = tmp_path("binary.csv");
+    p = test_tmp_path("binary.csv");
     write_file(p, "1,2\n3\0,4\n", 9);
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_FORMAT, ":2: NUL byte");
-    p = tmp_path("missing.csv");
+    p = test_tmp_path("missing.csv");
     expect_load_fail(clae_dataset_load_csv, p, CLAE_ERR_IO, "cannot open");
-    expect_load_fail(clae_dataset_load_csv, tmpdir, CLAE_ERR_IO, "read error");
+    expect_load_fail(clae_dataset_load_csv, test_tmp_path(""), CLAE_ERR_IO, "read error");
 }
 END_TEST
 
@@ -666,7 +632,7 @@ START_TEST(npy_good)
     const float f[6] = {0.5f, -1.25f, 3e-20f, 7, 8, 1e30f};
     unsigned char b4[24];
     le_f32(b4, f, 6);
-    const char *p = tmp_path("f4.npy");
+    const char *p = test_tmp_path("f4.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", b4, sizeof b4);
     clae_dataset *ds = load_ok(clae_dataset_load_npy, p, 2, 3);
     ck_assert_int_eq(memcmp(ds->x, f, sizeof f), 0);
@@ -677,7 +643,7 @@ START_TEST(npy_good)
     for (int k = 0; k < 12; k++) d[k] = 0.1 * k - 0.35;
     unsigned char b8[96];
     le_f64(b8, d, 12);
-    p = tmp_path("f8.npy");
+    p = test_tmp_path("f8.npy");
     make_npy(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 3), }", b8, sizeof b8);
     ds = load_ok(clae_dataset_load_npy, p, 2, 6);
     for (int k = 0; k < 12; k++) ck_assert(ds->x[k] == (float)d[k]);
@@ -685,19 +651,19 @@ START_TEST(npy_good)
 
     /* uint8, 1-D: n rows of one column, divided by 255. Key order is free. */
     const unsigned char u[4] = {0, 51, 255, 128};
-    p = tmp_path("u1.npy");
+    p = test_tmp_path("u1.npy");
     make_npy(p, 1, "{'shape': (4,), 'fortran_order': False, 'descr': '|u1'}", u, 4);
     ds = load_ok(clae_dataset_load_npy, p, 4, 1);
     for (int k = 0; k < 4; k++) ck_assert(ds->x[k] == (float)u[k] / 255.0f);
     clae_dataset_free(ds);
 
     /* Versions 2.0 and 3.0 have a 4-byte header length. */
-    p = tmp_path("v2.npy");
+    p = test_tmp_path("v2.npy");
     make_npy(p, 2, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", b4, sizeof b4);
     ds = load_ok(clae_dataset_load_npy, p, 3, 2);
     ck_assert_int_eq(memcmp(ds->x, f, sizeof f), 0);
     clae_dataset_free(ds);
-    p = tmp_path("v3.npy");
+    p = test_tmp_path("v3.npy");
     make_npy(p, 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", b4, sizeof b4);
     ds = load_ok(clae_dataset_load_npy, p, 6, 1);
     clae_dataset_free(ds);
@@ -707,58 +673,58 @@ END_TEST
 START_TEST(npy_bad)
 {
     unsigned char zeros[64] = {0};
-    const char *p = tmp_path("fortran.npy");
+    const char *p = test_tmp_path("fortran.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", zeros, 24);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "Fortran order");
-    p = tmp_path("i2.npy");
+    p = test_tmp_path("i2.npy");
     make_npy(p, 1, "{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }", zeros, 12);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "dtype '<i2' not supported");
-    p = tmp_path("be.npy");
+    p = test_tmp_path("be.npy");
     make_npy(p, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", zeros, 24);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "dtype '>f4' not supported");
-    p = tmp_path("struct.npy");
+    p = test_tmp_path("struct.npy");
     make_npy(p, 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", zeros, 8);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "structured");
-    p = tmp_path("cut.npy");
+    p = test_tmp_path("cut.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", zeros, 20);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_TRUNCATED, "promises 24 bytes of data, file has 20");
-    p = tmp_path("magic.npy");
+    p = test_tmp_path("magic.npy");
     write_file(p, "\x93NUMPZ\x01\x00\x10\x00", 10);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "not an NPY file");
-    p = tmp_path("short.npy");
+    p = test_tmp_path("short.npy");
     write_file(p, "\x93NUM", 4);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "not an NPY file");
-    p = tmp_path("cut-header.npy");
+    p = test_tmp_path("cut-header.npy");
     write_file(p, "\x93NUMPY\x01\x00\x40\x00{'descr'", 18);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_TRUNCATED, "NPY header is 64 bytes, file has 8");
-    p = tmp_path("v9.npy");
+    p = test_tmp_path("v9.npy");
     write_file(p, "\x93NUMPY\x09\x00\x40\x00", 10);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "version 9.0 not supported");
-    p = tmp_path("scalar.npy");
+    p = test_tmp_path("scalar.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", zeros, 4);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "shape ()");
-    p = tmp_path("zero.npy");
+    p = test_tmp_path("zero.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", zeros, 0);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "dimension 0 is 0");
-    p = tmp_path("noshape.npy");
+    p = test_tmp_path("noshape.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False}", zeros, 4);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "no 'shape'");
-    p = tmp_path("garbled.npy");
+    p = test_tmp_path("garbled.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", zeros, 4);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "'fortran_order' is not True or False");
     const float bad[3] = {1, NAN, 2};
     unsigned char b4[12];
     le_f32(b4, bad, 3);
-    p = tmp_path("nan.npy");
+    p = test_tmp_path("nan.npy");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", b4, 12);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "row 1, column 0 (from 0): nan is not a finite number");
     const double huge = 1e300;
     unsigned char b8[8];
     le_f64(b8, &huge, 1);
-    p = tmp_path("huge.npy");
+    p = test_tmp_path("huge.npy");
     make_npy(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }", b8, 8);
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_FORMAT, "out of float range");
-    p = tmp_path("missing.npy");
+    p = test_tmp_path("missing.npy");
     expect_load_fail(clae_dataset_load_npy, p, CLAE_ERR_IO, "cannot open");
 }
 END_TEST
@@ -766,7 +732,7 @@ END_TEST
 START_TEST(load_picks_reader)
 {
     /* By extension, any case. */
-    const char *p = tmp_path("upper.CSV");
+    const char *p = test_tmp_path("upper.CSV");
     write_text(p, "1,2\n");
     clae_dataset *ds = load_ok(clae_dataset_load, p, 1, 2);
     clae_dataset_free(ds);
@@ -774,7 +740,7 @@ START_TEST(load_picks_reader)
     const float f[2] = {3, 4};
     unsigned char b4[8];
     le_f32(b4, f, 2);
-    p = tmp_path("codes.bin");
+    p = test_tmp_path("codes.bin");
     make_npy(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }", b4, 8);
     ds = load_ok(clae_dataset_load, p, 1, 2);
     ck_assert(ds->x[1] == 4.0f);
@@ -786,19 +752,19 @@ START_TEST(load_picks_reader)
     file[11] = 2;
     file[12] = 0;
     file[13] = 255;
-    p = tmp_path("images-idx2-ubyte");
+    p = test_tmp_path("images-idx2-ubyte");
     write_file(p, file, 14);
     ds = load_ok(clae_dataset_load, p, 1, 2);
     ck_assert(ds->x[1] == 1.0f);
     clae_dataset_free(ds);
     /* The extension wins, so the reader's own error explains a mismatch. */
-    p = tmp_path("text.npy");
+    p = test_tmp_path("text.npy");
     write_text(p, "1,2\n");
     expect_load_fail(clae_dataset_load, p, CLAE_ERR_FORMAT, "not an NPY file");
-    p = tmp_path("text.dat");
+    p = test_tmp_path("text.dat");
     write_text(p, "1,2\n");
     expect_load_fail(clae_dataset_load, p, CLAE_ERR_FORMAT, "not an IDX file");
-    p = tmp_path("gone.csv");
+    p = test_tmp_path("gone.csv");
     expect_load_fail(clae_dataset_load, p, CLAE_ERR_IO, "cannot open");
 }
 END_TEST
@@ -820,7 +786,7 @@ START_TEST(csv_save_round_trip)
     float x[5 * 7];
     tricky_values(x, 35);
     const char *names[7] = {"a", "b,c", "say \"hi\"", "d", "e", "f", "g"};
-    const char *p = tmp_path("out.csv");
+    const char *p = test_tmp_path("out.csv");
     clae_status s = clae_matrix_save_csv(p, x, 5, 7, names);
     ck_assert_msg(s == CLAE_OK, "%s", clae_last_error());
     clae_dataset *ds = load_ok(clae_dataset_load_csv, p, 5, 7);
@@ -834,13 +800,13 @@ START_TEST(csv_save_round_trip)
     free(text);
 
     /* Without a header the first line is data. */
-    p = tmp_path("plain.csv");
+    p = test_tmp_path("plain.csv");
     ck_assert_int_eq(clae_matrix_save_csv(p, x, 5, 7, NULL), CLAE_OK);
     ds = load_ok(clae_dataset_load, p, 5, 7);
     ck_assert_int_eq(memcmp(ds->x, x, sizeof x), 0);
     clae_dataset_free(ds);
 
-    const char *bad = tmp_path("missing-dir/out.csv");
+    const char *bad = test_tmp_path("missing-dir/out.csv");
     expect(clae_matrix_save_csv(bad, x, 5, 7, NULL), CLAE_ERR_IO, bad, "cannot create");
     assert_no_temp_files();
 }
@@ -850,7 +816,7 @@ START_TEST(npy_save_round_trip)
 {
     float x[4 * 9];
     tricky_values(x, 36);
-    const char *p = tmp_path("out.npy");
+    const char *p = test_tmp_path("out.npy");
     clae_status s = clae_matrix_save_npy(p, x, 4, 9);
     ck_assert_msg(s == CLAE_OK, "%s", clae_last_error());
     clae_dataset *ds = load_ok(clae_dataset_load, p, 4, 9);
@@ -876,7 +842,7 @@ START_TEST(npy_save_round_trip)
     ck_assert_int_eq(memcmp(b + 10 + hlen, want, sizeof x), 0);
     free(b);
 
-    const char *bad = tmp_path("missing-dir/out.npy");
+    const char *bad = test_tmp_path("missing-dir/out.npy");
     expect(clae_matrix_save_npy(bad, x, 4, 9), CLAE_ERR_IO, bad, "cannot create");
     assert_no_temp_files();
 }
@@ -890,7 +856,7 @@ END_TEST
 static clae_dataset *small_matrix(void)
 {
     static const float v[12] = {1, 5, -2, 2, 5, 0, 3, 5, 2, 4, 5, 8};
-    const char *p = tmp_path("m.csv");
+    const char *p = test_tmp_path("m.csv");
     ck_assert_int_eq(clae_matrix_save_csv(p, v, 4, 3, NULL), CLAE_OK);
     return load_ok(clae_dataset_load_csv, p, 4, 3);
 }
@@ -992,7 +958,7 @@ Suite *suite_io(void)
     Suite *s = suite_create("io");
 
     TCase *st = tcase_create("safetensors");
-    tcase_add_checked_fixture(st, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(st, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(st, st_round_trip);
     tcase_add_test(st, st_layout_independent);
     tcase_add_test(st, st_corrupt_files);
@@ -1001,7 +967,7 @@ Suite *suite_io(void)
     suite_add_tcase(s, st);
 
     TCase *rd = tcase_create("readers");
-    tcase_add_checked_fixture(rd, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(rd, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(rd, csv_good);
     tcase_add_test(rd, csv_bad);
     tcase_add_test(rd, npy_good);
@@ -1010,13 +976,13 @@ Suite *suite_io(void)
     suite_add_tcase(s, rd);
 
     TCase *wr = tcase_create("writers");
-    tcase_add_checked_fixture(wr, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(wr, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(wr, csv_save_round_trip);
     tcase_add_test(wr, npy_save_round_trip);
     suite_add_tcase(s, wr);
 
     TCase *sc = tcase_create("scaling");
-    tcase_add_checked_fixture(sc, tmp_setup, tmp_teardown);
+    tcase_add_checked_fixture(sc, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(sc, scaling_minmax);
     tcase_add_test(sc, scaling_zscore);
     tcase_add_test(sc, scaling_errors_and_names);

@@ -2,9 +2,12 @@
  * Runtimes are opened lazily once and closed at exit. */
 #include "test_util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static clae_runtime *rt_ref;
 static clae_runtime *rt_cl;
@@ -151,4 +154,37 @@ test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t r
     ck_assert_msg(r.skipped * 10 < r.checked, "skipped %d of %d coordinates at kinks", r.skipped,
                   r.checked + r.skipped);
     return r;
+}
+
+static char tmpdir[256];
+
+void test_tmp_setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/clae-test-XXXXXX", (base && *base) ? base : "/tmp");
+    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
+}
+
+void test_tmp_teardown(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+const char *test_tmp_path(const char *name)
+{
+    static char p[8][512];
+    static int slot;
+    slot = (slot + 1) % 8;
+    snprintf(p[slot], sizeof p[slot], "%s/%s", tmpdir, name);
+    return p[slot];
 }

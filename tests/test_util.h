@@ -56,6 +56,13 @@ test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t r
  * otherwise a message (in msg) naming the first violation. */
 const char *test_check_model_plan(clae_model *m, char *msg, size_t cap);
 
+/* A fresh temporary directory per test: add test_tmp_setup/test_tmp_teardown as
+ * a checked fixture (the teardown removes the files even when the test fails).
+ * test_tmp_path names a file in it; 8 results stay valid at once. */
+void test_tmp_setup(void);
+void test_tmp_teardown(void);
+const char *test_tmp_path(const char *name);
+
 /* Path of the Fashion-MNIST files (env CLAE_DATA_DIR, else the Debian package's directory). */
 const char *test_data_path(const char *file);
 
@@ -72,5 +79,8 @@ Suite *suite_variant_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);
+Suite *suite_modelio(void);
+Suite *suite_cli_use(void);
+Suite *suite_cli_compare(void);
 
 #endif

@@ -8,6 +8,11 @@
 static const cli_command commands[] = {
     {"devices", "list the OpenCL devices and cpu-ref", cli_devices, cli_devices_help},
     {"train", "train a dense autoencoder on IDX images", cli_train, cli_train_help},
+    {"encode", "write a model's deep features of data to CSV or NPY", cli_encode, cli_encode_help},
+    {"score", "per-row reconstruction error (anomaly score) of data", cli_score, cli_score_help},
+    {"reconstruct", "draw originals beside reconstructions as a PNG grid", cli_reconstruct, cli_reconstruct_help},
+    {"compare", "run the same model on several devices and compare", cli_compare, cli_compare_help},
+    {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},
     {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

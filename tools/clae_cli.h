@@ -30,9 +30,19 @@ void cli_print_help(const cli_command *cmd);
 int cli_devices(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_plan(int argc, char **argv);
+int cli_encode(int argc, char **argv);
+int cli_score(int argc, char **argv);
+int cli_reconstruct(int argc, char **argv);
+int cli_compare(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 extern const char cli_devices_help[];
 extern const char cli_train_help[];
 extern const char cli_plan_help[];
+extern const char cli_encode_help[];
+extern const char cli_score_help[];
+extern const char cli_reconstruct_help[];
+extern const char cli_compare_help[];
+extern const char cli_bench_help[];
 
 /* A cursor over a subcommand's arguments. Usage:
  *     cli_args a; cli_args_init(&a, argc, argv);
