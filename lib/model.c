@@ -623,10 +623,17 @@ static clae_status for_each_chunk(clae_model *m, const float *x, size_t rows, in
     return CLAE_OK;
 }
 
-static clae_status emit_codes(clae_model *m, size_t first, size_t rows, void *out)
+/* The layer emit_features reads; set by the public call that runs the chunks. */
+typedef struct features_out {
+    int layer;
+    float *out;
+} features_out;
+
+static clae_status emit_features(clae_model *m, size_t first, size_t rows, void *arg)
 {
-    size_t w = width(m, m->cfg.code_layer);
-    return clae_buf_read(m->rt, m->infer.act[m->cfg.code_layer], 0, (float *)out + first * w, rows * w);
+    features_out *f = arg;
+    size_t w = width(m, f->layer);
+    return clae_buf_read(m->rt, m->infer.act[f->layer], 0, f->out + first * w, rows * w);
 }
 
 static clae_status emit_output(clae_model *m, size_t first, size_t rows, void *out)
@@ -645,10 +652,19 @@ static clae_status emit_row_errors(clae_model *m, size_t first, size_t rows, voi
     return CLAE_OK;
 }
 
+clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, int layer, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "encode: model is NULL");
+    if (layer < 1 || layer > m->M)
+        return model_fail(m, clae_fail(CLAE_ERR_ARG, "encode: layer %d out of range 1..%d", layer, m->M));
+    features_out f = {layer, out};
+    WITH_PASS(m, &m->infer, for_each_chunk(m, x, rows, layer, emit_features, out ? &f : NULL, "encode"));
+}
+
 clae_status clae_model_encode(clae_model *m, const float *x, size_t rows, float *codes)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "encode: model is NULL");
-    WITH_PASS(m, &m->infer, for_each_chunk(m, x, rows, m->cfg.code_layer, emit_codes, codes, "encode"));
+    return clae_model_encode_layer(m, x, rows, m->cfg.code_layer, codes);
 }
 
 clae_status clae_model_reconstruct(clae_model *m, const float *x, size_t rows, float *out)

@@ -6,75 +6,9 @@
 
 #include "gemm.h"
 #include "ops.h"
-#include "test_util.h"
+#include "test_ops_kit.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-#define OK(expr)                                                                                    \
-    do {                                                                                            \
-        clae_status ok_s_ = (expr);                                                                 \
-        ck_assert_msg(ok_s_ == CLAE_OK, "%s -> %s: %s", #expr, clae_status_string(ok_s_),            \
-                      clae_last_error());                                                           \
-    } while (0)
-
-/* Path 0 is the reference on cpu-ref, path 1 the OpenCL ops on the device under test. */
-static const clae_ops *ops_of(int p) { return p ? &clae_ops_cl : &clae_ops_ref; }
-
-static float *fmalloc(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static float *uniform(size_t n, uint32_t seed, float lo, float hi)
-{
-    float *x = fmalloc(n);
-    test_fill_uniform(x, n, seed, lo, hi);
-    return x;
-}
-
-/* A device buffer with guard floats on both sides: ops get a view at a non-zero offset (so
- * offsets are exercised), and reading back checks that nothing outside [0, n) was written —
- * global sizes are rounded up, so a missing bounds check shows here. */
-#define GUARD 256 /* at least one work-group of the widest CLAE_WG */
-#define GUARD_VAL (-1234.5f)
-
-typedef struct tbuf {
-    clae_runtime *rt;
-    clae_buf whole, b;
-    size_t n;
-} tbuf;
-
-static tbuf tb_new(clae_runtime *rt, const float *data, size_t n)
-{
-    tbuf t = {rt, {0}, {0}, n};
-    size_t total = n + 2 * GUARD;
-    float *h = fmalloc(total);
-    for (size_t i = 0; i < total; i++) h[i] = GUARD_VAL;
-    if (data) memcpy(h + GUARD, data, n * sizeof *h);
-    else memset(h + GUARD, 0, n * sizeof *h);
-    OK(clae_buf_alloc(rt, total, &t.whole));
-    OK(clae_buf_write(rt, t.whole, 0, h, total));
-    free(h);
-    t.b = clae_buf_view(t.whole, GUARD, n);
-    return t;
-}
-
-static void tb_get(const tbuf *t, float *out)
-{
-    size_t total = t->n + 2 * GUARD;
-    float *h = fmalloc(total);
-    OK(clae_buf_read(t->rt, t->whole, 0, h, total));
-    for (size_t i = 0; i < GUARD; i++) {
-        ck_assert_msg(h[i] == GUARD_VAL, "guard before the buffer overwritten at -%zu", GUARD - i);
-        ck_assert_msg(h[GUARD + t->n + i] == GUARD_VAL, "guard after the buffer overwritten at +%zu", i);
-    }
-    memcpy(out, h + GUARD, t->n * sizeof *out);
-    free(h);
-}
-
-static void tb_free(tbuf *t) { clae_buf_free(&t->whole); }
 
 static void assert_finite(const float *x, size_t n, const char *what)
 {

@@ -7,33 +7,9 @@
 
 #include "mathf.h"
 #include "ops.h"
-#include "test_util.h"
+#include "test_ops_kit.h"
 
 /* ---- helpers (the conventions of test_ops.c) ------------------------------------------------- */
-
-#define OK(expr)                                                                                    \
-    do {                                                                                            \
-        clae_status ok_s_ = (expr);                                                                 \
-        ck_assert_msg(ok_s_ == CLAE_OK, "%s -> %s: %s", #expr, clae_status_string(ok_s_),            \
-                      clae_last_error());                                                           \
-    } while (0)
-
-/* Path 0 is the reference on cpu-ref, path 1 the OpenCL ops on the device under test. */
-static const clae_ops *ops_of(int p) { return p ? &clae_ops_cl : &clae_ops_ref; }
-
-static float *fmalloc(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static float *uniform(size_t n, uint32_t seed, float lo, float hi)
-{
-    float *x = fmalloc(n);
-    test_fill_uniform(x, n, seed, lo, hi);
-    return x;
-}
 
 /* n distinct values in (−1, 1) in a random order (a Philox-driven Fisher–Yates shuffle of a
  * grid 2/n apart, far wider than a float ulp): selections without ties. */
@@ -57,32 +33,6 @@ static float *distinct(size_t n, uint32_t seed)
     return x;
 }
 
-/* A device buffer with guard floats on both sides, used through a view at a non-zero offset;
- * reading back checks that nothing outside [0, n) was written (global sizes are rounded up). */
-#define GUARD 256
-#define GUARD_VAL (-1234.5f)
-
-typedef struct tbuf {
-    clae_runtime *rt;
-    clae_buf whole, b;
-    size_t n;
-} tbuf;
-
-static tbuf tb_new(clae_runtime *rt, const float *data, size_t n)
-{
-    tbuf t = {rt, {0}, {0}, n};
-    size_t total = n + 2 * GUARD;
-    float *h = fmalloc(total);
-    for (size_t i = 0; i < total; i++) h[i] = GUARD_VAL;
-    if (data) memcpy(h + GUARD, data, n * sizeof *h);
-    else memset(h + GUARD, 0, n * sizeof *h);
-    OK(clae_buf_alloc(rt, total, &t.whole));
-    OK(clae_buf_write(rt, t.whole, 0, h, total));
-    free(h);
-    t.b = clae_buf_view(t.whole, GUARD, n);
-    return t;
-}
-
 /* Row ids are uint32 bit patterns in float slots: copied bit for bit, never converted. */
 static tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
 {
@@ -93,20 +43,6 @@ static tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
     return t;
 }
 
-static void tb_get(const tbuf *t, float *out)
-{
-    size_t total = t->n + 2 * GUARD;
-    float *h = fmalloc(total);
-    OK(clae_buf_read(t->rt, t->whole, 0, h, total));
-    for (size_t i = 0; i < GUARD; i++) {
-        ck_assert_msg(h[i] == GUARD_VAL, "guard before the buffer overwritten at -%zu", GUARD - i);
-        ck_assert_msg(h[GUARD + t->n + i] == GUARD_VAL, "guard after the buffer overwritten at +%zu", i);
-    }
-    memcpy(out, h + GUARD, t->n * sizeof *out);
-    free(h);
-}
-
-static void tb_free(tbuf *t) { clae_buf_free(&t->whole); }
 
 /* A host-memory clae_buf over x, for calling the reference ops directly. */
 static clae_buf hb(float *x, size_t n) { return (clae_buf){x, NULL, 0, n, 0}; }

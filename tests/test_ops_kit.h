@@ -1,0 +1,43 @@
+/* test_ops_kit.h — what the op suites share: the OK() assertion, the two op tables by path, and
+ * device buffers wrapped in guard zones so offsets are exercised and stray writes are caught. */
+#ifndef CLAE_TEST_OPS_KIT_H
+#define CLAE_TEST_OPS_KIT_H
+
+#include "ops.h"
+#include "test_util.h"
+
+#define OK(expr)                                                                                    \
+    do {                                                                                            \
+        clae_status ok_s_ = (expr);                                                                 \
+        ck_assert_msg(ok_s_ == CLAE_OK, "%s -> %s: %s", #expr, clae_status_string(ok_s_),            \
+                      clae_last_error());                                                           \
+    } while (0)
+
+/* Path 0 is the reference on cpu-ref, path 1 the OpenCL ops on the device under test. */
+const clae_ops *ops_of(int p);
+
+/* malloc that fails the test instead of returning NULL (n may be 0). */
+float *fmalloc(size_t n);
+
+/* n floats uniform in [lo, hi) from test_fill_uniform. */
+float *uniform(size_t n, uint32_t seed, float lo, float hi);
+
+/* A device buffer with guard floats on both sides: ops get a view at a non-zero offset (so
+ * offsets are exercised), and reading back checks that nothing outside [0, n) was written —
+ * global sizes are rounded up, so a missing bounds check shows here. */
+#define GUARD 256 /* at least one work-group of the widest CLAE_WG */
+#define GUARD_VAL (-1234.5f)
+
+typedef struct tbuf {
+    clae_runtime *rt;
+    clae_buf whole, b;
+    size_t n;
+} tbuf;
+
+/* data may be NULL (zeros). */
+tbuf tb_new(clae_runtime *rt, const float *data, size_t n);
+/* Reads the n floats back after checking both guards. */
+void tb_get(const tbuf *t, float *out);
+void tb_free(tbuf *t);
+
+#endif
