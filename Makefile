@@ -40,7 +40,7 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test clean install bench check-deps
+.PHONY: all test clean install bench check-deps bench-gemm
 all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -100,6 +100,24 @@ $(BUILD)/clae.pc: FORCE
 test: $(TESTS) $(CLI)
 	CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS)
 
+# `make bench-gemm`: clae's OpenCL GEMM engines (tiled, clblast) against OpenBLAS cblas_sgemm on
+# the host, one process, one run. OpenBLAS is the benchmark's peer only, never a dependency of
+# the library: without Debian's libopenblas-dev the table has no peer column and says so.
+BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null)
+# Rebuild the benchmark when OpenBLAS appears or goes (the .flags idea, for the peer alone).
+$(BUILD)/.bench-flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BLAS_CFLAGS) $(BLAS_LIBS)' | cmp -s - $@ || echo '$(BLAS_CFLAGS) $(BLAS_LIBS)' > $@
+
+$(BUILD)/bench_gemm: tools/bench_gemm.c $(STATIC) $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags $(BUILD)/.bench-flags
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(BLAS_LIBS),-DCLAE_BENCH_OPENBLAS $(BLAS_CFLAGS)) $(LDFLAGS) -o $@ $< \
+		$(STATIC) $(LDLIBS) $(BLAS_LIBS)
+
+bench-gemm: $(BUILD)/bench_gemm
+	@$(if $(BLAS_LIBS),:,echo 'bench-gemm: OpenBLAS not found, so no peer column; for one: apt-get install -y libopenblas-dev')
+	./$(BUILD)/bench_gemm
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/clae.h $(DESTDIR)$(PREFIX)/include/
@@ -111,3 +129,7 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# `make bench`: samples/s of the standard workloads (clae bench) on the default device.
+bench: $(CLI)
+	./$(CLI) bench

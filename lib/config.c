@@ -44,53 +44,22 @@ const char *clae_init_name(clae_init i) { return name_of(init_names, CLAE_INIT_C
 const char *clae_sparsity_name(clae_sparsity k) { return name_of(sparsity_names, CLAE_SPARSITY_COUNT, (int)k); }
 const char *clae_noise_name(clae_noise n) { return name_of(noise_names, CLAE_NOISE_COUNT, (int)n); }
 
-clae_status clae_sparsity_parse(const char *word, clae_sparsity *out)
-{
-    int v = 0;
-    clae_status s = parse_word("sparsity", sparsity_names, CLAE_SPARSITY_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_sparsity)v;
-    return s;
-}
+/* One parser per enum: the word's index in its name table. */
+#define DEFINE_PARSER(type, fn, label, names, count)                                                \
+    clae_status fn(const char *word, type *out)                                                     \
+    {                                                                                               \
+        int v = 0;                                                                                  \
+        clae_status s = parse_word(label, names, count, word, &v);                                  \
+        if (s == CLAE_OK) *out = (type)v;                                                           \
+        return s;                                                                                   \
+    }
 
-clae_status clae_noise_parse(const char *word, clae_noise *out)
-{
-    int v = 0;
-    clae_status s = parse_word("noise", noise_names, CLAE_NOISE_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_noise)v;
-    return s;
-}
-
-clae_status clae_activation_parse(const char *word, clae_activation *out)
-{
-    int v = 0;
-    clae_status s = parse_word("activation", activation_names, CLAE_ACT_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_activation)v;
-    return s;
-}
-
-clae_status clae_loss_parse(const char *word, clae_loss *out)
-{
-    int v = 0;
-    clae_status s = parse_word("loss", loss_names, CLAE_LOSS_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_loss)v;
-    return s;
-}
-
-clae_status clae_optimizer_parse(const char *word, clae_optimizer *out)
-{
-    int v = 0;
-    clae_status s = parse_word("optimizer", optimizer_names, CLAE_OPT_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_optimizer)v;
-    return s;
-}
-
-clae_status clae_init_parse(const char *word, clae_init *out)
-{
-    int v = 0;
-    clae_status s = parse_word("init", init_names, CLAE_INIT_COUNT, word, &v);
-    if (s == CLAE_OK) *out = (clae_init)v;
-    return s;
-}
+DEFINE_PARSER(clae_activation, clae_activation_parse, "activation", activation_names, CLAE_ACT_COUNT)
+DEFINE_PARSER(clae_loss, clae_loss_parse, "loss", loss_names, CLAE_LOSS_COUNT)
+DEFINE_PARSER(clae_optimizer, clae_optimizer_parse, "optimizer", optimizer_names, CLAE_OPT_COUNT)
+DEFINE_PARSER(clae_init, clae_init_parse, "init", init_names, CLAE_INIT_COUNT)
+DEFINE_PARSER(clae_sparsity, clae_sparsity_parse, "sparsity", sparsity_names, CLAE_SPARSITY_COUNT)
+DEFINE_PARSER(clae_noise, clae_noise_parse, "noise", noise_names, CLAE_NOISE_COUNT)
 
 void clae_model_config_set_activations(clae_model_config *cfg, clae_activation hidden,
                                        clae_activation output)

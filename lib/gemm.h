@@ -25,5 +25,6 @@ void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
 
 extern const clae_gemm_engine clae_gemm_ref;     /* naive loops accumulating in double */
 extern const clae_gemm_engine clae_gemm_clblast; /* CLBlastSgemm on rt->queue */
+extern const clae_gemm_engine clae_gemm_tiled;   /* cl/gemm.cl register tiles (CPU devices) */
 
 #endif

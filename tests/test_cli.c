@@ -1,105 +1,13 @@
 /* test_cli.c — the cli suite: runs the built `clae` binary as a user would and checks exit
  * statuses, messages on stderr and the JSON on stdout, including one tiny real training run. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "test_util.h"
-
-
-/* Appends s to buf in single quotes, so paths with spaces survive the shell. */
-static void append_quoted(char *buf, size_t size, const char *s)
-{
-    size_t n = strlen(buf);
-    if (n + 1 < size) buf[n++] = '\'';
-    for (; *s && n + 5 < size; s++) {
-        if (*s == '\'') {
-            memcpy(buf + n, "'\\''", 4);
-            n += 4;
-        } else {
-            buf[n++] = *s;
-        }
-    }
-    if (n + 1 < size) buf[n++] = '\'';
-    buf[n] = '\0';
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    ck_assert_ptr_nonnull(s);
-    size_t n;
-    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            s = realloc(s, cap);
-            ck_assert_ptr_nonnull(s);
-        }
-    }
-    fclose(f);
-    s[len] = '\0';
-    return s;
-}
-
-/* The output of one run; free with run_free(). */
-typedef struct run_result {
-    int status; /* exit status, or -1 if killed by a signal */
-    char *out, *err;
-} run_result;
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs `clae ARGS` (ARGS already shell-quoted where needed) with stdin empty and
- * stdout, stderr captured separately, inheriting the environment (CLAE_CACHE_DIR). */
-static run_result run_clae(const char *args)
-{
-    char bin[1024], cmd[8192] = "";
-    snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-    append_quoted(cmd, sizeof cmd, bin);
-    strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
-    strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);
-    strncat(cmd, " </dev/null >", sizeof cmd - strlen(cmd) - 1);
-    append_quoted(cmd, sizeof cmd, test_tmp_path("stdout"));
-    strncat(cmd, " 2>", sizeof cmd - strlen(cmd) - 1);
-    append_quoted(cmd, sizeof cmd, test_tmp_path("stderr"));
-    ck_assert_uint_lt(strlen(cmd), sizeof cmd - 1);
-    fflush(NULL);
-    int w = system(cmd);
-    ck_assert_msg(w != -1, "system() failed for %s", cmd);
-    run_result r;
-    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
-    r.out = slurp(test_tmp_path("stdout"));
-    r.err = slurp(test_tmp_path("stderr"));
-    return r;
-}
-
-/* "args" with one path spliced in, quoted: fmt holds one %s. */
-static const char *with_path(const char *fmt, const char *path)
-{
-    static char buf[4096];
-    char q[2048] = "";
-    append_quoted(q, sizeof q, path);
-    snprintf(buf, sizeof buf, fmt, q);
-    return buf;
-}
-
-#define ck_assert_contains(hay, needle)                                                                 \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected '%s' in:\n%s", (needle), (hay))
 
 START_TEST(version_and_help)
 {

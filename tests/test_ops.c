@@ -101,14 +101,35 @@ END_TEST
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
 
-/* Runs C = alpha·op(A)·op(B) + beta·C on path p and returns C (M×ldc floats). */
-static void run_gemm(int p, int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+/* Every GEMM test runs on three paths: q = 0 is the reference on cpu-ref, q = 1, 2 the OpenCL ops
+ * with each OpenCL engine in turn. The runtime picks one engine per device, so the other one is
+ * lent to it call by call through rt->gemm: both are checked on the device under test. */
+static const clae_gemm_engine *const cl_engines[] = {&clae_gemm_tiled, &clae_gemm_clblast};
+#define GEMM_PATHS 3
+
+static const char *gemm_path_name(int q) { return q ? cl_engines[q - 1]->name : "ref"; }
+
+/* ops->gemm on path q with the engine swapped in only for the call, so a failing check cannot
+ * leave the shared runtime on the wrong engine. */
+static clae_status gemm_on(int q, int ta, int tb, size_t M, size_t N, size_t K, float alpha, clae_buf A,
+                           size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc)
+{
+    clae_runtime *rt = test_rt(q > 0);
+    const clae_gemm_engine *saved = rt->gemm;
+    if (q > 0) rt->gemm = cl_engines[q - 1];
+    clae_status s = ops_of(q > 0)->gemm(rt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    rt->gemm = saved;
+    return s;
+}
+
+/* Runs C = alpha·op(A)·op(B) + beta·C on path q and returns C (M×ldc floats). */
+static void run_gemm(int q, int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                      const float *B, size_t ldb, float beta, const float *C0, size_t ldc, float *C)
 {
-    clae_runtime *rt = test_rt(p);
+    clae_runtime *rt = test_rt(q > 0);
     size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc;
     tbuf a = tb_new(rt, A, na), b = tb_new(rt, B, nb), c = tb_new(rt, C0, nc);
-    OK(ops_of(p)->gemm(rt, ta, tb, M, N, K, alpha, a.b, lda, b.b, ldb, beta, c.b, ldc));
+    OK(gemm_on(q, ta, tb, M, N, K, alpha, a.b, lda, b.b, ldb, beta, c.b, ldc));
     tb_get(&c, C);
     tb_free(&a);
     tb_free(&b);
@@ -120,12 +141,12 @@ START_TEST(test_gemm_known)
     /* A = [1 2; 3 4], B = [5 6; 7 8]: small integers, so every path is exact. */
     const float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8}, zero[4] = {0};
     const float want[4][4] = {{19, 22, 43, 50}, {17, 23, 39, 53}, {26, 30, 38, 44}, {23, 31, 34, 46}};
-    for (int p = 0; p < 2; p++)
+    for (int q = 0; q < GEMM_PATHS; q++)
         for (int t = 0; t < 4; t++) {
             float C[4];
-            run_gemm(p, t >> 1, t & 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, zero, 2, C);
+            run_gemm(q, t >> 1, t & 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, zero, 2, C);
             for (int i = 0; i < 4; i++)
-                ck_assert_msg(C[i] == want[t][i], "%s op %c%c C[%d] = %g, want %g", ops_of(p)->name,
+                ck_assert_msg(C[i] == want[t][i], "%s op %c%c C[%d] = %g, want %g", gemm_path_name(q),
                               (t >> 1) ? 'T' : 'N', (t & 1) ? 'T' : 'N', i, (double)C[i], (double)want[t][i]);
         }
 }
@@ -133,9 +154,11 @@ END_TEST
 
 START_TEST(test_gemm_vs_ref)
 {
-    /* Shapes off every tile size; ld = minimal + 3 on every second shape to exercise strides. */
-    static const size_t shapes[4][3] = {{7, 33, 257}, {1, 785, 33}, {33, 1, 7}, {257, 7, 785}};
-    for (int s = 0; s < 4; s++)
+    /* Shapes off every tile size (the tiled engine's 8×32 tiles and CLBlast's), some wide enough
+     * for full and partial tiles side by side; ld = minimal + 3 on odd shapes to exercise strides. */
+    static const size_t shapes[6][3] = {{7, 33, 257}, {1, 785, 33}, {33, 1, 7}, {257, 7, 785}, {257, 785, 33},
+                                        {33, 257, 785}};
+    for (int s = 0; s < 6; s++)
         for (int t = 0; t < 4; t++) {
             int ta = t >> 1, tb = t & 1;
             size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pad = (s & 1) ? 3 : 0;
@@ -143,19 +166,25 @@ START_TEST(test_gemm_vs_ref)
             float *A = uniform((ta ? K : M) * lda, 11u + (uint32_t)s, -1, 1);
             float *B = uniform((tb ? N : K) * ldb, 22u + (uint32_t)s, -1, 1);
             float *C0 = uniform(M * ldc, 33u + (uint32_t)s, -1, 1);
-            float *C[2] = {fmalloc(M * ldc), fmalloc(M * ldc)};
-            for (int p = 0; p < 2; p++) run_gemm(p, ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 0.5f, C0, ldc, C[p]);
-            /* Float accumulation of K products of magnitude ≤ 1 against the double reference:
-             * atol 1e-6·K stays well above its typical error (~ε·√K·|C|) and far below any
-             * indexing mistake, which is O(1). Padding columns must come back untouched. */
-            ck_assert_allclose(C[1], C[0], M * ldc, 1e-6 * (double)K + 1e-6, 1e-5);
-            for (size_t i = 0; i < M; i++)
-                for (size_t j = N; j < ldc; j++) ck_assert(C[1][i * ldc + j] == C0[i * ldc + j]);
+            float *ref = fmalloc(M * ldc), *C = fmalloc(M * ldc);
+            run_gemm(0, ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 0.5f, C0, ldc, ref);
+            for (int q = 1; q < GEMM_PATHS; q++) {
+                run_gemm(q, ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 0.5f, C0, ldc, C);
+                /* Float accumulation of K products of magnitude ≤ 1 against the double reference:
+                 * atol 1e-6·K stays well above its typical error (~ε·√K·|C|) and far below any
+                 * indexing mistake, which is O(1). Padding columns must come back untouched. */
+                long bad = test_first_mismatch(C, ref, M * ldc, 1e-6 * (double)K + 1e-6, 1e-5);
+                ck_assert_msg(bad < 0, "%s %c%c M=%zu N=%zu K=%zu: C[%ld] = %.9g, ref %.9g", gemm_path_name(q),
+                              ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, bad, bad < 0 ? 0.0 : (double)C[bad],
+                              bad < 0 ? 0.0 : (double)ref[bad]);
+                for (size_t i = 0; i < M; i++)
+                    for (size_t j = N; j < ldc; j++) ck_assert(C[i * ldc + j] == C0[i * ldc + j]);
+            }
             free(A);
             free(B);
             free(C0);
-            free(C[0]);
-            free(C[1]);
+            free(ref);
+            free(C);
         }
 }
 END_TEST
@@ -164,24 +193,118 @@ START_TEST(test_gemm_edges)
 {
     const size_t M = 7, N = 33;
     float *A = uniform(M * 5, 1, -1, 1), *B = uniform(5 * N, 2, -1, 1), *C0 = fmalloc(M * N), *C = fmalloc(M * N);
-    for (int p = 0; p < 2; p++) {
+    for (int q = 0; q < GEMM_PATHS; q++) {
+        const char *name = gemm_path_name(q);
         /* beta = 0: C is write-only, so NaN already there must not survive (BLAS convention). */
         for (size_t i = 0; i < M * N; i++) C0[i] = NAN;
-        run_gemm(p, 0, 0, M, N, 5, 1.0f, A, 5, B, N, 0.0f, C0, N, C);
-        assert_finite(C, M * N, ops_of(p)->name);
-        /* K = 0: the product is empty, leaving C = beta·C. */
+        run_gemm(q, 0, 0, M, N, 5, 1.0f, A, 5, B, N, 0.0f, C0, N, C);
+        assert_finite(C, M * N, name);
+        /* K = 0: the product is empty, leaving C = beta·C — zeros for beta = 0, even over NaN. */
+        run_gemm(q, 1, 1, M, N, 0, 1.0f, A, M, B, 1, 0.0f, C0, N, C);
+        for (size_t i = 0; i < M * N; i++) ck_assert_msg(C[i] == 0.0f, "%s K=0 beta=0 at %zu", name, i);
         test_fill_uniform(C0, M * N, 3, -1, 1);
-        run_gemm(p, 0, 1, M, N, 0, 1.0f, A, 1, B, 1, 0.5f, C0, N, C);
-        for (size_t i = 0; i < M * N; i++) ck_assert_msg(C[i] == 0.5f * C0[i], "%s K=0 at %zu", ops_of(p)->name, i);
+        run_gemm(q, 0, 1, M, N, 0, 1.0f, A, 1, B, 1, 0.5f, C0, N, C);
+        for (size_t i = 0; i < M * N; i++) ck_assert_msg(C[i] == 0.5f * C0[i], "%s K=0 at %zu", name, i);
         /* M = 0 and N = 0 are no-ops. */
-        run_gemm(p, 0, 0, 0, N, 5, 1.0f, A, 5, B, N, 0.0f, C0, N, C);
-        run_gemm(p, 0, 0, M, 0, 5, 1.0f, A, 5, B, 1, 0.0f, C0, 1, C);
+        run_gemm(q, 0, 0, 0, N, 5, 1.0f, A, 5, B, N, 0.0f, C0, N, C);
+        run_gemm(q, 0, 0, M, 0, 5, 1.0f, A, 5, B, 1, 0.0f, C0, 1, C);
         for (size_t i = 0; i < M; i++) ck_assert(C[i] == C0[i]);
     }
     free(A);
     free(B);
     free(C0);
     free(C);
+}
+END_TEST
+
+/* The BLAS rules on shapes with full and partial tiles, every transpose, both engines: beta = 0
+ * over NaN in C, alpha ≠ 1 with beta = 0 and with beta ≠ 0, each against the reference. */
+START_TEST(test_gemm_alpha_beta)
+{
+    const size_t M = 19, N = 45, K = 37; /* 2 full rows of 8 + 3, 1 full column tile of 32 + 13 */
+    static const float ab[3][2] = {{-1.25f, 0.0f}, {2.0f, -0.75f}, {0.5f, 1.0f}};
+    float *A = uniform(M * K, 41, -1, 1), *B = uniform(K * N, 42, -1, 1), *C0 = uniform(M * N, 43, -1, 1);
+    float *nan0 = fmalloc(M * N), *ref = fmalloc(M * N), *C = fmalloc(M * N);
+    for (size_t i = 0; i < M * N; i++) nan0[i] = NAN;
+    for (int t = 0; t < 4; t++)
+        for (int v = 0; v < 3; v++) {
+            int ta = t >> 1, tb = t & 1;
+            float alpha = ab[v][0], beta = ab[v][1];
+            const float *c0 = beta == 0.0f ? nan0 : C0;
+            run_gemm(0, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, c0, N, ref);
+            for (int q = 1; q < GEMM_PATHS; q++) {
+                run_gemm(q, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, c0, N, C);
+                long bad = test_first_mismatch(C, ref, M * N, 1e-6 * (double)K + 1e-6, 1e-5);
+                ck_assert_msg(bad < 0, "%s %c%c alpha=%g beta=%g: C[%ld] = %.9g, ref %.9g", gemm_path_name(q),
+                              ta ? 'T' : 'N', tb ? 'T' : 'N', (double)alpha, (double)beta, bad,
+                              bad < 0 ? 0.0 : (double)C[bad], bad < 0 ? 0.0 : (double)ref[bad]);
+            }
+        }
+    free(A);
+    free(B);
+    free(C0);
+    free(nan0);
+    free(ref);
+    free(C);
+}
+END_TEST
+
+/* The tiled engine transposes Bᵀ into a workspace: a lent one of the size it asks for, one too
+ * small (it then allocates its own) and none must give the same bits, run after run. */
+START_TEST(test_gemm_tiled_workspace)
+{
+    clae_runtime *rt = test_rt_cl();
+    const size_t M = 9, N = 70, K = 33;
+    float *A = uniform(M * K, 51, -1, 1), *B = uniform(N * K, 52, -1, 1), *want = fmalloc(M * N),
+          *got = fmalloc(M * N);
+    size_t bytes = clae_gemm_tiled.workspace_bytes(rt, 0, 1, M, N, K, K, K, N);
+    ck_assert_uint_eq(bytes, N * K * sizeof(float));
+    ck_assert_uint_eq(clae_gemm_tiled.workspace_bytes(rt, 1, 0, M, N, K, M, N, N), 0);
+    clae_buf ws;
+    OK(clae_buf_alloc(rt, N * K, &ws));
+    /* none, exactly enough, one byte short, none again */
+    cl_mem lent[4] = {NULL, ws.mem, ws.mem, NULL};
+    size_t lent_bytes[4] = {0, bytes, bytes - 1, 0};
+    for (int i = 0; i < 4; i++) {
+        clae_rt_set_gemm_workspace(rt, lent[i], lent_bytes[i]);
+        run_gemm(1, 0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, NULL, N, i ? got : want);
+        clae_rt_set_gemm_workspace(rt, NULL, 0);
+        if (i) ck_assert_msg(memcmp(got, want, M * N * sizeof(float)) == 0, "workspace case %d differs", i);
+    }
+    clae_buf_free(&ws);
+    free(A);
+    free(B);
+    free(want);
+    free(got);
+}
+END_TEST
+
+/* The engine table (lib/runtime.c): CPU devices get the tiled engine unless CLAE_GEMM says
+ * otherwise; an unknown CLAE_GEMM fails the open, naming the variable and the choices. */
+START_TEST(test_gemm_engine_choice)
+{
+    clae_runtime *rt = NULL;
+    clae_device_info info;
+    OK(clae_runtime_device(test_rt_cl(), &info));
+    const char *env = getenv("CLAE_GEMM");
+    char *saved = env ? strdup(env) : NULL;
+    ck_assert(setenv("CLAE_GEMM", "cublas", 1) == 0);
+    ck_assert(clae_runtime_open("cpu-ref", &rt) == CLAE_ERR_ARG && rt == NULL);
+    const char *msg = clae_last_error();
+    ck_assert_msg(strstr(msg, "CLAE_GEMM=cublas") && strstr(msg, "clblast") && strstr(msg, "tiled"), "%s", msg);
+    static const char *const names[2] = {"clblast", "tiled"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert(setenv("CLAE_GEMM", names[i], 1) == 0);
+        OK(clae_runtime_open(info.id, &rt));
+        ck_assert_str_eq(rt->gemm->name, names[i]);
+        clae_runtime_close(rt);
+    }
+    ck_assert(unsetenv("CLAE_GEMM") == 0);
+    OK(clae_runtime_open(info.id, &rt));
+    ck_assert_str_eq(rt->gemm->name, info.type == CLAE_DEVICE_CPU ? "tiled" : "clblast");
+    clae_runtime_close(rt);
+    if (saved) ck_assert(setenv("CLAE_GEMM", saved, 1) == 0);
+    free(saved);
 }
 END_TEST
 
@@ -606,8 +729,11 @@ START_TEST(test_arg_errors)
         h.kind = CLAE_OPT_COUNT;
         ck_assert(ops->opt_update(rt, &h, a.b, b.b, c.b, c.b, 10) == CLAE_ERR_ARG);
         /* 4×4 times 4×4 needs 16 floats per matrix; lda below the row length is refused too. */
-        ck_assert(ops->gemm(rt, 0, 0, 4, 4, 4, 1.0f, a.b, 4, b.b, 4, 0.0f, c.b, 4) == CLAE_ERR_ARG);
-        ck_assert(ops->gemm(rt, 0, 0, 2, 2, 3, 1.0f, a.b, 2, b.b, 2, 0.0f, c.b, 2) == CLAE_ERR_ARG);
+        for (int q = p; q < (p ? GEMM_PATHS : 1); q++) {
+            ck_assert(gemm_on(q, 0, 0, 4, 4, 4, 1.0f, a.b, 4, b.b, 4, 0.0f, c.b, 4) == CLAE_ERR_ARG);
+            ck_assert(gemm_on(q, 0, 0, 2, 2, 3, 1.0f, a.b, 2, b.b, 2, 0.0f, c.b, 2) == CLAE_ERR_ARG);
+            ck_assert(gemm_on(q, 0, 1, 2, 2, 2, 1.0f, a.b, 2, b.b, 1, 0.0f, c.b, 2) == CLAE_ERR_ARG);
+        }
         /* SGD needs no state: empty s1, s2 are fine. */
         h.kind = CLAE_OPT_SGD;
         OK(ops->opt_update(rt, &h, a.b, b.b, empty, empty, 10));
@@ -634,6 +760,9 @@ Suite *suite_ops(void)
     tcase_add_test(tc, test_gemm_known);
     tcase_add_test(tc, test_gemm_vs_ref);
     tcase_add_test(tc, test_gemm_edges);
+    tcase_add_test(tc, test_gemm_alpha_beta);
+    tcase_add_test(tc, test_gemm_tiled_workspace);
+    tcase_add_test(tc, test_gemm_engine_choice);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act_forward);
     tcase_add_test(tc, test_act_backward);

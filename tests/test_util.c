@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static clae_runtime *rt_ref;
@@ -187,4 +188,83 @@ const char *test_tmp_path(const char *name)
     slot = (slot + 1) % 8;
     snprintf(p[slot], sizeof p[slot], "%s/%s", tmpdir, name);
     return p[slot];
+}
+
+/* Appends s to buf in single quotes, so paths with spaces survive the shell. */
+void test_append_quoted(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size) buf[n++] = '\'';
+    for (; *s && n + 5 < size; s++) {
+        if (*s == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    if (n + 1 < size) buf[n++] = '\'';
+    buf[n] = '\0';
+}
+
+char *test_slurp_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    size_t n;
+    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            s = realloc(s, cap);
+            ck_assert_ptr_nonnull(s);
+        }
+    }
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs `clae ARGS` (ARGS already shell-quoted where needed) with stdin empty and
+ * stdout, stderr captured separately, inheriting the environment (CLAE_CACHE_DIR). */
+run_result run_clae(const char *args)
+{
+    char bin[1024], cmd[8192] = "";
+    snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    test_append_quoted(cmd, sizeof cmd, bin);
+    strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);
+    strncat(cmd, " </dev/null >", sizeof cmd - strlen(cmd) - 1);
+    test_append_quoted(cmd, sizeof cmd, test_tmp_path("stdout"));
+    strncat(cmd, " 2>", sizeof cmd - strlen(cmd) - 1);
+    test_append_quoted(cmd, sizeof cmd, test_tmp_path("stderr"));
+    ck_assert_uint_lt(strlen(cmd), sizeof cmd - 1);
+    fflush(NULL);
+    int w = system(cmd);
+    ck_assert_msg(w != -1, "system() failed for %s", cmd);
+    run_result r;
+    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
+    r.out = test_slurp_text(test_tmp_path("stdout"));
+    r.err = test_slurp_text(test_tmp_path("stderr"));
+    return r;
+}
+
+/* "args" with one path spliced in, quoted: fmt holds one %s. */
+const char *with_path(const char *fmt, const char *path)
+{
+    static char buf[4096];
+    char q[2048] = "";
+    test_append_quoted(q, sizeof q, path);
+    snprintf(buf, sizeof buf, fmt, q);
+    return buf;
 }

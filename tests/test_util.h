@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clae.h"
 
@@ -68,6 +69,36 @@ const char *test_data_path(const char *file);
 
 /* The build directory holding the clae binary (env CLAE_BUILD, else "build"). */
 const char *test_build_dir(void);
+
+/* Running the built `clae` binary as a user would (the cli suites). */
+
+/* The output of one run; free with run_free(). */
+typedef struct run_result {
+    int status; /* exit status, or -1 if killed by a signal */
+    char *out, *err;
+} run_result;
+
+/* Runs `<test_build_dir()>/clae ARGS` (ARGS already shell-quoted where needed)
+ * with stdin empty and stdout, stderr captured separately (through files in
+ * the test's temporary directory, so it needs the test_tmp fixture),
+ * inheriting the environment (CLAE_CACHE_DIR). */
+run_result run_clae(const char *args);
+void run_free(run_result *r);
+
+/* Appends s to buf (a string of size bytes) in single quotes, so paths with
+ * spaces and quotes survive the shell. */
+void test_append_quoted(char *buf, size_t size, const char *s);
+
+/* "args" with one path spliced in, quoted: fmt holds one %s. The result is a
+ * static buffer, valid until the next call. */
+const char *with_path(const char *fmt, const char *path);
+
+/* The whole file as a NUL-terminated string (malloc'd; fails the test if it
+ * cannot be read). */
+char *test_slurp_text(const char *path);
+
+#define ck_assert_contains(hay, needle)                                                                 \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected '%s' in:\n%s", (needle), (hay))
 
 /* Suites, one per test file. */
 Suite *suite_runtime(void);

@@ -7,7 +7,7 @@
 
 static const cli_command commands[] = {
     {"devices", "list the OpenCL devices and cpu-ref", cli_devices, cli_devices_help},
-    {"train", "train a dense autoencoder on IDX images", cli_train, cli_train_help},
+    {"train", "train a dense autoencoder on IDX, CSV or NPY data", cli_train, cli_train_help},
     {"encode", "write a model's deep features of data to CSV or NPY", cli_encode, cli_encode_help},
     {"score", "per-row reconstruction error (anomaly score) of data", cli_score, cli_score_help},
     {"reconstruct", "draw originals beside reconstructions as a PNG grid", cli_reconstruct, cli_reconstruct_help},

@@ -149,3 +149,23 @@ double cli_clean_float(float f)
     }
     return (double)f;
 }
+
+void cli_default_data_path(const char *file, char *buf, size_t cap)
+{
+    const char *dir = getenv("CLAE_DATA_DIR");
+    if (!dir || !*dir) dir = CLI_DEFAULT_DATA_DIR;
+    snprintf(buf, cap, "%s/%s", dir, file);
+}
+
+clae_status cli_load_data(const char *path, long limit, const clae_model_config *cfg, clae_dataset **out)
+{
+    clae_status st = clae_dataset_load(path, out);
+    if (st != CLAE_OK) return st;
+    if (limit > 0) clae_dataset_truncate(*out, (size_t)limit);
+    st = clae_model_config_check_data(cfg, *out);
+    if (st != CLAE_OK) {
+        clae_dataset_free(*out);
+        *out = NULL;
+    }
+    return st;
+}

@@ -128,6 +128,18 @@ int cli_model_opt(cli_args *a, cli_model_opts *o);
 /* Builds and validates o->cfg; prints the problem and returns CLI_EXIT_USAGE, or -1 to go on. */
 int cli_model_opts_finish(const char *cmd, cli_model_opts *o);
 
+/* Where the default data lives (env CLAE_DATA_DIR overrides the directory). */
+#define CLI_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+#define CLI_DEFAULT_TRAIN_FILE "train-images-idx3-ubyte.gz"
+#define CLI_DEFAULT_TEST_FILE "t10k-images-idx3-ubyte.gz"
+
+/* buf = $CLAE_DATA_DIR (or CLI_DEFAULT_DATA_DIR) + "/" + file. */
+void cli_default_data_path(const char *file, char *buf, size_t cap);
+
+/* Loads IDX, CSV or NPY data, keeps the first `limit` rows (0: all) and checks
+ * that its width fits cfg; on failure *out is NULL and clae_last_error() says why. */
+clae_status cli_load_data(const char *path, long limit, const clae_model_config *cfg, clae_dataset **out);
+
 /* Prints "clae: <clae_last_error()>" and returns CLI_EXIT_FAIL. */
 int cli_fail_lib(void);
 

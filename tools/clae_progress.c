@@ -26,6 +26,13 @@ void cli_progress_epoch(cli_progress *p, int epoch, int epochs, size_t steps)
     p->t_start = cli_now();
     p->t_drawn = -1.0;
     p->decile = 0;
+    p->first_step = 0;
+}
+
+void cli_progress_resume(cli_progress *p, size_t done)
+{
+    p->first_step = done;
+    p->decile = p->steps ? (int)(done * 10 / p->steps) : 0;
 }
 
 void cli_format_duration(double seconds, char *buf, size_t size)
@@ -58,7 +65,9 @@ void cli_progress_step(cli_progress *p, size_t step, size_t samples, double loss
     double elapsed = now - p->t_start;
     double rate = elapsed > 0 ? (double)samples / elapsed : 0.0;
     char eta[32];
-    cli_format_duration(elapsed / (double)step * (double)(p->steps - step), eta, sizeof eta);
+    /* Only the steps taken since the (re)start were timed. */
+    size_t timed = step > p->first_step ? step - p->first_step : 1;
+    cli_format_duration(elapsed / (double)timed * (double)(p->steps - step), eta, sizeof eta);
     int pct = (int)(100.0 * (double)step / (double)p->steps);
 
     if (p->tty) {

@@ -12,6 +12,7 @@ typedef struct cli_progress {
     int quiet; /* print nothing */
     int epoch, epochs;   /* 1-based epoch being run, of epochs */
     size_t steps;        /* steps in this epoch */
+    size_t first_step;   /* steps already done when the epoch (re)started (a resumed run) */
     double t_start;      /* when the epoch's first step began */
     double t_drawn;      /* when the bar was last drawn (TTY) */
     int decile;          /* last tenth reported (non-TTY) */
@@ -23,6 +24,12 @@ void cli_progress_init(cli_progress *p, FILE *out, int quiet);
 
 /* Starts epoch `epoch` (1-based) of `epochs`, with `steps` steps. */
 void cli_progress_epoch(cli_progress *p, int epoch, int epochs, size_t steps);
+
+/* Tells the report that this epoch resumes with `done` of its steps already
+ * taken (before this process started), so the step count shows the position
+ * in the epoch while rate and ETA count only the steps timed here. Call after
+ * cli_progress_epoch(). */
+void cli_progress_resume(cli_progress *p, size_t done);
 
 /* Reports that `step` steps (1-based count) and `samples` samples are done with
  * the running mean loss `loss`. Draws only when it is time to. */

@@ -1,61 +1,80 @@
-/* clae_train.c — `clae train`: fit a dense autoencoder to IDX images and report the test error.
- * Progress and per-epoch lines go to stderr; the summary (text or one JSON object) to stdout. */
+/* clae_train.c — `clae train`: fit a dense autoencoder to IDX, CSV or NPY data and report the test error,
+ * with model files, checkpoints and exact resume. Progress goes to stderr; the summary to stdout. */
 #include <math.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "clae_cli.h"
+#include "clae_png.h"
 #include "clae_progress.h"
 
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
-#define DEFAULT_TRAIN_FILE "train-images-idx3-ubyte.gz"
-#define DEFAULT_TEST_FILE "t10k-images-idx3-ubyte.gz"
 #define DEFAULT_EPOCHS 5
+#define PLOT_TRAIN_ROWS 10000 /* rows of the training data whose MSE --plot draws each epoch */
+#define PLOT_STEP_POINTS 200  /* the per-step curve is averaged down to about this many points */
 
 const char cli_train_help[] =
     "usage: clae train [options]\n"
     "\n"
-    "Trains a dense autoencoder on the rows of an IDX image file, then after every epoch\n"
-    "measures the mean per-image reconstruction MSE on a test file. Progress goes to\n"
-    "stderr; a summary goes to stdout (one JSON object with --json).\n"
+    "Trains a dense autoencoder and tests the per-row reconstruction MSE after each\n"
+    "epoch. Progress goes to stderr, the summary to stdout.\n"
     "\n"
-    "Data:\n"
-    "  --data PATH             training images, IDX uint8, plain or gzip\n"
-    "                          (default $CLAE_DATA_DIR or " DEFAULT_DATA_DIR "/\n"
-    "                          " DEFAULT_TRAIN_FILE ")\n"
-    "  --test PATH             test images (default the same directory's\n"
-    "                          " DEFAULT_TEST_FILE ")\n"
-    "  --limit N               use only the first N training images (default all)\n"
-    "  --test-limit N          use only the first N test images (default all)\n"
+    "Data (IDX, plain or gzip; CSV, header optional; NPY f4/f8/u1):\n"
+    "  --data PATH             training data (default " CLI_DEFAULT_TRAIN_FILE "\n"
+    "                          in $CLAE_DATA_DIR, else in\n"
+    "                          " CLI_DEFAULT_DATA_DIR ")\n"
+    "  --test PATH             test data (default " CLI_DEFAULT_TEST_FILE " there,\n"
+    "                          but for CSV or NPY --data the training data itself)\n"
+    "  --limit N, --test-limit N  use only the first N rows\n"
+    "  --scale none|minmax|zscore  per-column scaling fitted on the training rows,\n"
+    "                          applied to both sets, stored with the model (none)\n"
     "\n"
     "Model:\n"
     CLI_MODEL_FLAGS_HELP
+    "\n"
+    "Training:\n"
     "  --epochs N              passes over the training data (default 5)\n"
+    "  --steps N               stop after N optimizer steps (resumed ones count)\n"
+    "  --no-shuffle            batches in file order (default: shuffled by the seed)\n"
+    "  --init PATH             start from a model file's weights (same layer shapes)\n"
+    "\n"
+    "Files (safetensors, written to a temporary name and renamed):\n"
+    "  --out PATH              the trained model, also after Ctrl-C\n"
+    "  --checkpoint PATH       weights, optimizer state and position, written at the\n"
+    "                          end, on Ctrl-C and every --checkpoint-every N steps\n"
+    "  --resume                continue from --checkpoint if it exists (same flags);\n"
+    "                          bit-identical to a run never interrupted\n"
+    "  --plot PATH             PNG of the test MSE and train MSE (first 10000 rows)\n"
+    "                          by epoch, and for sse the batch MSE per step\n"
     "\n"
     "Run:\n"
-    "  --device SPEC           P:D index, type word (gpu, cpu, cpu-ref) or name part\n"
+    "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
-    "  --json                  print the summary as one JSON object: device, device_id,\n"
-    "                          epochs, steps, batch, layers, activation,\n"
-    "                          output_activation, loss, optimizer, lr, train_loss (mean\n"
-    "                          of the last epoch), test_mse, samples_per_sec (training\n"
-    "                          steps only), seconds (training and testing), seed,\n"
-    "                          train_rows, test_rows, interrupted\n"
-    "  --quiet, -q             no progress or per-epoch lines on stderr\n"
-    "  --help                  show this help\n"
+    "  --json                  the summary as one JSON object (model, checkpoint and\n"
+    "                          plot name the files written)\n"
+    "  --quiet, -q             nothing on stderr but errors\n"
     "\n"
-    "Ctrl-C stops after the current step, tests, prints the summary and exits 130;\n"
-    "a second Ctrl-C kills at once.\n";
+    "Ctrl-C stops after the current step, writes --checkpoint and --out, tests,\n"
+    "prints the summary and exits 130; a second Ctrl-C kills at once.\n";
 
 typedef struct train_opts {
     char data[1024], test[1024];
+    int data_given, test_given;
     const char *device;
     long epochs, limit, test_limit; /* limits: 0 = all rows */
+    long max_steps;                 /* 0 = no limit */
+    long checkpoint_every;          /* 0 = only at the end */
+    int no_shuffle, resume;
+    const char *out, *init, *checkpoint, *plot;
+    clae_scale_kind scale;
+    int scale_given;
     int json, quiet;
     cli_model_opts model;
     clae_model_config cfg; /* model.cfg once parsed */
@@ -73,10 +92,8 @@ static void on_sigint(int sig)
 static int parse_train_args(int argc, char **argv, train_opts *o)
 {
     memset(o, 0, sizeof *o);
-    const char *dir = getenv("CLAE_DATA_DIR");
-    if (!dir || !*dir) dir = DEFAULT_DATA_DIR;
-    snprintf(o->data, sizeof o->data, "%s/%s", dir, DEFAULT_TRAIN_FILE);
-    snprintf(o->test, sizeof o->test, "%s/%s", dir, DEFAULT_TEST_FILE);
+    cli_default_data_path(CLI_DEFAULT_TRAIN_FILE, o->data, sizeof o->data);
+    cli_default_data_path(CLI_DEFAULT_TEST_FILE, o->test, sizeof o->test);
     o->epochs = DEFAULT_EPOCHS;
     cli_model_opts_init(&o->model);
 
@@ -89,18 +106,40 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
             return CLI_EXIT_OK;
         } else if (cli_opt(&a, "--data")) {
             if (a.value) snprintf(o->data, sizeof o->data, "%s", a.value);
+            o->data_given = 1;
         } else if (cli_opt(&a, "--test")) {
             if (a.value) snprintf(o->test, sizeof o->test, "%s", a.value);
+            o->test_given = 1;
         } else if (cli_opt(&a, "--device")) {
             o->device = a.value;
         } else if (cli_model_opt(&a, &o->model)) {
             /* matched a model flag */
         } else if (cli_opt(&a, "--epochs")) {
             if (a.value) cli_long(&a, 1, 1000000, &o->epochs);
+        } else if (cli_opt(&a, "--steps")) {
+            if (a.value) cli_long(&a, 1, LONG_MAX, &o->max_steps);
         } else if (cli_opt(&a, "--limit")) {
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->limit);
         } else if (cli_opt(&a, "--test-limit")) {
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->test_limit);
+        } else if (cli_opt(&a, "--scale")) {
+            if (a.value && clae_scale_kind_parse(a.value, &o->scale) != CLAE_OK)
+                cli_bad_value(&a, "expected none, minmax or zscore");
+            o->scale_given = 1;
+        } else if (cli_flag(&a, "--no-shuffle")) {
+            o->no_shuffle = 1;
+        } else if (cli_opt(&a, "--init")) {
+            o->init = a.value;
+        } else if (cli_opt(&a, "--out")) {
+            o->out = a.value;
+        } else if (cli_opt(&a, "--checkpoint")) {
+            o->checkpoint = a.value;
+        } else if (cli_opt(&a, "--checkpoint-every")) {
+            if (a.value) cli_long(&a, 1, LONG_MAX, &o->checkpoint_every);
+        } else if (cli_flag(&a, "--resume")) {
+            o->resume = 1;
+        } else if (cli_opt(&a, "--plot")) {
+            o->plot = a.value;
         } else if (cli_flag(&a, "--json")) {
             o->json = 1;
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
@@ -110,6 +149,24 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         }
     }
     if (a.failed) return CLI_EXIT_USAGE;
+    /* An empty path would only fail later, after the whole training run. */
+    const struct {
+        const char *flag, *value;
+    } paths[] = {{"--out", o->out}, {"--init", o->init}, {"--checkpoint", o->checkpoint}, {"--plot", o->plot}};
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+        if (paths[k].value && !*paths[k].value) {
+            fprintf(stderr, "clae train: %s: the path is empty\n", paths[k].flag);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (o->checkpoint_every && !o->checkpoint) {
+        fprintf(stderr, "clae train: --checkpoint-every needs --checkpoint PATH\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->resume && !o->checkpoint) {
+        fprintf(stderr, "clae train: --resume needs --checkpoint PATH (the file to resume from)\n");
+        return CLI_EXIT_USAGE;
+    }
 
     int rc = cli_model_opts_finish("train", &o->model);
     if (rc >= 0) return rc;
@@ -117,26 +174,61 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     return -1;
 }
 
-static clae_status load(const char *path, long limit, const clae_model_config *cfg, clae_dataset **out)
+/* Whether clae_dataset_load will read path as IDX: the rule of that function
+ * (by name, then the NPY magic) so the default test file is only paired with
+ * image data of the same kind. */
+static int is_idx_file(const char *path)
 {
-    clae_status st = clae_dataset_load_idx(path, out);
-    if (st != CLAE_OK) return st;
-    if (limit > 0) clae_dataset_truncate(*out, (size_t)limit);
-    st = clae_model_config_check_data(cfg, *out);
-    if (st != CLAE_OK) {
-        clae_dataset_free(*out);
-        *out = NULL;
-    }
-    return st;
+    size_t n = strlen(path);
+    static const char *const other[] = {".csv", ".tsv", ".npy"};
+    for (size_t k = 0; k < 3; k++)
+        if (n >= 4 && strcasecmp(path + n - 4, other[k]) == 0) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1; /* the loader reports the missing file */
+    unsigned char magic[6] = {0};
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return !(got == 6 && memcmp(magic, "\x93NUMPY", 6) == 0);
 }
 
-static int test_mse(clae_model *m, const clae_dataset *test, float *err, double *mse)
+static int mean_row_error(clae_model *m, const float *x, size_t rows, float *err, double *mse)
 {
-    if (clae_model_row_errors(m, test->x, test->rows, err) != CLAE_OK) return -1;
+    if (clae_model_row_errors(m, x, rows, err) != CLAE_OK) return -1;
     double sum = 0.0;
-    for (size_t r = 0; r < test->rows; r++) sum += (double)err[r];
-    *mse = sum / (double)test->rows;
+    for (size_t r = 0; r < rows; r++) sum += (double)err[r];
+    *mse = sum / (double)rows;
     return 0;
+}
+
+/* A growing list of chart points. */
+typedef struct curve {
+    double *x, *y;
+    size_t n, cap;
+} curve;
+
+static int curve_add(curve *c, double x, double y)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        double *nx = realloc(c->x, cap * sizeof *nx);
+        if (!nx) return -1;
+        c->x = nx;
+        double *ny = realloc(c->y, cap * sizeof *ny);
+        if (!ny) return -1;
+        c->y = ny;
+        c->cap = cap;
+    }
+    c->x[c->n] = x;
+    c->y[c->n] = y;
+    c->n++;
+    return 0;
+}
+
+static void curve_free(curve *c)
+{
+    free(c->x);
+    free(c->y);
+    memset(c, 0, sizeof *c);
 }
 
 typedef struct train_result {
@@ -145,10 +237,281 @@ typedef struct train_result {
     double train_seconds, seconds;
     size_t samples;
     int interrupted;
-    char variant[256]; /* clae_model_describe() */
-    double penalty;    /* the regularizers' share of the last step's loss */
-    double code_mean;  /* mean code activation over the test set (sparse variants), else NAN */
+    int resumed;
+    clae_train_position start; /* where this run began */
+    char variant[256];         /* clae_model_describe() */
+    double penalty;            /* the regularizers' share of the last step's loss */
+    double code_mean;          /* mean code activation over the test set (sparse variants), else NAN */
+    curve test_curve, train_curve, step_curve; /* --plot */
 } train_result;
+
+/* What the run works on: the model, its data and where the files go. */
+typedef struct train_ctx {
+    const train_opts *o;
+    clae_model *m;
+    const clae_dataset *train, *test;
+    const clae_scaling *scaling;
+    int saved;              /* the checkpoint and --out reflect the current weights */
+    uint64_t checkpoint_at; /* the step count of the last checkpoint written (UINT64_MAX: none) */
+} train_ctx;
+
+/* The position after `done` steps of epoch e, in the canonical form a
+ * checkpoint stores: a finished epoch is the start of the next one. */
+static clae_train_position position_after(uint64_t e, size_t done, size_t steps_per_epoch)
+{
+    clae_train_position p;
+    p.epoch = done >= steps_per_epoch ? e + 1 : e;
+    p.step_in_epoch = done >= steps_per_epoch ? 0 : done;
+    return p;
+}
+
+/* Writes the checkpoint (when asked for) at position p. Returns 0 or -1. */
+static int write_checkpoint(const train_ctx *c, clae_train_position p)
+{
+    if (!c->o->checkpoint) return 0;
+    return clae_model_save_checkpoint(c->m, c->o->checkpoint, &p, c->scaling) == CLAE_OK ? 0 : -1;
+}
+
+/* write_checkpoint for a periodic save, remembering the step so the final
+ * save does not write the same state twice. */
+static int write_periodic_checkpoint(train_ctx *c, clae_train_position p)
+{
+    if (write_checkpoint(c, p) != 0) return -1;
+    c->checkpoint_at = clae_model_steps(c->m);
+    return 0;
+}
+
+/* Writes the final checkpoint and the --out model once training has stopped
+ * (for whatever reason), before the last test pass, so a second Ctrl-C during
+ * testing loses nothing. */
+static int write_outputs(train_ctx *c, clae_train_position p)
+{
+    if (c->saved) return 0;
+    if (c->checkpoint_at != clae_model_steps(c->m) && write_checkpoint(c, p) != 0) return -1;
+    if (c->o->out && clae_model_save(c->m, c->o->out, c->scaling) != CLAE_OK) return -1;
+    c->saved = 1;
+    return 0;
+}
+
+/* One point of each per-epoch curve at x (in epochs); the test MSE also goes to r. */
+static int measure(const train_ctx *c, double x, float *err, train_result *r)
+{
+    if (mean_row_error(c->m, c->test->x, c->test->rows, err, &r->test_mse) != 0) return -1;
+    if (!c->o->plot) return 0;
+    if (curve_add(&r->test_curve, x, r->test_mse) != 0) return -2;
+    /* Without a test file the test rows are training rows: one curve says it. */
+    if (c->test->x == c->train->x) return 0;
+    size_t n = c->train->rows < PLOT_TRAIN_ROWS ? c->train->rows : PLOT_TRAIN_ROWS;
+    double train_mse = 0.0;
+    if (mean_row_error(c->m, c->train->x, n, err, &train_mse) != 0) return -1;
+    return curve_add(&r->train_curve, x, train_mse) != 0 ? -2 : 0;
+}
+
+/* The mean code activation over the test set: what sparsity targets (ρ). */
+static int code_mean(clae_model *m, const clae_dataset *test, double *out)
+{
+    clae_model_config c;
+    clae_model_get_config(m, &c);
+    size_t H = (size_t)c.sizes[c.code_layer];
+    float *codes = malloc(test->rows * H * sizeof *codes);
+    if (!codes || clae_model_encode(m, test->x, test->rows, codes) != CLAE_OK) {
+        free(codes);
+        return -1;
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < test->rows * H; i++) sum += codes[i];
+    *out = sum / (double)(test->rows * H);
+    free(codes);
+    return 0;
+}
+
+/* The epoch loop, from r->start. Returns 0, -1 after a library failure
+ * (message in clae_last_error()) or -2 after one already reported. */
+static int run_epochs(train_ctx *c, train_result *r)
+{
+    const train_opts *o = c->o;
+    clae_model *m = c->m;
+    const clae_dataset *train = c->train, *test = c->test;
+    const size_t rows = train->rows, cols = train->cols, batch = (size_t)o->cfg.batch;
+    const size_t steps = (rows + batch - 1) / batch;
+    const uint64_t max_steps = (uint64_t)o->max_steps;
+    size_t *order = malloc(rows * sizeof *order);
+    float *xb = malloc(batch * cols * sizeof *xb);
+    uint32_t *ids = malloc(batch * sizeof *ids);
+    size_t err_rows = test->rows > rows ? test->rows : rows;
+    float *err = malloc(err_rows * sizeof *err);
+    int rc = 0, measured = 0;
+    if (!order || !xb || !ids || !err) {
+        fprintf(stderr, "clae train: out of memory for %zu rows of %zu\n", rows, cols);
+        rc = -2;
+        goto done;
+    }
+    /* The per-step curve (sse only: there loss·2/D is the batch MSE, on the
+     * chart's scale) averages windows of steps so it stays readable. */
+    const int step_curve = o->plot && o->cfg.loss == CLAE_LOSS_SSE;
+    uint64_t planned = 0;
+    if ((long)r->start.epoch < o->epochs)
+        planned = (uint64_t)(o->epochs - (long)r->start.epoch) * steps - r->start.step_in_epoch;
+    if (max_steps && clae_model_steps(m) < max_steps && max_steps - clae_model_steps(m) < planned)
+        planned = max_steps - clae_model_steps(m);
+    const uint64_t window = planned / PLOT_STEP_POINTS + 1;
+    double win_sum = 0.0;
+    uint64_t win_n = 0;
+
+    cli_progress prog;
+    cli_progress_init(&prog, stderr, o->quiet);
+    const double t0 = cli_now();
+    int stop = (long)r->start.epoch >= o->epochs || (max_steps && clae_model_steps(m) >= max_steps);
+    if (o->plot && !stop) {
+        /* The starting point, so even a one-epoch run draws a line. */
+        int mf = measure(c, (double)r->start.epoch + (double)r->start.step_in_epoch / (double)steps, err, r);
+        if (mf != 0) {
+            rc = mf;
+            goto done;
+        }
+    }
+    for (uint64_t e = r->start.epoch; !stop && (long)e < o->epochs && !interrupted; e++) {
+        const double te = cli_now();
+        if (o->no_shuffle)
+            for (size_t k = 0; k < rows; k++) order[k] = k;
+        else
+            clae_shuffle_order(rows, o->cfg.seed, (uint32_t)e, order);
+        size_t s = e == r->start.epoch ? (size_t)r->start.step_in_epoch : 0;
+        cli_progress_epoch(&prog, (int)e + 1, (int)o->epochs, steps);
+        cli_progress_resume(&prog, s);
+        double loss_sum = 0.0;
+        size_t seen = 0;
+        while (s < steps) {
+            size_t n = rows - s * batch < batch ? rows - s * batch : batch;
+            float loss = 0.0f;
+            /* The rows' data-set indices key the noise of denoising variants. */
+            for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)order[s * batch + k];
+            if (clae_dataset_gather(train, order + s * batch, n, xb) != CLAE_OK ||
+                clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
+                cli_progress_clear(&prog);
+                rc = -1;
+                goto done;
+            }
+            c->saved = 0;
+            /* Weighted by rows so a short last batch counts for what it is. */
+            loss_sum += (double)loss * (double)n;
+            seen += n;
+            s++;
+            cli_progress_step(&prog, s, seen, loss_sum / (double)seen);
+            const uint64_t done_steps = clae_model_steps(m);
+            if (step_curve) {
+                win_sum += ((double)loss - (double)clae_model_last_penalty(m)) * 2.0 / (double)cols;
+                if (++win_n == window || s == steps) {
+                    if (curve_add(&r->step_curve, (double)e + (double)s / (double)steps, win_sum / (double)win_n) != 0) {
+                        rc = -2;
+                        goto done;
+                    }
+                    win_sum = 0.0;
+                    win_n = 0;
+                }
+            }
+            if (o->checkpoint_every && done_steps % (uint64_t)o->checkpoint_every == 0 &&
+                write_periodic_checkpoint(c, position_after(e, s, steps)) != 0) {
+                cli_progress_clear(&prog);
+                rc = -1;
+                goto done;
+            }
+            if (max_steps && done_steps >= max_steps) stop = 1;
+            if (interrupted || stop) break;
+        }
+        r->train_seconds += cli_now() - te;
+        r->samples += seen;
+        r->train_loss = seen ? loss_sum / (double)seen : NAN;
+        cli_progress_clear(&prog);
+        if (s >= steps) r->epochs_done = (long)e + 1;
+        if ((interrupted || stop) && write_outputs(c, position_after(e, s, steps)) != 0) {
+            rc = -1;
+            goto done;
+        }
+        if (interrupted) {
+            r->interrupted = 1;
+            if (!o->quiet)
+                fprintf(stderr, "interrupted after step %zu/%zu of epoch %llu%s; testing\n", s, steps,
+                        (unsigned long long)e + 1, o->checkpoint ? ", checkpoint written" : "");
+        }
+        char note[96];
+        snprintf(note, sizeof note, "epoch %llu/%ld  testing on %zu rows", (unsigned long long)e + 1, o->epochs,
+                 test->rows);
+        cli_progress_status(&prog, note);
+        int tf = measure(c, (double)e + (double)s / (double)steps, err, r);
+        cli_progress_clear(&prog);
+        if (tf != 0) {
+            rc = tf;
+            goto done;
+        }
+        measured = 1;
+        if (!o->quiet)
+            fprintf(stderr, "epoch %llu/%ld  train_loss %.6g  test_mse %.6g  (%.1f s)\n", (unsigned long long)e + 1,
+                    o->epochs, r->train_loss, r->test_mse, cli_now() - te);
+    }
+    /* A Ctrl-C that lands during a test pass still stops and asks for exit 130. */
+    const int late_interrupt = interrupted && !r->interrupted;
+    if (interrupted) r->interrupted = 1;
+    if (!c->saved) {
+        /* Here training ended on an epoch boundary, or never started (the
+         * position is then unchanged). */
+        clae_train_position end = r->start;
+        if ((uint64_t)r->epochs_done > r->start.epoch) {
+            end.epoch = (uint64_t)r->epochs_done;
+            end.step_in_epoch = 0;
+        }
+        if (write_outputs(c, end) != 0) {
+            rc = -1;
+            goto done;
+        }
+    }
+    if (late_interrupt && !o->quiet)
+        fprintf(stderr, "interrupted after epoch %ld%s\n", r->epochs_done, o->checkpoint ? ", checkpoint written" : "");
+    if (!measured) {
+        /* Nothing left to train (a finished checkpoint, or --steps already
+         * reached): still report the model's test error. */
+        r->train_loss = NAN;
+        if (mean_row_error(m, test->x, test->rows, err, &r->test_mse) != 0) {
+            rc = -1;
+            goto done;
+        }
+    }
+    r->penalty = clae_model_last_penalty(m);
+    if (o->cfg.sparsity != CLAE_SPARSITY_NONE && code_mean(m, test, &r->code_mean) != 0) {
+        rc = -1;
+        goto done;
+    }
+    r->seconds = cli_now() - t0;
+done:
+    free(order);
+    free(xb);
+    free(ids);
+    free(err);
+    return rc;
+}
+
+/* Draws --plot. Returns 0, or prints the problem and returns -1. */
+static int write_plot(const train_opts *o, const train_result *r)
+{
+    clae_png_series s[3];
+    size_t k = 0;
+    if (r->test_curve.n) s[k++] = (clae_png_series){"test MSE", r->test_curve.x, r->test_curve.y, r->test_curve.n};
+    if (r->train_curve.n)
+        s[k++] = (clae_png_series){"train MSE", r->train_curve.x, r->train_curve.y, r->train_curve.n};
+    if (r->step_curve.n)
+        s[k++] = (clae_png_series){"train batch MSE", r->step_curve.x, r->step_curve.y, r->step_curve.n};
+    if (k == 0) {
+        fprintf(stderr, "clae train: --plot %s: nothing was trained, so there is no curve to draw\n", o->plot);
+        return -1;
+    }
+    char err[512];
+    const char *ylabel = o->scale == CLAE_SCALE_NONE ? "MSE per element" : "MSE per element (scaled data)";
+    if (clae_png_plot_lines(o->plot, "clae train: reconstruction error", s, k, "epoch", ylabel, err, sizeof err) != 0) {
+        fprintf(stderr, "clae train: --plot: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
 
 static void print_layers(FILE *out, const clae_model_config *cfg)
 {
@@ -184,6 +547,7 @@ static int print_json(const train_opts *o, const clae_device_info *dev, clae_mod
          cJSON_AddNumberToObject(j, "lr", cli_clean_float(c->lr)) &&
          cJSON_AddStringToObject(j, "variant", r->variant) &&
          cJSON_AddNumberToObject(j, "penalty", r->penalty) &&
+         /* NaN (nothing trained in this run) is written as null by cJSON. */
          cJSON_AddNumberToObject(j, "train_loss", r->train_loss) &&
          cJSON_AddNumberToObject(j, "test_mse", r->test_mse) &&
          cJSON_AddNumberToObject(j, "samples_per_sec",
@@ -193,8 +557,13 @@ static int print_json(const train_opts *o, const clae_device_info *dev, clae_mod
          cJSON_AddRawToObject(j, "seed", seed) &&
          cJSON_AddNumberToObject(j, "train_rows", (double)train->rows) &&
          cJSON_AddNumberToObject(j, "test_rows", (double)test->rows) &&
+         cJSON_AddStringToObject(j, "scale", clae_scale_kind_name(o->scale)) &&
+         cJSON_AddBoolToObject(j, "resumed", r->resumed) &&
          cJSON_AddBoolToObject(j, "interrupted", r->interrupted) &&
-         (isnan(r->code_mean) || cJSON_AddNumberToObject(j, "code_mean_activation", r->code_mean));
+         (isnan(r->code_mean) || cJSON_AddNumberToObject(j, "code_mean_activation", r->code_mean)) &&
+         (!o->out || cJSON_AddStringToObject(j, "model", o->out)) &&
+         (!o->checkpoint || cJSON_AddStringToObject(j, "checkpoint", o->checkpoint)) &&
+         (!o->plot || cJSON_AddStringToObject(j, "plot", o->plot));
     char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) {
@@ -216,112 +585,138 @@ static void print_summary(const train_opts *o, const clae_device_info *dev, clae
     printf("epochs      %ld%s\n", r->epochs_done, r->interrupted ? " (interrupted)" : "");
     printf("steps       %llu\n", (unsigned long long)clae_model_steps(m));
     printf("variant     %s\n", r->variant);
+    if (o->scale != CLAE_SCALE_NONE) printf("scale       %s\n", clae_scale_kind_name(o->scale));
     if (r->penalty != 0.0) printf("penalty     %.6g\n", r->penalty);
     if (!isnan(r->code_mean)) printf("code mean   %.6g\n", r->code_mean);
     printf("train_loss  %.6g\n", r->train_loss);
     printf("test_mse    %.6g\n", r->test_mse);
     printf("samples/s   %.0f\n", r->train_seconds > 0 ? (double)r->samples / r->train_seconds : 0.0);
     printf("seconds     %.2f\n", r->seconds);
+    if (o->out) printf("model       %s\n", o->out);
+    if (o->checkpoint) printf("checkpoint  %s\n", o->checkpoint);
+    if (o->plot) printf("plot        %s\n", o->plot);
 }
 
-/* The mean code activation over the test set: what sparsity targets (ρ). */
-static int code_mean(clae_model *m, const clae_dataset *test, double *out)
+/* The first setting in which the checkpoint's model differs from the command
+ * line's, as "--flag: file X, command line Y" in buf; 0 if none. A resumed run
+ * is only exact when everything that shapes the steps is the same. */
+static int config_mismatch(const clae_model_config *f, const clae_model_config *c, char *buf, size_t cap)
 {
-    clae_model_config c;
-    clae_model_get_config(m, &c);
-    size_t H = (size_t)c.sizes[c.code_layer];
-    float *codes = malloc(test->rows * H * sizeof *codes);
-    if (!codes || clae_model_encode(m, test->x, test->rows, codes) != CLAE_OK) {
-        free(codes);
-        return -1;
+#define DIFF_INT(field, name)                                                                                 \
+    if (f->field != c->field) {                                                                             \
+        snprintf(buf, cap, "%s: the checkpoint has %lld, the command line %lld", name, (long long)f->field, \
+                 (long long)c->field);                                                                      \
+        return 1;                                                                                            \
     }
-    double sum = 0.0;
-    for (size_t i = 0; i < test->rows * H; i++) sum += codes[i];
-    *out = sum / (double)(test->rows * H);
-    free(codes);
+#define DIFF_FLOAT(field, name)                                                                               \
+    if (f->field != c->field) {                                                                             \
+        snprintf(buf, cap, "%s: the checkpoint has %.9g, the command line %.9g", name, (double)f->field,    \
+                 (double)c->field);                                                                         \
+        return 1;                                                                                            \
+    }
+#define DIFF_NAME(field, name, namefn)                                                                        \
+    if (f->field != c->field) {                                                                             \
+        snprintf(buf, cap, "%s: the checkpoint has %s, the command line %s", name, namefn(f->field),        \
+                 namefn(c->field));                                                                         \
+        return 1;                                                                                            \
+    }
+    int same_layers = f->n_layers == c->n_layers;
+    for (int l = 0; same_layers && l <= f->n_layers; l++) same_layers = f->sizes[l] == c->sizes[l];
+    if (!same_layers) {
+        char a[256] = "", b[256] = "";
+        for (int l = 0; l <= f->n_layers; l++)
+            snprintf(a + strlen(a), sizeof a - strlen(a), "%s%d", l ? "," : "", f->sizes[l]);
+        for (int l = 0; l <= c->n_layers; l++)
+            snprintf(b + strlen(b), sizeof b - strlen(b), "%s%d", l ? "," : "", c->sizes[l]);
+        snprintf(buf, cap, "--layers: the checkpoint has %s, the command line %s", a, b);
+        return 1;
+    }
+    for (int l = 0; l < f->n_layers; l++) {
+        const char *flag = l == f->n_layers - 1 ? "--output-activation" : "--activation";
+        DIFF_NAME(activation[l], flag, clae_activation_name)
+    }
+    DIFF_INT(code_layer, "code layer")
+    DIFF_NAME(loss, "--loss", clae_loss_name)
+    DIFF_NAME(optimizer, "--optimizer", clae_optimizer_name)
+    DIFF_NAME(init, "weight init", clae_init_name)
+    DIFF_FLOAT(lr, "--lr")
+    DIFF_FLOAT(momentum, "momentum")
+    DIFF_FLOAT(beta1, "adam beta1")
+    DIFF_FLOAT(beta2, "adam beta2")
+    DIFF_FLOAT(eps, "adam eps")
+    DIFF_FLOAT(rho, "adadelta rho")
+    DIFF_FLOAT(adadelta_eps, "adadelta eps")
+    DIFF_INT(batch, "--batch")
+    DIFF_INT(seed, "--seed")
+    DIFF_NAME(sparsity, "--sparsity", clae_sparsity_name)
+    if (f->sparsity != CLAE_SPARSITY_NONE) {
+        DIFF_FLOAT(sparsity_rho, "--rho")
+        DIFF_FLOAT(sparsity_beta, "--beta")
+        DIFF_FLOAT(sparsity_lambda, "--lambda")
+    }
+    DIFF_INT(ksparse_k, "--ksparse")
+    if (f->ksparse_k) {
+        DIFF_FLOAT(ksparse_alpha, "--ksparse-alpha")
+        DIFF_INT(ksparse_k_start, "--ksparse-schedule")
+        DIFF_INT(ksparse_schedule_steps, "--ksparse-schedule")
+    }
+    DIFF_FLOAT(wta_rate, "--wta-rate")
+    DIFF_NAME(noise, "--noise", clae_noise_name)
+    DIFF_FLOAT(noise_level, "--noise")
+    DIFF_FLOAT(contractive, "--contractive")
+#undef DIFF_INT
+#undef DIFF_FLOAT
+#undef DIFF_NAME
     return 0;
 }
 
-/* The epoch loop. Returns 0, or -1 after a library failure (message in clae_last_error()). */
-static int run_epochs(const train_opts *o, clae_model *m, const clae_dataset *train, const clae_dataset *test,
-                      train_result *r)
+/* Creates the model: from the checkpoint when resuming from one that exists,
+ * else fresh from the flags (and --init). Fills *scaling (fitted on train, or
+ * the checkpoint's) and r->start. Returns -1 to go on, or an exit status. */
+static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train, clae_model **m,
+                      clae_scaling *scaling, train_result *r)
 {
-    const size_t rows = train->rows, cols = train->cols, batch = (size_t)o->cfg.batch;
-    const size_t steps = (rows + batch - 1) / batch;
-    size_t *order = malloc(rows * sizeof *order);
-    float *xb = malloc(batch * cols * sizeof *xb);
-    uint32_t *ids = malloc(batch * sizeof *ids);
-    float *err = malloc(test->rows * sizeof *err);
-    int rc = 0;
-    if (!order || !xb || !ids || !err) {
-        fprintf(stderr, "clae train: out of memory for %zu rows of %zu\n", rows, cols);
-        rc = -2;
-        goto done;
-    }
-    cli_progress prog;
-    cli_progress_init(&prog, stderr, o->quiet);
-    const double t0 = cli_now();
-    for (long e = 0; e < o->epochs && !interrupted; e++) {
-        const double te = cli_now();
-        clae_shuffle_order(rows, o->cfg.seed, (uint32_t)e, order);
-        cli_progress_epoch(&prog, (int)e + 1, (int)o->epochs, steps);
-        double loss_sum = 0.0;
-        size_t seen = 0, s = 0;
-        while (s < steps) {
-            size_t n = rows - s * batch < batch ? rows - s * batch : batch;
-            float loss = 0.0f;
-            /* The rows' data-set indices key the noise of denoising variants. */
-            for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)order[s * batch + k];
-            if (clae_dataset_gather(train, order + s * batch, n, xb) != CLAE_OK ||
-                clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
-                cli_progress_clear(&prog);
-                rc = -1;
-                goto done;
-            }
-            /* Weighted by rows so a short last batch counts for what it is. */
-            loss_sum += (double)loss * (double)n;
-            seen += n;
-            s++;
-            cli_progress_step(&prog, s, seen, loss_sum / (double)seen);
-            if (interrupted) break;
+    const size_t steps = (train->rows + (size_t)o->cfg.batch - 1) / (size_t)o->cfg.batch;
+    if (o->resume && access(o->checkpoint, F_OK) == 0) {
+        /* batch 0: the file's, so a different --batch is reported below
+         * rather than silently changing what a step is. */
+        if (clae_model_load(rt, o->checkpoint, 0, 0, m, scaling) != CLAE_OK) return cli_fail_lib();
+        clae_model_config fc;
+        clae_model_get_config(*m, &fc);
+        char why[512];
+        if (config_mismatch(&fc, &o->cfg, why, sizeof why)) {
+            fprintf(stderr, "clae train: --resume %s: %s; resume with the flags of the run that wrote it\n",
+                    o->checkpoint, why);
+            return CLI_EXIT_USAGE;
         }
-        r->train_seconds += cli_now() - te;
-        r->samples += seen;
-        r->train_loss = loss_sum / (double)seen;
-        cli_progress_clear(&prog);
-        if (interrupted && s < steps) {
-            r->interrupted = 1;
-            if (!o->quiet) fprintf(stderr, "interrupted after step %zu/%zu of epoch %ld; testing\n", s, steps, e + 1);
-        } else {
-            r->epochs_done = e + 1;
+        if (o->scale_given && o->scale != scaling->kind) {
+            fprintf(stderr, "clae train: --resume %s: --scale: the checkpoint has %s, the command line %s\n",
+                    o->checkpoint, clae_scale_kind_name(scaling->kind), clae_scale_kind_name(o->scale));
+            return CLI_EXIT_USAGE;
         }
-        char note[96];
-        snprintf(note, sizeof note, "epoch %ld/%ld  testing on %zu images", e + 1, o->epochs, test->rows);
-        cli_progress_status(&prog, note);
-        int tf = test_mse(m, test, err, &r->test_mse);
-        cli_progress_clear(&prog);
-        if (tf != 0) {
-            rc = -1;
-            goto done;
+        o->scale = scaling->kind;
+        if (clae_model_restore_checkpoint(*m, o->checkpoint, &r->start) != CLAE_OK) return cli_fail_lib();
+        if (r->start.step_in_epoch >= steps) {
+            fprintf(stderr,
+                    "clae train: --resume %s: the checkpoint stopped after step %llu of an epoch, but %zu rows at "
+                    "batch %d make %zu steps per epoch; resume with the --data and --limit of the run that wrote it\n",
+                    o->checkpoint, (unsigned long long)r->start.step_in_epoch, train->rows, o->cfg.batch, steps);
+            return CLI_EXIT_USAGE;
         }
+        r->resumed = 1;
+        if (o->init && !o->quiet)
+            fprintf(stderr, "note: --init %s is not applied: resuming from the checkpoint's weights\n", o->init);
         if (!o->quiet)
-            fprintf(stderr, "epoch %ld/%ld  train_loss %.6g  test_mse %.6g  (%.1f s)\n", e + 1, o->epochs,
-                    r->train_loss, r->test_mse, cli_now() - te);
+            fprintf(stderr, "resuming from %s: epoch %llu, step %llu/%zu, %llu steps done\n", o->checkpoint,
+                    (unsigned long long)r->start.epoch + 1, (unsigned long long)r->start.step_in_epoch, steps,
+                    (unsigned long long)clae_model_steps(*m));
+        return -1;
     }
-    /* A Ctrl-C that lands during the last test pass still asks for exit 130. */
-    if (interrupted) r->interrupted = 1;
-    r->penalty = clae_model_last_penalty(m);
-    if (o->cfg.sparsity != CLAE_SPARSITY_NONE && code_mean(m, test, &r->code_mean) != 0) {
-        rc = -1;
-        goto done;
-    }
-    r->seconds = cli_now() - t0;
-done:
-    free(order);
-    free(xb);
-    free(ids);
-    free(err);
-    return rc;
+    if (o->resume && !o->quiet) fprintf(stderr, "no checkpoint at %s yet: starting from the beginning\n", o->checkpoint);
+    if (clae_model_create(rt, &o->cfg, m) != CLAE_OK) return cli_fail_lib();
+    if (o->init && clae_model_load_weights(*m, o->init) != CLAE_OK) return cli_fail_lib();
+    if (clae_scaling_fit(train, o->scale, scaling) != CLAE_OK) return cli_fail_lib();
+    return -1;
 }
 
 int cli_train(int argc, char **argv)
@@ -330,9 +725,12 @@ int cli_train(int argc, char **argv)
     int rc = parse_train_args(argc, argv, &o);
     if (rc >= 0) return rc;
 
-    clae_dataset *train = NULL, *test = NULL;
+    clae_dataset *train = NULL, *test_owned = NULL;
+    clae_dataset test_view; /* the training rows themselves, when there is no test file */
+    const clae_dataset *test = NULL;
     clae_runtime *rt = NULL;
     clae_model *m = NULL;
+    clae_scaling scaling = {CLAE_SCALE_NONE, 0, NULL, NULL};
     clae_device_info dev;
     train_result r;
     memset(&r, 0, sizeof r);
@@ -342,18 +740,39 @@ int cli_train(int argc, char **argv)
 
     /* Data before device: a wrong path or width is reported at once instead of
      * after the device has compiled (or loaded) its kernels. */
-    clae_status st = load(o.data, o.limit, &o.cfg, &train);
-    if (st == CLAE_OK) st = load(o.test, o.test_limit, &o.cfg, &test);
+    clae_status st = cli_load_data(o.data, o.limit, &o.cfg, &train);
     if (st != CLAE_OK) {
         rc = cli_fail_lib();
         goto done;
     }
-    if (clae_runtime_open(o.device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
-        clae_model_create(rt, &o.cfg, &m) != CLAE_OK) {
+    if (o.test_given || !o.data_given || is_idx_file(o.data)) {
+        if (cli_load_data(o.test, o.test_limit, &o.cfg, &test_owned) != CLAE_OK) {
+            rc = cli_fail_lib();
+            goto done;
+        }
+        test = test_owned;
+    } else {
+        /* A view, not a copy: scaling the training data scales it too. */
+        test_view = *train;
+        if (o.test_limit > 0 && (size_t)o.test_limit < test_view.rows) test_view.rows = (size_t)o.test_limit;
+        test = &test_view;
+        if (!o.quiet)
+            fprintf(stderr, "note: no --test given: test_mse is measured on %zu rows of the training data %s\n",
+                    test_view.rows, o.data);
+    }
+    if (clae_runtime_open(o.device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    rc = make_model(&o, rt, train, &m, &scaling, &r);
+    if (rc >= 0) goto done;
+    if (clae_scaling_apply(&scaling, train) != CLAE_OK ||
+        (test_owned && clae_scaling_apply(&scaling, test_owned) != CLAE_OK)) {
         rc = cli_fail_lib();
         goto done;
     }
     clae_model_describe(m, r.variant, sizeof r.variant);
+    r.epochs_done = (long)r.start.epoch;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -363,9 +782,14 @@ int cli_train(int argc, char **argv)
     interrupted = 0;
     handler = sigaction(SIGINT, &sa, &old_sa) == 0;
 
-    int er = run_epochs(&o, m, train, test, &r);
+    train_ctx ctx = {&o, m, train, test, &scaling, 0, UINT64_MAX};
+    int er = run_epochs(&ctx, &r);
     if (er != 0) {
         rc = er == -1 ? cli_fail_lib() : CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (o.plot && write_plot(&o, &r) != 0) {
+        rc = CLI_EXIT_FAIL;
         goto done;
     }
     if (o.json) {
@@ -382,7 +806,11 @@ done:
     if (handler) sigaction(SIGINT, &old_sa, NULL);
     clae_model_destroy(m);
     clae_runtime_close(rt);
+    clae_scaling_free(&scaling);
     clae_dataset_free(train);
-    clae_dataset_free(test);
+    clae_dataset_free(test_owned);
+    curve_free(&r.test_curve);
+    curve_free(&r.train_curve);
+    curve_free(&r.step_curve);
     return rc;
 }

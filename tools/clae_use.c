@@ -1,9 +1,572 @@
-/* clae_use.c — placeholder for encode, score and reconstruct (being written). */
+/* clae_use.c — the commands that use a trained model file: `clae encode` (deep features),
+ * `clae score` (per-row anomaly scores) and `clae reconstruct` (originals beside reconstructions). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
 #include "clae_cli.h"
-const char cli_encode_help[] = "usage: clae encode (not yet)\n";
-const char cli_score_help[] = "usage: clae score (not yet)\n";
-const char cli_reconstruct_help[] = "usage: clae reconstruct (not yet)\n";
-int cli_encode(int argc, char **argv) { (void)argc, (void)argv; return CLI_EXIT_USAGE; }
-int cli_score(int argc, char **argv) { (void)argc, (void)argv; return CLI_EXIT_USAGE; }
-int cli_reconstruct(int argc, char **argv) { (void)argc, (void)argv; return CLI_EXIT_USAGE; }
+#include "clae_png.h"
+
+#define DEFAULT_PERCENTILE 99.0
+#define DEFAULT_COUNT 16
+
+/* The flags every one of these commands shares. */
+#define USE_COMMON_HELP                                                                                 \
+    "  --model PATH            a model file or checkpoint written by clae train;\n"                 \
+    "                          its stored scaling is applied to the data first\n"                     \
+    "  --data PATH             IDX (plain or gzip), CSV (header optional) or NPY\n"                 \
+    "                          (float32, float64, uint8) rows as wide as the input\n"                \
+    "  --limit N               use only the first N rows\n"                                           \
+    "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"                       \
+    "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"             \
+    "  --help                  show this help\n"
+
+const char cli_encode_help[] =
+    "usage: clae encode --model M --data P --out FILE [--layer L] [options]\n"
+    "\n"
+    "Writes the deep features of every row of P (h2o.deepfeatures): the activations\n"
+    "of layer L of the model, one row per data row. A summary line goes to stderr.\n"
+    "\n"
+    "  --out FILE              codes.csv (a header f0,f1,... then a line per row,\n"
+    "                          numbers that read back as the same floats) or\n"
+    "                          codes.npy (float32, rows x width), by the extension\n"
+    "  --layer L               whose outputs: 1 (the first hidden layer) to the\n"
+    "                          number of weight layers (the last is the\n"
+    "                          reconstruction); default the code layer\n" USE_COMMON_HELP
+    "\n"
+    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
+
+const char cli_score_help[] =
+    "usage: clae score --model M --data P [--out scores.csv]\n"
+    "                  [--threshold-percentile Q] [--plot hist.png] [--json]\n"
+    "\n"
+    "Scores every row of P by its reconstruction error (h2o.anomaly): the MSE\n"
+    "(1/D) sum_i (xhat_i - x_i)^2 over the D columns, in the model's scaled space.\n"
+    "Rows scoring above the Q-th percentile of all scores are flagged; the percentile\n"
+    "interpolates linearly between the sorted scores, as numpy.percentile does by\n"
+    "default: position (Q/100)(n-1) in the sorted list.\n"
+    "\n"
+    "  --out FILE              CSV of columns row,score,flagged: row counts the data\n"
+    "                          rows from 0; flagged is 1 when score > threshold\n"
+    "  --threshold-percentile Q  a number from 0 to 100 (default 99)\n"
+    "  --plot FILE             PNG histogram of the scores with the threshold line\n"
+    "  --json                  the summary as one JSON object: model, data, rows,\n"
+    "                          mean, min, max, percentile, threshold, flagged (and\n"
+    "                          out, plot)\n" USE_COMMON_HELP
+    "\n"
+    "The summary (rows, mean, min, max, threshold, flagged count) goes to stdout.\n"
+    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
+
+const char cli_reconstruct_help[] =
+    "usage: clae reconstruct --model M --data P --out grid.png [--count N]\n"
+    "                        [--first K] [options]\n"
+    "\n"
+    "Draws rows of P as square grayscale images, each original above its\n"
+    "reconstruction. The data's width must be a square number (784 = 28x28).\n"
+    "Reconstructions are mapped back through the model's scaling into the data's\n"
+    "units and clamped to [0,1]; when the originals shown lie outside [0,1] (e.g.\n"
+    "0..255 pixels), both are first mapped from the originals' range onto [0,1].\n"
+    "\n"
+    "  --out FILE              the PNG to write\n"
+    "  --count N               how many rows to draw (default 16)\n"
+    "  --first K               start at row K, counting from 0 (default 0)\n" USE_COMMON_HELP
+    "\n"
+    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
+
+/* What every command of this file needs. */
+typedef struct use_opts {
+    const char *model, *data, *out, *device;
+    long limit;
+} use_opts;
+
+/* Matches one shared flag; returns 1 if it did. */
+static int use_opt(cli_args *a, use_opts *o)
+{
+    if (cli_opt(a, "--model")) {
+        o->model = a->value;
+    } else if (cli_opt(a, "--data")) {
+        o->data = a->value;
+    } else if (cli_opt(a, "--out")) {
+        o->out = a->value;
+    } else if (cli_opt(a, "--device")) {
+        o->device = a->value;
+    } else if (cli_opt(a, "--limit")) {
+        if (a->value) cli_long(a, 1, LONG_MAX, &o->limit);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* After the loop: the flags that must be there. Returns -1 to go on or an exit status. */
+static int use_require(const char *cmd, const use_opts *o, int need_out)
+{
+    const char *missing = !o->model ? "--model" : !o->data ? "--data" : need_out && !o->out ? "--out" : NULL;
+    if (missing) {
+        fprintf(stderr, "clae %s: %s PATH is required (see 'clae %s --help')\n", cmd, missing, cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (!*o->model || !*o->data || (o->out && !*o->out)) {
+        fprintf(stderr, "clae %s: %s: the path is empty\n", cmd, !*o->model ? "--model" : !*o->data ? "--data" : "--out");
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* A loaded model and its data. */
+typedef struct use_ctx {
+    clae_runtime *rt;
+    clae_model *m;
+    clae_model_config cfg;
+    clae_dataset *ds;
+    clae_scaling scaling;
+} use_ctx;
+
+static void use_close(use_ctx *c)
+{
+    clae_model_destroy(c->m);
+    clae_runtime_close(c->rt);
+    clae_dataset_free(c->ds);
+    clae_scaling_free(&c->scaling);
+    memset(c, 0, sizeof *c);
+}
+
+/* Loads the data (first, so a wrong path is reported before any device
+ * work), opens the device and the model, and checks that the data fits it.
+ * The data is left unscaled (see use_scale). Returns -1 to go on or an exit
+ * status after printing the library's message. */
+static int use_open(const use_opts *o, use_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    if (clae_dataset_load(o->data, &c->ds) != CLAE_OK) return cli_fail_lib();
+    if (o->limit > 0) clae_dataset_truncate(c->ds, (size_t)o->limit);
+    if (clae_runtime_open(o->device, &c->rt) != CLAE_OK) return cli_fail_lib();
+    /* Inference only: no gradients or optimizer state are allocated. */
+    if (clae_model_load(c->rt, o->model, CLAE_MODEL_INFERENCE, 0, &c->m, &c->scaling) != CLAE_OK)
+        return cli_fail_lib();
+    clae_model_get_config(c->m, &c->cfg);
+    if (clae_model_check_data(c->m, c->ds) != CLAE_OK) return cli_fail_lib();
+    return -1;
+}
+
+/* Applies the model's stored scaling to the data, in place. */
+static int use_scale(use_ctx *c)
+{
+    return clae_scaling_apply(&c->scaling, c->ds) == CLAE_OK ? -1 : cli_fail_lib();
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* encode                                                                    */
+/* ------------------------------------------------------------------------ */
+
+int cli_encode(int argc, char **argv)
+{
+    use_opts o;
+    memset(&o, 0, sizeof o);
+    long layer = 0; /* 0: the code layer */
+    cli_args a;
+    cli_args_init(&a, argc, argv);
+    while (cli_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            if (a.failed) break;
+            fputs(cli_encode_help, stdout);
+            return CLI_EXIT_OK;
+        } else if (use_opt(&a, &o)) {
+            /* shared flag */
+        } else if (cli_opt(&a, "--layer")) {
+            if (a.value) cli_long(&a, 1, CLAE_MAX_LAYERS, &layer);
+        } else {
+            cli_unknown(&a);
+        }
+    }
+    if (a.failed) return CLI_EXIT_USAGE;
+    int rc = use_require("encode", &o, 1);
+    if (rc >= 0) return rc;
+    const int npy = ends_with(o.out, ".npy");
+    if (!npy && !ends_with(o.out, ".csv")) {
+        fprintf(stderr, "clae encode: --out %s: the name must end in .csv or .npy (it picks the format)\n", o.out);
+        return CLI_EXIT_USAGE;
+    }
+
+    use_ctx c;
+    float *codes = NULL;
+    char **names = NULL;
+    size_t width = 0;
+    rc = use_open(&o, &c);
+    if (rc >= 0) goto done;
+    if (layer == 0) layer = c.cfg.code_layer;
+    if (layer > c.cfg.n_layers) {
+        fprintf(stderr, "clae encode: --layer %ld: the model %s has layers 1 to %d (the code layer is %d)\n", layer,
+                o.model, c.cfg.n_layers, c.cfg.code_layer);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    rc = use_scale(&c);
+    if (rc >= 0) goto done;
+    width = (size_t)c.cfg.sizes[layer];
+    codes = malloc(c.ds->rows * width * sizeof *codes);
+    if (!codes) {
+        fprintf(stderr, "clae encode: out of memory for %zu x %zu features\n", c.ds->rows, width);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (clae_model_encode_layer(c.m, c.ds->x, c.ds->rows, (int)layer, codes) != CLAE_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    clae_status st;
+    if (npy) {
+        st = clae_matrix_save_npy(o.out, codes, c.ds->rows, width);
+    } else {
+        names = calloc(width, sizeof *names);
+        for (size_t j = 0; names && j < width; j++) {
+            names[j] = malloc(24);
+            if (!names[j]) break;
+            snprintf(names[j], 24, "f%zu", j);
+        }
+        if (!names || !names[width - 1]) {
+            fprintf(stderr, "clae encode: out of memory for the CSV header\n");
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+        st = clae_matrix_save_csv(o.out, codes, c.ds->rows, width, (const char *const *)names);
+    }
+    if (st != CLAE_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    fprintf(stderr, "clae encode: %zu rows x %zu features of layer %ld%s written to %s\n", c.ds->rows, width, layer,
+            layer == c.cfg.code_layer ? " (the code layer)" : "", o.out);
+    rc = CLI_EXIT_OK;
+done:
+    if (names)
+        for (size_t j = 0; j < width; j++) free(names[j]);
+    free(names);
+    free(codes);
+    use_close(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* score                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-th percentile (0..100) of v[0..n) by numpy's default rule: linear
+ * interpolation at position (q/100)(n−1) of the sorted values. */
+static double percentile(const float *v, size_t n, double q)
+{
+    float *s = malloc(n * sizeof *s);
+    if (!s) return NAN;
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_float);
+    double pos = q / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    if (lo >= n - 1) lo = n - 1;
+    double frac = pos - (double)lo, t = (double)s[lo];
+    if (lo + 1 < n && frac > 0) t += frac * ((double)s[lo + 1] - (double)s[lo]);
+    free(s);
+    return t;
+}
+
+/* row,score,flagged, written to a temporary name and renamed like every clae
+ * file, so a reader never sees half of it. Returns 0, or -1 after a message. */
+static int write_scores(const char *path, const float *score, size_t n, double threshold)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "clae score: --out %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int bad = fputs("row,score,flagged\n", f) < 0;
+    for (size_t r = 0; r < n && !bad; r++)
+        bad = fprintf(f, "%zu,%.9g,%d\n", r, (double)score[r], (double)score[r] > threshold) < 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        fprintf(stderr, "clae score: --out %s: cannot write: %s\n", path, strerror(e));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* A number within [0, 100] for --threshold-percentile (cli_positive_double refuses 0). */
+static void parse_percentile(cli_args *a, double *out)
+{
+    char *end = NULL;
+    double v = strtod(a->value, &end);
+    if (end == a->value || *end || !isfinite(v) || v < 0.0 || v > 100.0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "expected a number from 0 to 100, got '%s'", a->value);
+        cli_bad_value(a, msg);
+        return;
+    }
+    *out = v;
+}
+
+typedef struct score_summary {
+    size_t rows, flagged;
+    double mean, min, max, q, threshold;
+} score_summary;
+
+static int print_score_json(const use_opts *o, const char *plot, const score_summary *s)
+{
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddStringToObject(j, "model", o->model) && cJSON_AddStringToObject(j, "data", o->data) &&
+             cJSON_AddNumberToObject(j, "rows", (double)s->rows) && cJSON_AddNumberToObject(j, "mean", s->mean) &&
+             cJSON_AddNumberToObject(j, "min", s->min) && cJSON_AddNumberToObject(j, "max", s->max) &&
+             cJSON_AddNumberToObject(j, "percentile", s->q) &&
+             cJSON_AddNumberToObject(j, "threshold", s->threshold) &&
+             cJSON_AddNumberToObject(j, "flagged", (double)s->flagged) &&
+             (!o->out || cJSON_AddStringToObject(j, "out", o->out)) &&
+             (!plot || cJSON_AddStringToObject(j, "plot", plot));
+    char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!text) {
+        fprintf(stderr, "clae score: out of memory building JSON\n");
+        return -1;
+    }
+    puts(text);
+    cJSON_free(text);
+    return 0;
+}
+
+int cli_score(int argc, char **argv)
+{
+    use_opts o;
+    memset(&o, 0, sizeof o);
+    const char *plot = NULL;
+    double q = DEFAULT_PERCENTILE;
+    int json = 0;
+    cli_args a;
+    cli_args_init(&a, argc, argv);
+    while (cli_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            if (a.failed) break;
+            fputs(cli_score_help, stdout);
+            return CLI_EXIT_OK;
+        } else if (use_opt(&a, &o)) {
+            /* shared flag */
+        } else if (cli_opt(&a, "--threshold-percentile")) {
+            if (a.value) parse_percentile(&a, &q);
+        } else if (cli_opt(&a, "--plot")) {
+            plot = a.value;
+        } else if (cli_flag(&a, "--json")) {
+            json = 1;
+        } else {
+            cli_unknown(&a);
+        }
+    }
+    if (a.failed) return CLI_EXIT_USAGE;
+    int rc = use_require("score", &o, 0);
+    if (rc >= 0) return rc;
+    if (plot && !*plot) {
+        fprintf(stderr, "clae score: --plot: the path is empty\n");
+        return CLI_EXIT_USAGE;
+    }
+
+    use_ctx c;
+    float *score = NULL;
+    rc = use_open(&o, &c);
+    if (rc >= 0) goto done;
+    rc = use_scale(&c);
+    if (rc >= 0) goto done;
+    const size_t n = c.ds->rows;
+    score = malloc(n * sizeof *score);
+    if (!score) {
+        fprintf(stderr, "clae score: out of memory for %zu scores\n", n);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (clae_model_row_errors(c.m, c.ds->x, n, score) != CLAE_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    score_summary s = {n, 0, 0.0, INFINITY, -INFINITY, q, percentile(score, n, q)};
+    if (isnan(s.threshold)) {
+        fprintf(stderr, "clae score: out of memory sorting %zu scores\n", n);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    double sum = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        double v = score[r];
+        sum += v;
+        if (v < s.min) s.min = v;
+        if (v > s.max) s.max = v;
+        s.flagged += v > s.threshold;
+    }
+    s.mean = sum / (double)n;
+    if (o.out && write_scores(o.out, score, n, s.threshold) != 0) {
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if (plot) {
+        char err[512], title[96];
+        snprintf(title, sizeof title, "clae score: %zu rows, %zu above percentile %g", n, s.flagged, q);
+        if (clae_png_histogram(plot, title, "reconstruction MSE", score, n, 0, s.threshold, err, sizeof err) != 0) {
+            fprintf(stderr, "clae score: --plot: %s\n", err);
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    }
+    if (json) {
+        if (print_score_json(&o, plot, &s) != 0) {
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    } else {
+        printf("rows        %zu\n", s.rows);
+        printf("mean        %.6g\n", s.mean);
+        printf("min         %.6g\n", s.min);
+        printf("max         %.6g\n", s.max);
+        printf("threshold   %.6g (percentile %g)\n", s.threshold, q);
+        printf("flagged     %zu\n", s.flagged);
+        if (o.out) printf("scores      %s\n", o.out);
+        if (plot) printf("histogram   %s\n", plot);
+    }
+    rc = CLI_EXIT_OK;
+done:
+    free(score);
+    use_close(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* reconstruct                                                               */
+/* ------------------------------------------------------------------------ */
+
+int cli_reconstruct(int argc, char **argv)
+{
+    use_opts o;
+    memset(&o, 0, sizeof o);
+    long count = DEFAULT_COUNT, first = 0;
+    cli_args a;
+    cli_args_init(&a, argc, argv);
+    while (cli_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            if (a.failed) break;
+            fputs(cli_reconstruct_help, stdout);
+            return CLI_EXIT_OK;
+        } else if (use_opt(&a, &o)) {
+            /* shared flag */
+        } else if (cli_opt(&a, "--count")) {
+            if (a.value) cli_long(&a, 1, 10000, &count);
+        } else if (cli_opt(&a, "--first")) {
+            if (a.value) cli_long(&a, 0, LONG_MAX, &first);
+        } else {
+            cli_unknown(&a);
+        }
+    }
+    if (a.failed) return CLI_EXIT_USAGE;
+    int rc = use_require("reconstruct", &o, 1);
+    if (rc >= 0) return rc;
+
+    use_ctx c;
+    float *orig = NULL, *recon = NULL;
+    rc = use_open(&o, &c);
+    if (rc >= 0) goto done;
+    const size_t cols = c.ds->cols;
+    size_t side = (size_t)llround(sqrt((double)cols));
+    if (side * side != cols) {
+        fprintf(stderr,
+                "clae reconstruct: %s has %zu columns, which is not a square number, so its rows cannot be drawn "
+                "as square images (784 = 28x28 would be)\n",
+                o.data, cols);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    if ((size_t)first >= c.ds->rows) {
+        fprintf(stderr, "clae reconstruct: --first %ld: %s has only %zu rows (counting from 0)\n", first, o.data,
+                c.ds->rows);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    size_t n = (size_t)count;
+    if (n > c.ds->rows - (size_t)first) n = c.ds->rows - (size_t)first;
+    orig = malloc(n * cols * sizeof *orig);
+    recon = malloc(n * cols * sizeof *recon);
+    if (!orig || !recon) {
+        fprintf(stderr, "clae reconstruct: out of memory for %zu images\n", n);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    /* The originals as they are in the file; the model sees them scaled. */
+    memcpy(orig, c.ds->x + (size_t)first * cols, n * cols * sizeof *orig);
+    rc = use_scale(&c);
+    if (rc >= 0) goto done;
+    const float *scaled = c.ds->x + (size_t)first * cols;
+    const size_t batch = (size_t)c.cfg.batch;
+    for (size_t r = 0; r < n; r += batch) {
+        size_t k = n - r < batch ? n - r : batch;
+        if (clae_model_reconstruct(c.m, scaled + r * cols, k, recon + r * cols) != CLAE_OK) {
+            rc = cli_fail_lib();
+            goto done;
+        }
+    }
+    /* Back into the data's units, to sit beside the originals. */
+    if (clae_scaling_invert(&c.scaling, recon, n, cols) != CLAE_OK) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n * cols; i++) {
+        if (orig[i] < lo) lo = orig[i];
+        if (orig[i] > hi) hi = orig[i];
+    }
+    /* Pixels stored as 0..255 (or any range) would all clamp to white: show
+     * them on the originals' own range instead. */
+    const int remap = (lo < 0.0f || hi > 1.0f) && hi > lo;
+    for (size_t i = 0; i < n * cols; i++) {
+        if (remap) {
+            orig[i] = (orig[i] - lo) / (hi - lo);
+            recon[i] = (recon[i] - lo) / (hi - lo);
+        }
+        recon[i] = recon[i] < 0.0f ? 0.0f : recon[i] > 1.0f ? 1.0f : recon[i];
+    }
+    /* Rows of equal length: 16 pairs as two rows of 8 rather than 10 + 6. */
+    size_t groups = (n + 9) / 10, per_row = (n + groups - 1) / groups;
+    char err[512];
+    if (clae_png_write_pairs(o.out, orig, recon, n, side, side, per_row, err, sizeof err) != 0) {
+        fprintf(stderr, "clae reconstruct: --out: %s\n", err);
+        rc = CLI_EXIT_FAIL;
+        goto done;
+    }
+    fprintf(stderr, "clae reconstruct: rows %ld to %zu of %s (%zux%zu)%s drawn beside their reconstructions in %s\n",
+            first, (size_t)first + n - 1, o.data, side, side, remap ? ", shown on their own value range," : "",
+            o.out);
+    rc = CLI_EXIT_OK;
+done:
+    free(orig);
+    free(recon);
+    use_close(&c);
+    return rc;
+}
