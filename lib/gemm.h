@@ -18,6 +18,17 @@ typedef struct clae_gemm_engine {
                               size_t lda, size_t ldb, size_t ldc);
 } clae_gemm_engine;
 
+/* Shared by the OpenCL engines (lib/gemm_common.c). The prologue checks leading
+ * dimensions and buffer sizes (CLAE_ERR_ARG naming the engine, the shape and
+ * what is wrong) and settles empty products itself: *done = 1 when nothing is
+ * left to compute (M or N zero, or K zero after C = beta·C). */
+clae_status clae_gemm_prologue(clae_runtime *rt, const char *engine, int ta, int tb, size_t M, size_t N, size_t K,
+                               clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc,
+                               int *done);
+/* Records a failure of engine on that call's shape and returns st. */
+clae_status clae_gemm_fail(clae_runtime *rt, clae_status st, const char *engine, const char *why, int ta, int tb,
+                           size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc);
+
 /* Lends the engine a planned workspace (an OpenCL sub-buffer of `bytes`), or
  * takes it back with mem = NULL. Without one, or when a shape needs more, the
  * engine falls back to allocating its own. */

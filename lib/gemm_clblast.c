@@ -6,8 +6,6 @@
 
 #include <clblast_c.h>
 
-static size_t span(size_t rows, size_t cols, size_t ld) { return rows ? (rows - 1) * ld + cols : 0; }
-
 /* Names for CLBlast's own codes; the OpenCL-range ones go through clae_cl_error_name. */
 static const char *clblast_status_name(CLBlastStatusCode s)
 {
@@ -34,49 +32,13 @@ static const char *clblast_status_name(CLBlastStatusCode s)
     }
 }
 
-static clae_status fail(clae_runtime *rt, clae_status st, const char *why, int ta, int tb, size_t M,
-                        size_t N, size_t K, size_t lda, size_t ldb, size_t ldc)
-{
-    return clae_rt_fail(rt, clae_fail(st, "CLBlastSgemm(%c%c, M=%zu, N=%zu, K=%zu, lda=%zu, ldb=%zu, ldc=%zu) "
-                                          "on %s: %s",
-                                      ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, lda, ldb, ldc, rt->info.name,
-                                      why));
-}
-
-/* CLBlast rejects K = 0, where the product is empty and C = beta·C remains. */
-static clae_status scale_c(clae_runtime *rt, size_t M, size_t N, float beta, clae_buf C, size_t ldc)
-{
-    cl_kernel k = clae_rt_kernel(rt, "gemm_scale_c");
-    if (!k) return clae_rt_fail(rt, CLAE_ERR_OPENCL);
-    cl_ulong coff = C.off, ld = ldc, m = M, n = N;
-    cl_int err = clSetKernelArg(k, 0, sizeof C.mem, &C.mem);
-    err |= clSetKernelArg(k, 1, sizeof coff, &coff);
-    err |= clSetKernelArg(k, 2, sizeof ld, &ld);
-    err |= clSetKernelArg(k, 3, sizeof m, &m);
-    err |= clSetKernelArg(k, 4, sizeof n, &n);
-    err |= clSetKernelArg(k, 5, sizeof beta, &beta);
-    if (err != CL_SUCCESS)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clSetKernelArg(gemm_scale_c) failed"));
-    clae_status s = clae_rt_enqueue_2d(rt, k, "gemm_scale_c", N, M, 0, 0);
-    return s == CLAE_OK ? s : clae_rt_fail(rt, s);
-}
-
 static clae_status sgemm_clblast(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                                  float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta,
                                  clae_buf C, size_t ldc)
 {
-    size_t ar = trans_a ? K : M, ac = trans_a ? M : K, br = trans_b ? N : K, bc = trans_b ? K : N;
-    const char *bad = NULL;
-    if (rt->is_ref || !rt->queue) bad = "the runtime has no OpenCL queue";
-    else if (lda < (ac ? ac : 1)) bad = "lda is smaller than a row of A";
-    else if (ldb < (bc ? bc : 1)) bad = "ldb is smaller than a row of B";
-    else if (ldc < (N ? N : 1)) bad = "ldc is smaller than a row of C";
-    else if (M && N && K && (!A.mem || A.n < span(ar, ac, lda))) bad = "buffer A is too small";
-    else if (M && N && K && (!B.mem || B.n < span(br, bc, ldb))) bad = "buffer B is too small";
-    else if (M && N && (!C.mem || C.n < span(M, N, ldc))) bad = "buffer C is too small";
-    if (bad) return fail(rt, CLAE_ERR_ARG, bad, trans_a, trans_b, M, N, K, lda, ldb, ldc);
-    if (M == 0 || N == 0) return CLAE_OK;
-    if (K == 0) return scale_c(rt, M, N, beta, C, ldc);
+    int done;
+    clae_status pro = clae_gemm_prologue(rt, "CLBlastSgemm", trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, &done);
+    if (pro != CLAE_OK || done) return pro;
 
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -96,7 +58,7 @@ static clae_status sgemm_clblast(clae_runtime *rt, int trans_a, int trans_b, siz
     if (st == CLBlastSuccess) return CLAE_OK;
     char why[128];
     snprintf(why, sizeof why, "status %d (%s)", (int)st, clblast_status_name(st));
-    return fail(rt, CLAE_ERR_OPENCL, why, trans_a, trans_b, M, N, K, lda, ldb, ldc);
+    return clae_gemm_fail(rt, CLAE_ERR_OPENCL, "CLBlastSgemm", why, trans_a, trans_b, M, N, K, lda, ldb, ldc);
 }
 
 /* CLBlast's own answer for the shape (0 when its direct kernel needs none);

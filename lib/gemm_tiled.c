@@ -6,8 +6,6 @@
 
 #include "gemm.h"
 
-static size_t span(size_t rows, size_t cols, size_t ld) { return rows ? (rows - 1) * ld + cols : 0; }
-
 /* The value of -D`name`=N in the runtime's build options (the last one wins, as in the compiler),
  * else `dflt` — the same default cl/gemm.cl falls back to, so host grid and kernel tile agree. */
 static size_t define_value(const clae_runtime *rt, const char *name, size_t dflt)
@@ -34,13 +32,6 @@ static void tile_of(const clae_runtime *rt, size_t *tm, size_t *tn)
     *tn = vw * define_value(rt, "CLAE_GEMM_NV", 2);
 }
 
-static clae_status fail(clae_runtime *rt, clae_status st, const char *why, int ta, int tb, size_t M, size_t N,
-                        size_t K, size_t lda, size_t ldb, size_t ldc)
-{
-    return clae_rt_fail(rt, clae_fail(st, "gemm_tiled(%c%c, M=%zu, N=%zu, K=%zu, lda=%zu, ldb=%zu, ldc=%zu) on %s: %s",
-                                      ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, lda, ldb, ldc, rt->info.name, why));
-}
-
 /* Sets every argument of kernel `name` from (size, pointer) pairs; NULL with the error recorded. */
 static cl_kernel with_args(clae_runtime *rt, const char *name, const size_t *sizes, const void *const *ptrs,
                            cl_uint n)
@@ -61,18 +52,6 @@ static cl_kernel with_args(clae_runtime *rt, const char *name, const size_t *siz
     return k;
 }
 
-/* C = beta·C when the product is empty (K = 0): gemm_scale_c of cl/elementwise.cl. */
-static clae_status scale_c(clae_runtime *rt, size_t M, size_t N, float beta, clae_buf C, size_t ldc)
-{
-    cl_ulong coff = C.off, ld = ldc, m = M, n = N;
-    const size_t sz[] = {sizeof C.mem, sizeof coff, sizeof ld, sizeof m, sizeof n, sizeof beta};
-    const void *const pt[] = {&C.mem, &coff, &ld, &m, &n, &beta};
-    cl_kernel k = with_args(rt, "gemm_scale_c", sz, pt, 6);
-    if (!k) return CLAE_ERR_OPENCL;
-    clae_status s = clae_rt_enqueue_2d(rt, k, "gemm_scale_c", N, M, 0, 0);
-    return s == CLAE_OK ? s : clae_rt_fail(rt, s);
-}
-
 /* dst (cols×rows, leading dimension rows) = srcᵀ, src rows×cols with leading dimension lds. */
 static clae_status transpose(clae_runtime *rt, size_t rows, size_t cols, cl_mem src, size_t soff, size_t lds,
                              cl_mem dst)
@@ -90,18 +69,9 @@ static clae_status sgemm_tiled(clae_runtime *rt, int trans_a, int trans_b, size_
                                float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C,
                                size_t ldc)
 {
-    size_t ar = trans_a ? K : M, ac = trans_a ? M : K, br = trans_b ? N : K, bc = trans_b ? K : N;
-    const char *bad = NULL;
-    if (rt->is_ref || !rt->queue) bad = "the runtime has no OpenCL queue";
-    else if (lda < (ac ? ac : 1)) bad = "lda is smaller than a row of A";
-    else if (ldb < (bc ? bc : 1)) bad = "ldb is smaller than a row of B";
-    else if (ldc < (N ? N : 1)) bad = "ldc is smaller than a row of C";
-    else if (M && N && K && (!A.mem || A.n < span(ar, ac, lda))) bad = "buffer A is too small";
-    else if (M && N && K && (!B.mem || B.n < span(br, bc, ldb))) bad = "buffer B is too small";
-    else if (M && N && (!C.mem || C.n < span(M, N, ldc))) bad = "buffer C is too small";
-    if (bad) return fail(rt, CLAE_ERR_ARG, bad, trans_a, trans_b, M, N, K, lda, ldb, ldc);
-    if (M == 0 || N == 0) return CLAE_OK;
-    if (K == 0) return scale_c(rt, M, N, beta, C, ldc);
+    int done;
+    clae_status pro = clae_gemm_prologue(rt, "gemm_tiled", trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, &done);
+    if (pro != CLAE_OK || done) return pro;
 
     /* The kernel wants op(B) row-major (a tile's B segment is contiguous), so Bᵀ is first
      * transposed into the planned workspace, or a temporary when none is lent or it is too small. */
@@ -118,7 +88,7 @@ static clae_status sgemm_tiled(clae_runtime *rt, int trans_a, int trans_b, size_
                 char why[160];
                 snprintf(why, sizeof why, "no device memory for the transposed B (%zu bytes): %s", bytes,
                          clae_cl_error_name(err));
-                return fail(rt, CLAE_ERR_NOMEM, why, trans_a, trans_b, M, N, K, lda, ldb, ldc);
+                return clae_gemm_fail(rt, CLAE_ERR_NOMEM, "gemm_tiled", why, trans_a, trans_b, M, N, K, lda, ldb, ldc);
             }
             bmem = tmp;
         }

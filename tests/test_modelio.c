@@ -267,10 +267,10 @@ START_TEST(test_files_that_do_not_fit)
     clae_model_destroy(mom);
 
     /* Missing file, not a clae file, a file that is not safetensors at all. */
-    expect_error(clae_model_load(test_rt_ref(), test_tmp_path("none.safetensors"), 0, 0, &other, NULL) , CLAE_ERR_IO,
-                 "none.safetensors", NULL);
     clae_model_destroy(other);
-    other = NULL;
+    expect_error(clae_model_load(test_rt_ref(), test_tmp_path("none.safetensors"), 0, 0, &other, NULL), CLAE_ERR_IO,
+                 "none.safetensors", NULL);
+    ck_assert_ptr_null(other);
     const char *junk = test_tmp_path("junk.safetensors");
     FILE *f = fopen(junk, "wb");
     fputs("this is not a model", f);
