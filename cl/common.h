@@ -54,14 +54,13 @@ void clae_sum_add(clae_sum *k, acc_t x)
 
 uint4 clae_philox4x32_10(uint4 c, uint2 k)
 {
+    /* mul_hi through a 64-bit product: the same bits, but inlined, so a work-group's items vectorize. */
+#pragma unroll
     for (int r = 0; r < 10; r++) {
-        if (r > 0) {
-            k.x += 0x9E3779B9u;
-            k.y += 0xBB67AE85u;
-        }
-        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
-        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
-        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        ulong p0 = (ulong)0xD2511F53u * c.x, p1 = (ulong)0xCD9E8D57u * c.z;
+        c = (uint4)((uint)(p1 >> 32) ^ c.y ^ k.x, (uint)p1, (uint)(p0 >> 32) ^ c.w ^ k.y, (uint)p0);
+        k.x += 0x9E3779B9u;
+        k.y += 0xBB67AE85u;
     }
     return c;
 }

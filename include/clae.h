@@ -417,7 +417,8 @@ typedef struct clae_model clae_model;
 clae_status clae_model_create(clae_runtime *rt, const clae_model_config *cfg, clae_model **out);
 
 /* Flags of clae_model_create_ex(). */
-#define CLAE_MODEL_INFERENCE 1u /* inference only: no gradients or optimizer state; train calls fail */
+#define CLAE_MODEL_INFERENCE 1u /* inference only: no gradients or optimizer state; train_step, loss,
+                                   gradients and checkpoint save/restore fail with CLAE_ERR_ARG */
 #define CLAE_MODEL_UNPLANNED 2u /* every tensor gets its own allocation (as with env CLAE_PLAN=off) */
 #define CLAE_MODEL_PLAN_ONLY 4u /* make the plan but allocate nothing: for clae_model_plan_* only */
 
@@ -449,6 +450,7 @@ typedef struct clae_plan_entry {
     uint64_t bytes;
     uint64_t offset; /* byte offset inside the arena */
     int first, last; /* schedule positions (inclusive) where the tensor is live */
+    int persistent;  /* 1 for parameters and training state, which live as long as the model */
 } clae_plan_entry;
 
 clae_status clae_model_plan_summary(const clae_model *m, clae_plan_summary *out);

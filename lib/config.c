@@ -49,6 +49,7 @@ const char *clae_noise_name(clae_noise n) { return name_of(noise_names, CLAE_NOI
     clae_status fn(const char *word, type *out)                                                     \
     {                                                                                               \
         int v = 0;                                                                                  \
+        if (!out) return clae_fail(CLAE_ERR_ARG, "%s: output is NULL", label);                      \
         clae_status s = parse_word(label, names, count, word, &v);                                  \
         if (s == CLAE_OK) *out = (type)v;                                                           \
         return s;                                                                                   \
@@ -64,11 +65,13 @@ DEFINE_PARSER(clae_noise, clae_noise_parse, "noise", noise_names, CLAE_NOISE_COU
 void clae_model_config_set_activations(clae_model_config *cfg, clae_activation hidden,
                                        clae_activation output)
 {
+    if (!cfg) return;
     for (int l = 0; l < cfg->n_layers; l++) cfg->activation[l] = (l == cfg->n_layers - 1) ? output : hidden;
 }
 
 void clae_model_config_default(clae_model_config *cfg)
 {
+    if (!cfg) return;
     memset(cfg, 0, sizeof *cfg);
     clae_model_config_set_layers(cfg, "784,256,64,256,784");
     clae_model_config_set_activations(cfg, CLAE_ACT_RELU, CLAE_ACT_SIGMOID);
@@ -97,6 +100,7 @@ clae_status clae_model_config_set_layers(clae_model_config *cfg, const char *lis
     int sizes[2 * CLAE_MAX_LAYERS + 2];
     int n = 0;
     const char *p = list;
+    if (!cfg) return clae_fail(CLAE_ERR_ARG, "layers: config is NULL");
     if (!list || !*list) return clae_fail(CLAE_ERR_ARG, "layers: empty list; expected e.g. 784,256,64");
     while (*p) {
         char *end = NULL;

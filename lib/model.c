@@ -1,6 +1,7 @@
 /* model.c — the dense autoencoder: weights, forward, loss, backward and optimizer step.
  * Composes ops from the table in ops.h, so the same code runs on cpu-ref and every OpenCL device. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,13 @@ int clae_pos_last(const clae_model *m) { return train_positions(m) - 1; }
 
 clae_status clae_model_plan_add(clae_model *m, const char *name, clae_buf *dst, size_t n, int first, int last)
 {
-    int i = clae_plan_add(&m->plan, name, n * sizeof(float), first, last);
-    if (i < 0) return CLAE_ERR_NOMEM;
-    clae_buf **d = realloc(m->plan_dst, (size_t)m->plan.cap * sizeof *d);
+    if (n > SIZE_MAX / sizeof(float)) return clae_fail(CLAE_ERR_DEVICE_MEM, "plan: tensor %s is too large", name);
+    /* Room for the destination first, so plan.n never counts a tensor without one. */
+    clae_buf **d = realloc(m->plan_dst, (size_t)(m->plan.n + 1) * sizeof *d);
     if (!d) return clae_fail(CLAE_ERR_NOMEM, "plan: out of host memory");
     m->plan_dst = d;
+    int i = clae_plan_add(&m->plan, name, n * sizeof(float), first, last);
+    if (i < 0) return CLAE_ERR_NOMEM;
     m->plan_dst[i] = dst;
     return CLAE_OK;
 }
@@ -256,7 +259,7 @@ static void model_release(clae_model *m)
         if (passes[k]->gemm_ws_mem) clReleaseMemObject(passes[k]->gemm_ws_mem);
     if (m->plan.planned) {
         clae_buf_free(&m->arena);
-    } else {
+    } else if (m->plan_dst) {
         for (int i = 0; i < m->plan.n; i++) clae_buf_free(m->plan_dst[i]);
     }
     for (int v = 0; v < m->n_variants; v++)
@@ -282,8 +285,7 @@ static clae_status model_init_weights(clae_model *m)
 {
     const clae_ops *ops = m->rt->ops;
     for (int i = 0; i < m->plan.n; i++)
-        if (m->plan.tensors[i].bytes && m->plan.tensors[i].first == 0 && m->plan.tensors[i].last == m->plan.n_steps - 1)
-            TRY(clae_buf_zero(m->rt, *m->plan_dst[i]));
+        if (m->plan.tensors[i].bytes && m->plan.tensors[i].persistent) TRY(clae_buf_zero(m->rt, *m->plan_dst[i]));
     for (int l = 0; l < m->M; l++) {
         dense_layer *L = &m->layer[l];
         TRY(ops->init_uniform(m->rt, L->W, L->W.n, m->cfg.seed, (uint32_t)l, init_limit(m, l)));
@@ -361,7 +363,10 @@ void clae_model_destroy(clae_model *m)
     free(m);
 }
 
-void clae_model_get_config(const clae_model *m, clae_model_config *out) { *out = m->cfg; }
+void clae_model_get_config(const clae_model *m, clae_model_config *out)
+{
+    if (m && out) *out = m->cfg;
+}
 
 clae_status clae_model_check_data(clae_model *m, const clae_dataset *ds)
 {
@@ -369,7 +374,7 @@ clae_status clae_model_check_data(clae_model *m, const clae_dataset *ds)
     return model_fail(m, clae_model_config_check_data(&m->cfg, ds));
 }
 
-uint64_t clae_model_steps(const clae_model *m) { return m->steps; }
+uint64_t clae_model_steps(const clae_model *m) { return m ? m->steps : 0; }
 
 const char *clae_model_error(const clae_model *m) { return m ? m->error : ""; }
 
@@ -378,8 +383,9 @@ float clae_model_last_penalty(const clae_model *m) { return m ? m->last_penalty 
 void clae_model_describe(const clae_model *m, char *buf, size_t cap)
 {
     size_t len = 0;
-    if (!cap) return;
+    if (!buf || !cap) return;
     buf[0] = '\0';
+    if (!m) return;
     for (int v = 0; v < m->n_variants && len + 4 < cap; v++) {
         if (v) len += (size_t)snprintf(buf + len, cap - len, " + ");
         if (m->variants[v]->describe) m->variants[v]->describe(&m->cfg, buf + len, cap - len);
@@ -707,6 +713,7 @@ clae_status clae_model_plan_entry(const clae_model *m, int i, clae_plan_entry *o
     out->offset = t->offset;
     out->first = t->first;
     out->last = t->last;
+    out->persistent = t->persistent;
     return CLAE_OK;
 }
 

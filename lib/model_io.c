@@ -32,7 +32,15 @@ static clae_status model_fail(clae_model *m, clae_status s)
 static int is_persistent(const clae_model *m, int i)
 {
     const clae_plan_tensor *t = &m->plan.tensors[i];
-    return t->bytes && t->first == 0 && t->last == m->plan.n_steps - 1;
+    return t->bytes && t->persistent;
+}
+
+/* clae_fail formats into the buffer clae_last_error() returns: copy the cause first. */
+static clae_status fail_with_cause(clae_status st, const char *path, const char *what)
+{
+    char cause[1024];
+    snprintf(cause, sizeof cause, "%s", clae_last_error());
+    return clae_fail(st, "%s: %s: %s", path, what, cause);
 }
 
 static int is_parameter(const clae_model *m, int i) { return strncmp(m->plan.tensors[i].name, "layers.", 7) == 0; }
@@ -204,8 +212,7 @@ static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint
     TRY(meta_float(f, "noise_level", &c->noise_level));
     TRY(meta_float(f, "contractive", &c->contractive));
     if (clae_model_config_validate(c) != CLAE_OK)
-        return clae_fail(CLAE_ERR_FORMAT, "%s: the recorded configuration is not valid: %s", clae_st_path(f),
-                         clae_last_error());
+        return fail_with_cause(CLAE_ERR_FORMAT, clae_st_path(f), "the recorded configuration is not valid");
     return CLAE_OK;
 }
 
@@ -306,8 +313,7 @@ static clae_status read_scaling(const clae_st_file *f, size_t cols, clae_scaling
     TRY(clae_st_get_f32(f, "scaling.offset", 1, shape, &offset));
     TRY(clae_st_get_f32(f, "scaling.scale", 1, shape, &scale));
     clae_status s = clae_scaling_set(kind, cols, offset, scale, out);
-    if (s != CLAE_OK)
-        return clae_fail(CLAE_ERR_FORMAT, "%s: stored scaling is not valid: %s", clae_st_path(f), clae_last_error());
+    if (s != CLAE_OK) return fail_with_cause(CLAE_ERR_FORMAT, clae_st_path(f), "stored scaling is not valid");
     return CLAE_OK;
 }
 
@@ -352,6 +358,9 @@ clae_status clae_model_load_weights(clae_model *m, const char *path)
 clae_status clae_model_restore_checkpoint(clae_model *m, const char *path, clae_train_position *pos)
 {
     if (!m || !path) return clae_fail(CLAE_ERR_ARG, "restore_checkpoint: model and path must not be NULL");
+    if (m->flags & (CLAE_MODEL_INFERENCE | CLAE_MODEL_PLAN_ONLY))
+        return model_fail(m, clae_fail(CLAE_ERR_ARG, "restore_checkpoint: an inference-only or plan-only model has no "
+                                                     "training state to restore"));
     clae_st_file *f = NULL;
     clae_status s = clae_st_open(path, &f);
     const char *fmt = s == CLAE_OK ? clae_st_meta(f, "format") : NULL;

@@ -18,6 +18,7 @@ typedef struct clae_plan_tensor {
     int first;     /* first schedule position that touches it, or CLAE_PLAN_ALWAYS */
     int last;      /* last schedule position that touches it (inclusive) */
     size_t offset; /* assigned by clae_plan_place: byte offset inside the arena */
+    int persistent; /* added with CLAE_PLAN_ALWAYS: lives as long as the model (parameters, state) */
 } clae_plan_tensor;
 
 typedef struct clae_plan {
@@ -50,7 +51,8 @@ int clae_plan_add(clae_plan *p, const char *name, size_t bytes, int first, int l
 
 /* Assigns offsets. planned = 1: best fit by offset among tensors whose
  * lifetimes overlap, largest tensors first; planned = 0: one region each, in
- * order (for debugging and the plan-off tests). Computes the summary fields. */
+ * order (for debugging and the plan-off tests). Computes the summary fields.
+ * CLAE_ERR_DEVICE_MEM if the sizes overflow the address space. */
 clae_status clae_plan_place(clae_plan *p, int planned);
 
 /* 1 if tensors i and j are live at some common position. */

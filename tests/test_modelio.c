@@ -266,6 +266,23 @@ START_TEST(test_files_that_do_not_fit)
     expect_error(clae_model_restore_checkpoint(m, ck, NULL), CLAE_ERR_FORMAT, "adam.m.layers.0.weight", ck);
     clae_model_destroy(mom);
 
+    /* A recorded configuration that is not valid says why (the validator's own message). */
+    {
+        size_t n;
+        unsigned char *bytes = read_all(path, &n);
+        char *cl = strstr((char *)bytes + 8, "\"code_layer\":\"2\"");
+        ck_assert_ptr_nonnull(cl);
+        cl[14] = '7'; /* code_layer 7 of a 4-layer model: same length, so the file stays well formed */
+        const char *bad = test_tmp_path("bad-config.safetensors");
+        FILE *bf = fopen(bad, "wb");
+        fwrite(bytes, 1, n, bf);
+        fclose(bf);
+        free(bytes);
+        clae_model *none = NULL;
+        expect_error(clae_model_load(test_rt_ref(), bad, 0, 0, &none, NULL), CLAE_ERR_FORMAT,
+                     "the recorded configuration is not valid: config: code_layer 7", bad);
+    }
+
     /* Missing file, not a clae file, a file that is not safetensors at all. */
     clae_model_destroy(other);
     expect_error(clae_model_load(test_rt_ref(), test_tmp_path("none.safetensors"), 0, 0, &other, NULL), CLAE_ERR_IO,
@@ -280,10 +297,11 @@ START_TEST(test_files_that_do_not_fit)
     ck_assert_ptr_nonnull(strstr(clae_last_error(), junk));
     ck_assert_ptr_null(other);
 
-    /* An inference-only model has no training state to checkpoint. */
+    /* An inference-only model has no training state to checkpoint or restore. */
     clae_model *inf;
     ck_assert_int_eq(clae_model_load(test_rt_ref(), path, CLAE_MODEL_INFERENCE, 0, &inf, NULL), CLAE_OK);
     expect_error(clae_model_save_checkpoint(inf, ck, NULL, NULL), CLAE_ERR_ARG, "inference-only", NULL);
+    expect_error(clae_model_restore_checkpoint(inf, ck, NULL), CLAE_ERR_ARG, "inference-only", NULL);
     float code[5 * 5], x[5 * 30];
     test_fill_uniform(x, 5 * 30, 3, 0.0f, 1.0f);
     ck_assert_int_eq(clae_model_encode(inf, x, 5, code), CLAE_OK);
@@ -293,6 +311,25 @@ START_TEST(test_files_that_do_not_fit)
     expect_error(clae_model_encode_layer(inf, x, 5, 5, feat), CLAE_ERR_ARG, "layer 5 out of range", NULL);
     clae_model_destroy(inf);
     clae_model_destroy(m);
+}
+END_TEST
+
+/* Public entry points take NULL without crashing. */
+START_TEST(test_null_arguments)
+{
+    clae_model_config c;
+    clae_model_get_config(NULL, &c);
+    ck_assert_uint_eq(clae_model_steps(NULL), 0);
+    char buf[8] = "x";
+    clae_model_describe(NULL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+    clae_model_describe(NULL, NULL, 0);
+    clae_model_config_default(NULL);
+    ck_assert_int_eq(clae_model_config_set_layers(NULL, "784,64"), CLAE_ERR_ARG);
+    ck_assert_int_eq(clae_loss_parse("sse", NULL), CLAE_ERR_ARG);
+    ck_assert_int_eq(clae_noise_parse("mask", NULL), CLAE_ERR_ARG);
+    ck_assert_int_eq(clae_model_save(NULL, "x", NULL), CLAE_ERR_ARG);
+    ck_assert_int_eq(clae_model_train_step(NULL, NULL, 1, NULL), CLAE_ERR_ARG);
 }
 END_TEST
 
@@ -306,6 +343,7 @@ Suite *suite_modelio(void)
     tcase_add_test(tc, test_file_layout_independent_reader);
     tcase_add_loop_test(tc, test_resume_equals_uninterrupted, 0, 2);
     tcase_add_test(tc, test_files_that_do_not_fit);
+    tcase_add_test(tc, test_null_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,6 @@
 /* test_plan.c — the buffer planner: an independent overlap checker over real model plans, plan on/off
  * giving bit-identical training, the memory target against the lower bound, and clean failure when too big. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,7 @@ const char *test_check_model_plan(clae_model *m, char *msg, size_t cap)
 /* The checker itself must be able to fail: two live tensors on the same bytes. */
 START_TEST(test_checker_catches_overlap)
 {
-    clae_plan_entry e[2] = {{"a", 256, 0, 0, 3}, {"b", 256, 128, 2, 5}};
+    clae_plan_entry e[2] = {{"a", 256, 0, 0, 3, 0}, {"b", 256, 128, 2, 5, 0}};
     checked_plan c = {{1, 2, 6, 64, 512, 512, 2, 512, 0}, e};
     char msg[256];
     ck_assert_ptr_nonnull(check_plan(&c, msg, sizeof msg));
@@ -324,12 +325,65 @@ START_TEST(test_plan_too_big_fails_cleanly)
 }
 END_TEST
 
+
+/* Two threads planning models at once (each on its own runtime) must not
+ * share anything: the placement keeps no global state. */
+static void *plan_in_thread(void *arg)
+{
+    clae_runtime *rt = NULL;
+    int *ok = arg;
+    *ok = 0;
+    if (clae_runtime_open("cpu-ref", &rt) != CLAE_OK) return NULL;
+    clae_model_config c;
+    clae_model_config_default(&c);
+    clae_model_config_set_layers(&c, "784,1000,500,250,30");
+    int good = 1;
+    uint64_t first_peak = 0;
+    for (int k = 0; k < 40 && good; k++) {
+        clae_model *m = NULL;
+        good = clae_model_create_ex(rt, &c, CLAE_MODEL_PLAN_ONLY, &m) == CLAE_OK;
+        clae_plan_summary s;
+        if (good) good = clae_model_plan_summary(m, &s) == CLAE_OK && (k == 0 || s.peak_bytes == first_peak);
+        if (good && k == 0) first_peak = s.peak_bytes;
+        clae_model_destroy(m);
+    }
+    clae_runtime_close(rt);
+    *ok = good;
+    return NULL;
+}
+
+START_TEST(test_planning_is_thread_safe)
+{
+    pthread_t t[2];
+    int ok[2];
+    for (int i = 0; i < 2; i++) ck_assert_int_eq(pthread_create(&t[i], NULL, plan_in_thread, &ok[i]), 0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    ck_assert(ok[0] && ok[1]);
+}
+END_TEST
+
+/* Sizes that overflow the address space are refused, not wrapped into a bogus plan. */
+START_TEST(test_plan_overflow_refused)
+{
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "1000000000,1000000000,1000000000"), CLAE_OK);
+    c.batch = 1;
+    clae_model *m = NULL;
+    ck_assert_int_eq(clae_model_create_ex(test_rt_ref(), &c, CLAE_MODEL_PLAN_ONLY, &m), CLAE_ERR_DEVICE_MEM);
+    ck_assert_ptr_nonnull(strstr(clae_last_error(), "overflow"));
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
 Suite *suite_plan(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("planner");
     tcase_add_test(tc, test_checker_catches_overlap);
     tcase_add_test(tc, test_planner_random_lifetimes);
+    tcase_add_test(tc, test_planning_is_thread_safe);
+    tcase_add_test(tc, test_plan_overflow_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("models");
     tcase_set_timeout(tc, 300);

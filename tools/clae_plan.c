@@ -39,7 +39,7 @@ static void print_table(clae_model *m, const clae_plan_summary *s)
     for (int i = 0; i < s->n_tensors; i++) {
         clae_plan_entry e;
         if (clae_model_plan_entry(m, i, &e) != CLAE_OK || !e.bytes) continue;
-        int always = e.first == 0 && e.last == s->n_steps - 1;
+        int always = e.persistent;
         printf("%-34s %12llu %12llu  %-18s %-18s\n", e.name, (unsigned long long)e.bytes,
                (unsigned long long)e.offset, always ? "(persistent)" : clae_model_plan_step_name(m, e.first),
                always ? "" : clae_model_plan_step_name(m, e.last));
@@ -88,6 +88,7 @@ static int print_json(clae_model *m, const clae_plan_summary *s, const clae_devi
         cJSON_AddNumberToObject(t, "offset", (double)e.offset);
         cJSON_AddNumberToObject(t, "first", e.first);
         cJSON_AddNumberToObject(t, "last", e.last);
+        cJSON_AddBoolToObject(t, "persistent", e.persistent);
         cJSON_AddItemToArray(tensors, t);
     }
     char *text = cJSON_PrintUnformatted(j);
