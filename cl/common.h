@@ -52,6 +52,14 @@ void clae_sum_add(clae_sum *k, acc_t x)
 
 /* ---- Philox4x32-10: 10 rounds, key bumped before rounds 2..10 ---------------------------- */
 
+/* Calls left in a kernel stop PoCL from vectorizing a work-group's items, and its inliner
+ * judges Box–Muller too big: ask for inlining where the compiler is clang (PoCL, most vendors). */
+#if defined(__clang__)
+#define CLAE_INLINE __attribute__((always_inline))
+#else
+#define CLAE_INLINE
+#endif
+
 uint4 clae_philox4x32_10(uint4 c, uint2 k)
 {
     /* mul_hi through a 64-bit product: the same bits, but inlined, so a work-group's items vectorize. */
@@ -79,7 +87,7 @@ float clae_u01_open(uint w) { return (float)((w >> 9) * 2u + 1u) * 0x1p-24f; }
  * log: x = 2^k·m with m in [√2/2, √2) by integer arithmetic on the bits, f = m − 1 (exact),
  * s = f/(2+f), log m = f − hfsq + s·(hfsq + R) with R the atanh series after 2s (2/3, 2/5, 2/7,
  * 2/9), k·ln2 split so k·ln2_hi is exact. Positive normal finite x only; < 1 ulp. */
-float clae_logf(float x)
+CLAE_INLINE float clae_logf(float x)
 {
     uint ix = as_uint(x) + (0x3f800000u - 0x3f3504f3u);
     int k = (int)(ix >> 23) - 0x7f;
@@ -110,7 +118,7 @@ float clae_sin2pi_poly(float w)
 
 /* cos(2πu), u in [0, 1]: folded by symmetry to an angle ≤ π/4 with exact subtractions
  * (Sterbenz), so the zeros at u = ¼, ¾ keep their relative accuracy; < 2 ulp. */
-float clae_cos2pif(float u)
+CLAE_INLINE float clae_cos2pif(float u)
 {
     float sign = 1.0f;
     if (u > 0.5f) u = 1.0f - u;
@@ -123,7 +131,7 @@ float clae_cos2pif(float u)
 }
 
 /* One standard normal from Philox words w2, w3 by Box–Muller (§6.4). */
-float clae_normal_bm(uint w2, uint w3)
+CLAE_INLINE float clae_normal_bm(uint w2, uint w3)
 {
     float r = sqrt(-2.0f * clae_logf(clae_u01_open(w2)));
     return r * clae_cos2pif(clae_u01_open(w3));
