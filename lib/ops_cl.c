@@ -9,19 +9,7 @@
 #include "ops_cl_util.h"
 #include "ops_variants.h"
 
-static clae_status check_loss(clae_runtime *rt, const char *op, clae_loss l)
-{
-    if ((int)l >= 0 && l < CLAE_LOSS_COUNT) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): unknown loss %d", op, (int)l));
-}
-
-/* ---- GEMM ------------------------------------------------------------------------------- */
-
-static clae_status gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
-                        clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc)
-{
-    return rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
+/* GEMM is clae_op_gemm (ops_common.h): the runtime's engine. */
 
 /* ---- dense layer: bias, activation forward and backward (cl/elementwise.cl) -------------- */
 
@@ -184,7 +172,7 @@ static clae_status philox(clae_runtime *rt, const uint32_t *ctr, const uint32_t 
 
 const clae_ops clae_ops_cl = {
     .name = "opencl",
-    .gemm = gemm,
+    .gemm = clae_op_gemm,
     .bias_add = bias_add,
     .act_forward = act_forward,
     .act_backward = act_backward,

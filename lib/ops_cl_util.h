@@ -8,6 +8,9 @@
 
 #include "runtime.h"
 
+#define OPS_PATH_IS_REF 0
+#include "ops_common.h"
+
 /* One kernel argument. Offsets and sizes travel as cl_ulong so no index can overflow; the
  * compound literals live until the end of the block that builds the argument list. */
 typedef struct karg {
@@ -23,26 +26,6 @@ typedef struct karg {
 /* A clae_buf is two kernel arguments: the memory object and the element offset into it. */
 #define ARG_BUF(b) ARG_MEM((b).mem), ARG_U64((b).off)
 #define NARGS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Every buffer an op touches must be device memory holding at least n floats. */
-static inline clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    if (b.n >= n && (n == 0 || b.mem)) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): buffer %s holds %zu floats%s, needs %zu", op,
-                                      name, b.n, b.mem ? "" : " and is not a device buffer", n));
-}
-
-#define NEED(op, b, n)                                                                              \
-    do {                                                                                            \
-        clae_status need_s_ = need(rt, op, #b, b, n);                                               \
-        if (need_s_ != CLAE_OK) return need_s_;                                                     \
-    } while (0)
-
-static inline clae_status check_act(clae_runtime *rt, const char *op, clae_activation f)
-{
-    if ((int)f >= 0 && f < CLAE_ACT_COUNT) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (opencl): unknown activation %d", op, (int)f));
-}
 
 /* The work-group size: the runtime's CLAE_WG build define (64 when absent), capped by what the
  * kernel allows on this device, so host and kernels agree on one number. */
