@@ -66,9 +66,11 @@ $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# Help texts are single string literals longer than C99's 4095-character minimum;
+# every compiler we build with takes them, so that one pedantic warning is off.
 $(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h) $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)

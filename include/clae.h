@@ -548,7 +548,10 @@ typedef struct clae_train_position {
 } clae_train_position;
 
 /* Writes the model's weights (and scaling, if non-NULL and not NONE) with its
- * metadata. CLAE_ERR_IO naming the path on failure. */
+ * metadata. CLAE_ERR_IO naming the path on failure; CLAE_ERR_NUMERIC naming
+ * the tensor when a weight is NaN or infinite (a diverged run), in which case
+ * nothing is written and an older file at path is kept. The same holds for
+ * clae_model_save_checkpoint. */
 clae_status clae_model_save(clae_model *m, const char *path, const clae_scaling *scaling);
 
 /* Creates a model on rt from a model file or a checkpoint (flags as for
@@ -561,6 +564,44 @@ clae_status clae_model_save(clae_model *m, const char *path, const clae_scaling 
  * does not fit the recorded architecture). */
 clae_status clae_model_load(clae_runtime *rt, const char *path, unsigned flags, int batch, clae_model **out,
                             clae_scaling *scaling);
+
+/* What a safetensors file holds: a clae model file, a clae checkpoint, weights
+ * alone (no clae metadata, but "layers.0.weight": e.g. the file
+ * safetensors.torch.save_file writes from a PyTorch model whose dense layers
+ * are layers.<i>.weight (out×in, torch.nn.Linear's layout) and
+ * layers.<i>.bias), or anything else. */
+typedef enum clae_file_kind {
+    CLAE_FILE_OTHER = 0,
+    CLAE_FILE_MODEL,
+    CLAE_FILE_CHECKPOINT,
+    CLAE_FILE_WEIGHTS
+} clae_file_kind;
+
+/* Sets *out to the kind of the safetensors file at path. Errors as
+ * clae_model_load's for a file that is not safetensors at all. */
+clae_status clae_model_file_kind(const char *path, clae_file_kind *out);
+
+/* Reads the configuration a clae model file or checkpoint records, without
+ * creating a model (e.g. to take a checkpoint's settings before the data is
+ * loaded). CLAE_ERR_FORMAT naming the field for a file that is not clae's; a
+ * weights-only file gets a message saying how to give its architecture. */
+clae_status clae_model_read_config(const char *path, clae_model_config *out);
+
+/* Sets cfg's layer widths (n_layers, sizes, code_layer = the middle) from the
+ * shapes of a file's layers.<i>.weight tensors, i = 0, 1, … while present.
+ * The hidden layers get cfg->activation[0] and the output layer
+ * cfg->activation[cfg->n_layers − 1] as they were on entry; everything else
+ * in cfg is left as it is. CLAE_ERR_FORMAT when there is no layers.0.weight,
+ * CLAE_ERR_SHAPE naming the tensor when consecutive layers do not chain. */
+clae_status clae_model_config_from_weights(const char *path, clae_model_config *cfg);
+
+/* Creates a model from cfg (flags as for clae_model_create_ex) and loads its
+ * weights from path, which may be weights only (CLAE_FILE_WEIGHTS) or any clae
+ * file: a model made elsewhere, given its architecture by the caller. The
+ * shapes must match cfg (CLAE_ERR_SHAPE naming the tensor otherwise). On
+ * success the caller frees *out with clae_model_destroy(). */
+clae_status clae_model_import(clae_runtime *rt, const char *path, const clae_model_config *cfg, unsigned flags,
+                              clae_model **out);
 
 /* Replaces m's weights with those of a model file or checkpoint (--init). The
  * file's layer shapes must equal m's: CLAE_ERR_SHAPE naming the tensor and both

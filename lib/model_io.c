@@ -161,6 +161,12 @@ static clae_status meta_int(const clae_st_file *f, const char *key, int *out)
 static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint64_t *steps)
 {
     const char *fmt = clae_st_meta(f, "format");
+    if (!fmt && clae_st_find(f, "layers.0.weight"))
+        return clae_fail(CLAE_ERR_FORMAT,
+                         "%s: weights only, without clae's metadata (as safetensors.torch.save_file writes): give "
+                         "the architecture (clae: --layers, --activation, --output-activation; the library: "
+                         "clae_model_import)",
+                         clae_st_path(f));
     if (!fmt || (strcmp(fmt, FORMAT_MODEL) && strcmp(fmt, FORMAT_CHECKPOINT)))
         return clae_fail(CLAE_ERR_FORMAT, "%s: not a clae model file (metadata 'format' is %s%s%s; expected %s or %s)",
                          clae_st_path(f), fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FORMAT_MODEL,
@@ -256,6 +262,13 @@ static clae_status save_file(clae_model *m, const char *path, int checkpoint, co
         }
         host = grown;
         s = clae_buf_read(m->rt, *m->plan_dst[i], 0, host, n);
+        /* A diverged run must not replace a good file with NaNs. */
+        for (size_t k = 0; s == CLAE_OK && k < n; k++)
+            if (!isfinite(host[k]))
+                s = clae_fail(CLAE_ERR_NUMERIC,
+                              "save %s: tensor '%s' holds a non-finite value (%g at index %zu): the weights "
+                              "diverged, so nothing was written",
+                              path, m->plan.tensors[i].name, (double)host[k], k);
         if (s == CLAE_OK) s = clae_st_writer_add_f32(w, m->plan.tensors[i].name, host, ndim, shape);
     }
     free(host);
@@ -281,6 +294,95 @@ clae_status clae_model_save_checkpoint(clae_model *m, const char *path, const cl
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
+
+/* A file without clae's "format" but with "layers.0.weight": weights from elsewhere. */
+static int weights_only(const clae_st_file *f) { return !clae_st_meta(f, "format") && clae_st_find(f, "layers.0.weight"); }
+
+clae_status clae_model_file_kind(const char *path, clae_file_kind *out)
+{
+    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "file_kind: path and out must not be NULL");
+    *out = CLAE_FILE_OTHER;
+    clae_st_file *f = NULL;
+    TRY(clae_st_open(path, &f));
+    const char *fmt = clae_st_meta(f, "format");
+    if (fmt && !strcmp(fmt, FORMAT_MODEL)) *out = CLAE_FILE_MODEL;
+    else if (fmt && !strcmp(fmt, FORMAT_CHECKPOINT)) *out = CLAE_FILE_CHECKPOINT;
+    else if (weights_only(f)) *out = CLAE_FILE_WEIGHTS;
+    clae_st_close(f);
+    return CLAE_OK;
+}
+
+clae_status clae_model_read_config(const char *path, clae_model_config *out)
+{
+    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "read_config: path and out must not be NULL");
+    clae_st_file *f = NULL;
+    uint64_t steps = 0;
+    TRY(clae_st_open(path, &f));
+    clae_status s = read_config(f, out, &steps);
+    clae_st_close(f);
+    return s;
+}
+
+clae_status clae_model_config_from_weights(const char *path, clae_model_config *cfg)
+{
+    if (!path || !cfg) return clae_fail(CLAE_ERR_ARG, "config_from_weights: path and cfg must not be NULL");
+    if (cfg->n_layers < 1 || cfg->n_layers > CLAE_MAX_LAYERS)
+        return clae_fail(CLAE_ERR_ARG, "config_from_weights: cfg has %d layers; start from clae_model_config_default",
+                         cfg->n_layers);
+    const clae_activation hidden = cfg->activation[0], output = cfg->activation[cfg->n_layers - 1];
+    clae_st_file *f = NULL;
+    TRY(clae_st_open(path, &f));
+    clae_status s = CLAE_OK;
+    int sizes[CLAE_MAX_LAYERS + 1], M = 0;
+    for (;; M++) {
+        char name[48];
+        snprintf(name, sizeof name, "layers.%d.weight", M);
+        const clae_st_tensor *t = clae_st_find(f, name);
+        if (!t) break;
+        if (M == CLAE_MAX_LAYERS) {
+            s = clae_fail(CLAE_ERR_FORMAT, "%s: more than %d dense layers (layers.%d.weight)", path, CLAE_MAX_LAYERS, M);
+            break;
+        }
+        if (t->ndim != 2 || t->shape[0] == 0 || t->shape[1] == 0 || t->shape[0] > 1000000000u ||
+            t->shape[1] > 1000000000u) {
+            s = clae_fail(CLAE_ERR_SHAPE, "%s: tensor '%s' is not a non-empty out x in matrix (torch.nn.Linear's "
+                                          "weight layout)", path, name);
+            break;
+        }
+        if (M == 0) sizes[0] = (int)t->shape[1];
+        else if ((size_t)sizes[M] != t->shape[1]) {
+            s = clae_fail(CLAE_ERR_SHAPE, "%s: tensor '%s' takes %zu inputs but layers.%d.weight gives %d outputs", path,
+                          name, t->shape[1], M - 1, sizes[M]);
+            break;
+        }
+        sizes[M + 1] = (int)t->shape[0];
+    }
+    clae_st_close(f);
+    if (s != CLAE_OK) return s;
+    if (M == 0) return clae_fail(CLAE_ERR_FORMAT, "%s: no tensor 'layers.0.weight': not a dense model's weights", path);
+    cfg->n_layers = M;
+    memcpy(cfg->sizes, sizes, (size_t)(M + 1) * sizeof *sizes);
+    cfg->code_layer = M / 2 > 0 ? M / 2 : 1;
+    clae_model_config_set_activations(cfg, hidden, output);
+    return CLAE_OK;
+}
+
+clae_status clae_model_import(clae_runtime *rt, const char *path, const clae_model_config *cfg, unsigned flags,
+                              clae_model **out)
+{
+    if (!out) return clae_fail(CLAE_ERR_ARG, "import: out is NULL");
+    *out = NULL;
+    if (!rt || !path || !cfg) return clae_fail(CLAE_ERR_ARG, "import: runtime, path and cfg must not be NULL");
+    clae_model *m = NULL;
+    TRY(clae_model_create_ex(rt, cfg, flags & ~CLAE_MODEL_PLAN_ONLY, &m));
+    clae_status s = clae_model_load_weights(m, path);
+    if (s != CLAE_OK) {
+        clae_model_destroy(m);
+        return s;
+    }
+    *out = m;
+    return CLAE_OK;
+}
 
 /* Copies every persistent tensor of m found in f (parameters only, or all)
  * after checking its shape; a tensor m needs but f lacks is an error. */

@@ -19,6 +19,7 @@ int main(int argc, char **argv)
     srunner_add_suite(sr, suite_cli());
     srunner_add_suite(sr, suite_cli_use());
     srunner_add_suite(sr, suite_cli_compare());
+    srunner_add_suite(sr, suite_cli_runs());
     /* PoCL's worker threads do not survive fork(), and one shared runtime keeps the suite fast. */
     srunner_set_fork_status(sr, CK_NOFORK);
     /* Optional: run one suite (argv[1]) or one test case (argv[2]); CK_RUN_SUITE/CK_RUN_CASE also work. */

@@ -113,5 +113,6 @@ Suite *suite_variants(void);
 Suite *suite_modelio(void);
 Suite *suite_cli_use(void);
 Suite *suite_cli_compare(void);
+Suite *suite_cli_runs(void);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clae_cli.h"
 
@@ -168,4 +170,39 @@ clae_status cli_load_data(const char *path, long limit, const clae_model_config 
         *out = NULL;
     }
     return st;
+}
+
+int cli_check_output(const char *cmd, const char *flag, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "clae %s: %s %s: is a directory; give a file name\n", cmd, flag, path);
+        return -1;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "clae %s: %s %s: the directory %s does not exist (%s)\n", cmd, flag, path, dir,
+                strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "clae %s: %s %s: %s is not a directory\n", cmd, flag, path, dir);
+        return -1;
+    }
+    /* A real probe, as the final write will do it (a temporary file beside the
+     * target): access() says yes to root even on a read-only file system. */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.clae-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) {
+        fprintf(stderr, "clae %s: %s %s: cannot create files in %s (%s)\n", cmd, flag, path, dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
 }

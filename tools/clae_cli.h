@@ -35,6 +35,7 @@ int cli_score(int argc, char **argv);
 int cli_reconstruct(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_import(int argc, char **argv);
 extern const char cli_devices_help[];
 extern const char cli_train_help[];
 extern const char cli_plan_help[];
@@ -43,6 +44,7 @@ extern const char cli_score_help[];
 extern const char cli_reconstruct_help[];
 extern const char cli_compare_help[];
 extern const char cli_bench_help[];
+extern const char cli_import_help[];
 
 /* A cursor over a subcommand's arguments. Usage:
  *     cli_args a; cli_args_init(&a, argc, argv);
@@ -92,6 +94,12 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --optimizer O           sgd, momentum, nesterov, adam, adadelta (default adam)\n"            \
     "  --lr X                  learning rate (default 0.001, whatever the optimizer;\n"             \
     "                          adadelta ignores it)\n"                                              \
+    "  --momentum M            momentum/nesterov coefficient mu (default 0.9)\n"                  \
+    "  --adam-beta1 B1 --adam-beta2 B2 --adam-eps E\n"                                              \
+    "                          Adam's moment decays and epsilon (0.9, 0.999, 1e-8)\n"              \
+    "  --adadelta-rho R --adadelta-eps E\n"                                                         \
+    "                          ADADELTA's decay and epsilon, h2o's rho and epsilon\n"              \
+    "                          (0.99, 1e-8)\n"                                                      \
     "  --batch N               rows per step (default 256; the last step of an epoch\n"             \
     "                          takes what is left)\n"                                               \
     "  --seed S                weights, shuffle order and noise (default 42); the same\n"           \
@@ -114,12 +122,18 @@ void cli_bad_value(cli_args *a, const char *msg);
 /* The model flags shared by train, plan and the other model-building commands
  * (tools/clae_model_opts.c). Usage: cli_model_opts_init(&o); in the argument
  * loop `else if (cli_model_opt(&a, &o)) ;`; after it cli_model_opts_finish(). */
+#define CLI_MODEL_MAX_ARGS 128
 typedef struct cli_model_opts {
     clae_model_config cfg;
     clae_activation hidden, output;
+    int activations_given; /* --activation or --output-activation seen */
     const char *layers;
     long batch;
     double lr;
+    /* The words of the model flags as given, so they can be laid again over
+     * another configuration (a checkpoint's) by cli_model_opts_replay(). */
+    char *given[CLI_MODEL_MAX_ARGS];
+    int n_given;
 } cli_model_opts;
 
 void cli_model_opts_init(cli_model_opts *o);
@@ -127,6 +141,11 @@ void cli_model_opts_init(cli_model_opts *o);
 int cli_model_opt(cli_args *a, cli_model_opts *o);
 /* Builds and validates o->cfg; prints the problem and returns CLI_EXIT_USAGE, or -1 to go on. */
 int cli_model_opts_finish(const char *cmd, cli_model_opts *o);
+/* Starts again from `base` (a checkpoint's configuration) and applies only the
+ * model flags the command line gave, then finishes as above; so a resumed run
+ * takes every setting from the file, and a flag given again that disagrees
+ * shows up as a difference between base and o->cfg. */
+int cli_model_opts_replay(const char *cmd, cli_model_opts *o, const clae_model_config *base);
 
 /* Where the default data lives (env CLAE_DATA_DIR overrides the directory). */
 #define CLI_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
@@ -139,6 +158,12 @@ void cli_default_data_path(const char *file, char *buf, size_t cap);
 /* Loads IDX, CSV or NPY data, keeps the first `limit` rows (0: all) and checks
  * that its width fits cfg; on failure *out is NULL and clae_last_error() says why. */
 clae_status cli_load_data(const char *path, long limit, const clae_model_config *cfg, clae_dataset **out);
+
+/* Checks, before any work, that an output file can be written where path
+ * says: not a directory, its directory exists and takes new files (probed with
+ * a temporary file, as the atomic write will need). Prints "clae CMD: FLAG
+ * PATH: why" and returns -1 when not; 0 when it can. */
+int cli_check_output(const char *cmd, const char *flag, const char *path);
 
 /* Prints "clae: <clae_last_error()>" and returns CLI_EXIT_FAIL. */
 int cli_fail_lib(void);

@@ -70,14 +70,26 @@ static void parse_schedule(cli_args *a, cli_model_opts *o)
     o->cfg.ksparse_schedule_steps = (int)steps;
 }
 
+static int match_model_opt(cli_args *a, cli_model_opts *o);
+
 int cli_model_opt(cli_args *a, cli_model_opts *o)
+{
+    const int first = a->i;
+    if (!match_model_opt(a, o)) return 0;
+    for (int k = first; k < a->i && o->n_given < CLI_MODEL_MAX_ARGS; k++) o->given[o->n_given++] = a->argv[k];
+    return 1;
+}
+
+static int match_model_opt(cli_args *a, cli_model_opts *o)
 {
     if (cli_opt(a, "--layers")) {
         o->layers = a->value;
     } else if (cli_opt(a, "--activation")) {
         if (a->value && clae_activation_parse(a->value, &o->hidden) != CLAE_OK) cli_bad_value(a, clae_last_error());
+        o->activations_given = 1;
     } else if (cli_opt(a, "--output-activation")) {
         if (a->value && clae_activation_parse(a->value, &o->output) != CLAE_OK) cli_bad_value(a, clae_last_error());
+        o->activations_given = 1;
     } else if (cli_opt(a, "--loss")) {
         if (a->value && clae_loss_parse(a->value, &o->cfg.loss) != CLAE_OK) cli_bad_value(a, clae_last_error());
     } else if (cli_opt(a, "--optimizer")) {
@@ -85,6 +97,18 @@ int cli_model_opt(cli_args *a, cli_model_opts *o)
             cli_bad_value(a, clae_last_error());
     } else if (cli_opt(a, "--lr")) {
         if (a->value) cli_positive_double(a, &o->lr);
+    } else if (cli_opt(a, "--momentum")) {
+        if (a->value) parse_float(a, 0.0, 0.999999, &o->cfg.momentum);
+    } else if (cli_opt(a, "--adam-beta1")) {
+        if (a->value) parse_float(a, 0.0, 0.999999, &o->cfg.beta1);
+    } else if (cli_opt(a, "--adam-beta2")) {
+        if (a->value) parse_float(a, 0.0, 0.999999999, &o->cfg.beta2);
+    } else if (cli_opt(a, "--adam-eps")) {
+        if (a->value) parse_float(a, 1e-30, 1.0, &o->cfg.eps);
+    } else if (cli_opt(a, "--adadelta-rho")) {
+        if (a->value) parse_float(a, 0.0, 0.999999999, &o->cfg.rho);
+    } else if (cli_opt(a, "--adadelta-eps")) {
+        if (a->value) parse_float(a, 1e-30, 1.0, &o->cfg.adadelta_eps);
     } else if (cli_opt(a, "--batch")) {
         if (a->value) cli_long(a, 1, MAX_BATCH, &o->batch);
     } else if (cli_opt(a, "--seed")) {
@@ -123,8 +147,9 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         fprintf(stderr, "clae %s: --%s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }
-    /* After the layer list, which may have changed how many layers there are. */
-    clae_model_config_set_activations(&o->cfg, o->hidden, o->output);
+    /* After the layer list, which may have changed how many layers there are;
+     * a replayed configuration keeps its own per-layer activations otherwise. */
+    if (o->layers || o->activations_given) clae_model_config_set_activations(&o->cfg, o->hidden, o->output);
     o->cfg.batch = (int)o->batch;
     o->cfg.lr = (float)o->lr;
     if (!(o->cfg.lr > 0.0f) || !isfinite(o->cfg.lr)) {
@@ -136,4 +161,24 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         return CLI_EXIT_USAGE;
     }
     return -1;
+}
+
+int cli_model_opts_replay(const char *cmd, cli_model_opts *o, const clae_model_config *base)
+{
+    char *words[CLI_MODEL_MAX_ARGS + 1];
+    const int n = o->n_given;
+    words[0] = (char *)cmd;
+    memcpy(words + 1, o->given, (size_t)n * sizeof *words);
+    cli_model_opts_init(o);
+    o->cfg = *base;
+    o->hidden = base->activation[0];
+    o->output = base->activation[base->n_layers - 1];
+    o->batch = base->batch;
+    o->lr = base->lr;
+    cli_args a;
+    cli_args_init(&a, n + 1, words);
+    while (cli_next(&a))
+        if (!cli_model_opt(&a, o)) cli_unknown(&a); /* cannot happen: these words matched before */
+    if (a.failed) return CLI_EXIT_USAGE;
+    return cli_model_opts_finish(cmd, o);
 }

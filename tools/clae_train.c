@@ -19,6 +19,10 @@
 #define DEFAULT_EPOCHS 5
 #define PLOT_TRAIN_ROWS 10000 /* rows of the training data whose MSE --plot draws each epoch */
 #define PLOT_STEP_POINTS 200  /* the per-step curve is averaged down to about this many points */
+/* A batch loss this many times the run's first (plus a floor for a first loss
+ * near 0) is divergence: training has only ever made the loss smaller. */
+#define DIVERGE_FACTOR 1e3
+#define DIVERGE_FLOOR 1e-3
 
 const char cli_train_help[] =
     "usage: clae train [options]\n"
@@ -41,15 +45,21 @@ const char cli_train_help[] =
     "\n"
     "Training:\n"
     "  --epochs N              passes over the training data (default 5)\n"
-    "  --steps N               stop after N optimizer steps (resumed ones count)\n"
+    "  --steps N               stop after N optimizer steps (resumed ones count);\n"
+    "                          0 trains nothing: with --init and --out it converts a\n"
+    "                          weights-only file (e.g. PyTorch's) into a clae model\n"
     "  --no-shuffle            batches in file order (default: shuffled by the seed)\n"
-    "  --init PATH             start from a model file's weights (same layer shapes)\n"
+    "  --init PATH             start from a model file's weights (same layer shapes),\n"
+    "                          or from weights alone (layers.<i>.weight/bias, as\n"
+    "                          safetensors.torch.save_file writes them); without\n"
+    "                          --layers the widths are read from the file\n"
     "\n"
     "Files (safetensors, written to a temporary name and renamed):\n"
     "  --out PATH              the trained model, also after Ctrl-C\n"
     "  --checkpoint PATH       weights, optimizer state and position, written at the\n"
     "                          end, on Ctrl-C and every --checkpoint-every N steps\n"
-    "  --resume                continue from --checkpoint if it exists (same flags);\n"
+    "  --resume                continue from --checkpoint if it exists: every model\n"
+    "                          flag is read from it (flags given again must agree);\n"
     "                          bit-identical to a run never interrupted\n"
     "  --plot PATH             PNG of the test MSE and train MSE (first 10000 rows)\n"
     "                          by epoch, and for sse the batch MSE per step\n"
@@ -70,6 +80,7 @@ typedef struct train_opts {
     const char *device;
     long epochs, limit, test_limit; /* limits: 0 = all rows */
     long max_steps;                 /* 0 = no limit */
+    int no_training;                /* --steps 0: build (or convert) the model, test and save it */
     long checkpoint_every;          /* 0 = only at the end */
     int no_shuffle, resume;
     const char *out, *init, *checkpoint, *plot;
@@ -117,7 +128,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         } else if (cli_opt(&a, "--epochs")) {
             if (a.value) cli_long(&a, 1, 1000000, &o->epochs);
         } else if (cli_opt(&a, "--steps")) {
-            if (a.value) cli_long(&a, 1, LONG_MAX, &o->max_steps);
+            if (a.value && cli_long(&a, 0, LONG_MAX, &o->max_steps) == 0) o->no_training = o->max_steps == 0;
         } else if (cli_opt(&a, "--limit")) {
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->limit);
         } else if (cli_opt(&a, "--test-limit")) {
@@ -168,7 +179,32 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         return CLI_EXIT_USAGE;
     }
 
-    int rc = cli_model_opts_finish("train", &o->model);
+    /* Before the first step: a run must not train for an hour and then find it
+     * cannot write its results. */
+    const struct {
+        const char *flag, *value;
+    } outs[] = {{"--out", o->out}, {"--checkpoint", o->checkpoint}, {"--plot", o->plot}};
+    for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++)
+        if (outs[k].value && cli_check_output("train", outs[k].flag, outs[k].value) != 0) return CLI_EXIT_USAGE;
+
+    int rc;
+    if (o->resume && access(o->checkpoint, F_OK) == 0) {
+        /* The checkpoint's settings, with only the flags given again laid over
+         * them: make_model then names any that disagree. */
+        clae_model_config fc;
+        if (clae_model_read_config(o->checkpoint, &fc) != CLAE_OK) {
+            fprintf(stderr, "clae train: --resume: %s\n", clae_last_error());
+            return CLI_EXIT_FAIL;
+        }
+        rc = cli_model_opts_replay("train", &o->model, &fc);
+    } else {
+        if (o->init && !o->model.layers &&
+            clae_model_config_from_weights(o->init, &o->model.cfg) != CLAE_OK) {
+            fprintf(stderr, "clae train: --init: %s\n", clae_last_error());
+            return CLI_EXIT_FAIL;
+        }
+        rc = cli_model_opts_finish("train", &o->model);
+    }
     if (rc >= 0) return rc;
     o->cfg = o->model.cfg;
     return -1;
@@ -325,6 +361,36 @@ static int code_mean(clae_model *m, const clae_dataset *test, double *out)
     return 0;
 }
 
+/* Stops a run whose loss left the finite numbers or grew far past where it
+ * began: the weights are then no use, so neither --out nor a final checkpoint
+ * is written, and the last periodic checkpoint (if any) stays as it was. */
+static void report_lost_run(const train_ctx *c);
+
+static void report_divergence(const train_ctx *c, float loss, double first_loss, uint64_t e, size_t s, size_t steps)
+{
+    if (!isfinite(loss))
+        fprintf(stderr, "clae train: the loss became %s at step %zu/%zu of epoch %llu (step %llu in all): training "
+                        "stopped\n", isnan(loss) ? "NaN" : "infinite", s, steps, (unsigned long long)e + 1,
+                (unsigned long long)clae_model_steps(c->m));
+    else
+        fprintf(stderr, "clae train: the loss diverged at step %zu/%zu of epoch %llu: %.6g, over %g times the "
+                        "first step's %.6g: training stopped\n", s, steps, (unsigned long long)e + 1, (double)loss,
+                DIVERGE_FACTOR, first_loss);
+    report_lost_run(c);
+}
+
+/* What a stopped, diverged run left behind, and what to try. */
+static void report_lost_run(const train_ctx *c)
+{
+    const train_opts *o = c->o;
+    if (o->out) fprintf(stderr, "clae train: --out %s was not written\n", o->out);
+    if (o->checkpoint && c->checkpoint_at != UINT64_MAX)
+        fprintf(stderr, "clae train: the last good checkpoint, %s (after step %llu), is kept\n", o->checkpoint,
+                (unsigned long long)c->checkpoint_at);
+    fprintf(stderr, "clae train: try a smaller --lr (now %g)%s\n", cli_clean_float(o->cfg.lr),
+            o->cfg.loss == CLAE_LOSS_SSE && o->scale == CLAE_SCALE_NONE ? " or --scale minmax" : "");
+}
+
 /* The epoch loop, from r->start. Returns 0, -1 after a library failure
  * (message in clae_last_error()) or -2 after one already reported. */
 static int run_epochs(train_ctx *c, train_result *r)
@@ -361,7 +427,8 @@ static int run_epochs(train_ctx *c, train_result *r)
     cli_progress prog;
     cli_progress_init(&prog, stderr, o->quiet);
     const double t0 = cli_now();
-    int stop = (long)r->start.epoch >= o->epochs || (max_steps && clae_model_steps(m) >= max_steps);
+    int stop = o->no_training || (long)r->start.epoch >= o->epochs || (max_steps && clae_model_steps(m) >= max_steps);
+    double first_loss = NAN; /* this run's first batch loss, the yardstick of divergence */
     if (o->plot && !stop) {
         /* The starting point, so even a one-epoch run draws a line. */
         int mf = measure(c, (double)r->start.epoch + (double)r->start.step_in_epoch / (double)steps, err, r);
@@ -386,13 +453,27 @@ static int run_epochs(train_ctx *c, train_result *r)
             float loss = 0.0f;
             /* The rows' data-set indices key the noise of denoising variants. */
             for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)order[s * batch + k];
-            if (clae_dataset_gather(train, order + s * batch, n, xb) != CLAE_OK ||
-                clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
+            clae_status st = clae_dataset_gather(train, order + s * batch, n, xb);
+            if (st == CLAE_OK) st = clae_model_train_step_rows(m, xb, ids, n, &loss);
+            if (st != CLAE_OK) {
                 cli_progress_clear(&prog);
                 rc = -1;
+                if (st == CLAE_ERR_NUMERIC) {
+                    /* The library caught a non-finite loss: the same stop as below. */
+                    fprintf(stderr, "clae train: %s\n", clae_last_error());
+                    report_lost_run(c);
+                    rc = -2;
+                }
                 goto done;
             }
             c->saved = 0;
+            if (isnan(first_loss)) first_loss = fabs((double)loss);
+            if (!isfinite(loss) || fabs((double)loss) > DIVERGE_FACTOR * first_loss + DIVERGE_FLOOR) {
+                cli_progress_clear(&prog);
+                report_divergence(c, loss, first_loss, e, s + 1, steps);
+                rc = -2;
+                goto done;
+            }
             /* Weighted by rows so a short last batch counts for what it is. */
             loss_sum += (double)loss * (double)n;
             seen += n;
@@ -610,8 +691,8 @@ static int config_mismatch(const clae_model_config *f, const clae_model_config *
     }
 #define DIFF_FLOAT(field, name)                                                                               \
     if (f->field != c->field) {                                                                             \
-        snprintf(buf, cap, "%s: the checkpoint has %.9g, the command line %.9g", name, (double)f->field,    \
-                 (double)c->field);                                                                         \
+        snprintf(buf, cap, "%s: the checkpoint has %.9g, the command line %.9g", name, cli_clean_float(f->field), \
+                 cli_clean_float(c->field));                                                                \
         return 1;                                                                                            \
     }
 #define DIFF_NAME(field, name, namefn)                                                                        \
@@ -640,12 +721,12 @@ static int config_mismatch(const clae_model_config *f, const clae_model_config *
     DIFF_NAME(optimizer, "--optimizer", clae_optimizer_name)
     DIFF_NAME(init, "weight init", clae_init_name)
     DIFF_FLOAT(lr, "--lr")
-    DIFF_FLOAT(momentum, "momentum")
-    DIFF_FLOAT(beta1, "adam beta1")
-    DIFF_FLOAT(beta2, "adam beta2")
-    DIFF_FLOAT(eps, "adam eps")
-    DIFF_FLOAT(rho, "adadelta rho")
-    DIFF_FLOAT(adadelta_eps, "adadelta eps")
+    DIFF_FLOAT(momentum, "--momentum")
+    DIFF_FLOAT(beta1, "--adam-beta1")
+    DIFF_FLOAT(beta2, "--adam-beta2")
+    DIFF_FLOAT(eps, "--adam-eps")
+    DIFF_FLOAT(rho, "--adadelta-rho")
+    DIFF_FLOAT(adadelta_eps, "--adadelta-eps")
     DIFF_INT(batch, "--batch")
     DIFF_INT(seed, "--seed")
     DIFF_NAME(sparsity, "--sparsity", clae_sparsity_name)
@@ -719,6 +800,23 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
     return -1;
 }
 
+/* Binary cross-entropy is a loss only for targets in [0, 1]: beyond them it
+ * falls without bound (to -4e12 on z-scored data) while the error grows. */
+static int check_bce_range(const train_opts *o, const clae_dataset *train)
+{
+    for (size_t i = 0; i < train->rows * train->cols; i++) {
+        const float v = train->x[i];
+        if (v >= -1e-6f && v <= 1.0f + 1e-6f) continue; /* minmax rounding */
+        fprintf(stderr,
+                "clae train: --loss bce needs training data in [0, 1], but %s row %zu column %zu is %g%s%s; use "
+                "--scale minmax (maps each column onto [0, 1]) or --loss sse --output-activation linear\n",
+                o->data, i / train->cols, i % train->cols, (double)v, o->scale == CLAE_SCALE_NONE ? "" : " after --scale ",
+                o->scale == CLAE_SCALE_NONE ? "" : clae_scale_kind_name(o->scale));
+        return -1;
+    }
+    return 0;
+}
+
 int cli_train(int argc, char **argv)
 {
     train_opts o;
@@ -769,6 +867,10 @@ int cli_train(int argc, char **argv)
     if (clae_scaling_apply(&scaling, train) != CLAE_OK ||
         (test_owned && clae_scaling_apply(&scaling, test_owned) != CLAE_OK)) {
         rc = cli_fail_lib();
+        goto done;
+    }
+    if (o.cfg.loss == CLAE_LOSS_BCE && !o.no_training && check_bce_range(&o, train) != 0) {
+        rc = CLI_EXIT_USAGE;
         goto done;
     }
     clae_model_describe(m, r.variant, sizeof r.variant);

@@ -20,7 +20,14 @@
 /* The flags every one of these commands shares. */
 #define USE_COMMON_HELP                                                                                 \
     "  --model PATH            a model file or checkpoint written by clae train;\n"                 \
-    "                          its stored scaling is applied to the data first\n"                     \
+    "                          its stored scaling is applied to the data first;\n"                    \
+    "                          or weights alone (layers.<i>.weight out x in and\n"                    \
+    "                          layers.<i>.bias, as safetensors.torch.save_file\n"                     \
+    "                          writes a PyTorch model's), whose architecture comes\n"                 \
+    "                          from the three flags below\n"                                          \
+    "  --layers L --activation A --output-activation A\n"                                             \
+    "                          a weights-only model's widths (default: read from\n"                   \
+    "                          the tensors) and units (default relu, sigmoid)\n"                      \
     "  --data PATH             IDX (plain or gzip), CSV (header optional) or NPY\n"                 \
     "                          (float32, float64, uint8) rows as wide as the input\n"                \
     "  --limit N               use only the first N rows\n"                                           \
@@ -84,7 +91,20 @@ const char cli_reconstruct_help[] =
 typedef struct use_opts {
     const char *model, *data, *out, *device;
     long limit;
+    cli_model_opts arch; /* --layers/--activation/--output-activation, for a weights-only --model */
+    int arch_given;
 } use_opts;
+
+/* The model flags that describe a weights-only file's architecture. */
+static int is_arch_flag(const char *arg)
+{
+    static const char *const names[] = {"--layers", "--activation", "--output-activation"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t n = strlen(names[k]);
+        if (!strncmp(arg, names[k], n) && (arg[n] == '\0' || arg[n] == '=')) return 1;
+    }
+    return 0;
+}
 
 /* Matches one shared flag; returns 1 if it did. */
 static int use_opt(cli_args *a, use_opts *o)
@@ -99,6 +119,10 @@ static int use_opt(cli_args *a, use_opts *o)
         o->device = a->value;
     } else if (cli_opt(a, "--limit")) {
         if (a->value) cli_long(a, 1, LONG_MAX, &o->limit);
+    } else if (is_arch_flag(a->argv[a->i])) {
+        if (!o->arch_given) cli_model_opts_init(&o->arch);
+        o->arch_given = 1;
+        cli_model_opt(a, &o->arch);
     } else {
         return 0;
     }
@@ -117,6 +141,7 @@ static int use_require(const char *cmd, const use_opts *o, int need_out)
         fprintf(stderr, "clae %s: %s: the path is empty\n", cmd, !*o->model ? "--model" : !*o->data ? "--data" : "--out");
         return CLI_EXIT_USAGE;
     }
+    if (o->out && cli_check_output(cmd, "--out", o->out) != 0) return CLI_EXIT_USAGE;
     return -1;
 }
 
@@ -138,19 +163,47 @@ static void use_close(use_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
+/* A --model without clae's metadata (e.g. PyTorch's save_file of
+ * layers.<i>.weight/bias): the architecture comes from the flags, the widths
+ * from the tensors when --layers is not given; no scaling is applied. */
+static int open_weights_only(use_opts *o, use_ctx *c)
+{
+    if (!o->arch_given) cli_model_opts_init(&o->arch);
+    if (!o->arch.layers && clae_model_config_from_weights(o->model, &o->arch.cfg) != CLAE_OK) return cli_fail_lib();
+    int rc = cli_model_opts_finish("model", &o->arch);
+    if (rc >= 0) return rc;
+    const clae_model_config *g = &o->arch.cfg;
+    fprintf(stderr, "note: %s holds weights only: using layers ", o->model);
+    for (int l = 0; l <= g->n_layers; l++) fprintf(stderr, "%s%d", l ? "," : "", g->sizes[l]);
+    fprintf(stderr, ", %s hidden and %s output units, no scaling\n", clae_activation_name(g->activation[0]),
+            clae_activation_name(g->activation[g->n_layers - 1]));
+    if (clae_model_import(c->rt, o->model, g, CLAE_MODEL_INFERENCE, &c->m) != CLAE_OK) return cli_fail_lib();
+    return -1;
+}
+
 /* Loads the data (first, so a wrong path is reported before any device
  * work), opens the device and the model, and checks that the data fits it.
  * The data is left unscaled (see use_scale). Returns -1 to go on or an exit
  * status after printing the library's message. */
-static int use_open(const use_opts *o, use_ctx *c)
+static int use_open(use_opts *o, use_ctx *c)
 {
     memset(c, 0, sizeof *c);
     if (clae_dataset_load(o->data, &c->ds) != CLAE_OK) return cli_fail_lib();
     if (o->limit > 0) clae_dataset_truncate(c->ds, (size_t)o->limit);
     if (clae_runtime_open(o->device, &c->rt) != CLAE_OK) return cli_fail_lib();
-    /* Inference only: no gradients or optimizer state are allocated. */
-    if (clae_model_load(c->rt, o->model, CLAE_MODEL_INFERENCE, 0, &c->m, &c->scaling) != CLAE_OK)
+    clae_file_kind kind;
+    if (clae_model_file_kind(o->model, &kind) != CLAE_OK) return cli_fail_lib();
+    if (kind == CLAE_FILE_WEIGHTS) {
+        int rc = open_weights_only(o, c);
+        if (rc >= 0) return rc;
+    } else if (o->arch_given) {
+        fprintf(stderr, "clae: --model %s records its own architecture; --layers, --activation and "
+                        "--output-activation are only for weights-only files\n", o->model);
+        return CLI_EXIT_USAGE;
+    } else if (clae_model_load(c->rt, o->model, CLAE_MODEL_INFERENCE, 0, &c->m, &c->scaling) != CLAE_OK) {
+        /* Inference only: no gradients or optimizer state are allocated. */
         return cli_fail_lib();
+    }
     clae_model_get_config(c->m, &c->cfg);
     if (clae_model_check_data(c->m, c->ds) != CLAE_OK) return cli_fail_lib();
     return -1;
@@ -392,6 +445,7 @@ int cli_score(int argc, char **argv)
         fprintf(stderr, "clae score: --plot: the path is empty\n");
         return CLI_EXIT_USAGE;
     }
+    if (plot && cli_check_output("score", "--plot", plot) != 0) return CLI_EXIT_USAGE;
 
     use_ctx c;
     float *score = NULL;
