@@ -1,5 +1,5 @@
 # Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
-# `make`, `make test`, `make install PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench`.
+# `make`, `make test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench`.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -11,9 +11,12 @@ OPT      ?= -O2
 SOVERSION := 0
 VERSION   := $(shell sed -n 's/^\#define CLAE_VERSION_STRING "\(.*\)"/\1/p' include/clae.h)
 
-PKGS      := OpenCL clblast zlib nettle libcjson libpng
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lOpenCL -lclblast -lz -lnettle -lcjson -lpng16)
+# What libclae itself links (and clae.pc requires); the CLI adds libpng for its plots.
+LIB_PKGS  := OpenCL clblast zlib nettle libcjson
+CLI_PKGS  := libpng
+PKG_CFLAGS := $(shell pkg-config --cflags $(LIB_PKGS) $(CLI_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lOpenCL -lclblast -lz -lnettle -lcjson)
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null || echo -lpng16)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
 
@@ -21,6 +24,9 @@ WARN     := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-proto
 CPPFLAGS += -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
 CFLAGS   += -std=c11 $(OPT) -g -fPIC $(WARN) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -lpthread
+# The library's objects hide everything but the clae.h API (its visibility pragma), so
+# libclae.so exports exactly that API; static linking (CLI, tests) still sees every symbol.
+LIB_CFLAGS := -fvisibility=hidden
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -40,11 +46,11 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test clean install bench check-deps bench-gemm
+.PHONY: all test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner
 all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
-FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) $(LDFLAGS) $(LDLIBS) $(CLI_LIBS)
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
@@ -60,11 +66,11 @@ $(BUILD)/kernels.c: $(CL_SRC) $(BUILD)/embed_kernels
 
 $(BUILD)/lib/kernels.o: $(BUILD)/kernels.c lib/runtime.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
 # Help texts are single string literals longer than C99's 4095-character minimum;
 # every compiler we build with takes them, so that one pedantic warning is off.
@@ -80,27 +86,49 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# --no-undefined: the shared library names every library it needs (clae.pc lists the same).
 $(SHARED): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libclae.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libclae.so.$(SOVERSION) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libclae.so: $(SHARED)
 	ln -sf libclae.so.$(SOVERSION) $@
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS)
 
 $(TESTS): $(TEST_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS) $(CHECK_LIBS)
 
 # Written at every build so the installed file always names the PREFIX of that build.
 $(BUILD)/clae.pc: FORCE
 	@mkdir -p $(BUILD)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: clae\nDescription: Portable OpenCL autoencoder backend\nVersion: %s\nRequires.private: OpenCL clblast zlib nettle libcjson libpng\nLibs: -L$${libdir} -lclae\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@.tmp
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: clae\nDescription: Portable OpenCL autoencoder backend\nVersion: %s\nRequires.private: $(LIB_PKGS)\nLibs: -L$${libdir} -lclae\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 # The suite runs on PoCL and cpu-ref; CLAE_CACHE_DIR keeps its program cache inside the build tree.
-test: $(TESTS) $(CLI)
+# The packaging checks run first: they take a second.
+test: $(TESTS) $(CLI) check-exports check-install check-runner
 	CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS)
+
+# A suite or test case name that matches nothing fails (listing the suites) instead of passing 0 checks.
+check-runner: $(TESTS)
+	@if ./$(TESTS) no_such_suite > $(BUILD)/check-runner.out 2>&1; then \
+		echo 'check-runner: test_clae passed with an unknown suite' >&2; exit 1; fi
+	@grep -q 'suites: runtime ops' $(BUILD)/check-runner.out || { cat $(BUILD)/check-runner.out >&2; exit 1; }
+	@if ./$(TESTS) model no_such_case > $(BUILD)/check-runner.out 2>&1; then \
+		echo 'check-runner: test_clae passed with an unknown test case' >&2; exit 1; fi
+	@grep -q "has no test case 'no_such_case'" $(BUILD)/check-runner.out || { cat $(BUILD)/check-runner.out >&2; exit 1; }
+	@rm -f $(BUILD)/check-runner.out
+	@echo 'check-runner: unknown suites and test cases fail'
+
+# libclae.so exports exactly the functions include/clae.h declares (hidden visibility otherwise).
+check-exports: $(SHARED)
+	tests/check_exports.sh $(SHARED) include/clae.h "$(CC)"
+
+# A DESTDIR install puts its files in place and `make uninstall` removes every one of them.
+# LDFLAGS: a sanitized libclae.so runs only in a program linked with the sanitizer too.
+check-install: all
+	tests/check_install.sh "$(MAKE)" $(BUILD) $(abspath $(BUILD))/install-check $(PREFIX) "$(CC) $(LDFLAGS)"
 
 # `make bench-gemm`: clae's OpenCL GEMM engines (tiled, clblast) against OpenBLAS cblas_sgemm on
 # the host, one process, one run. OpenBLAS is the benchmark's peer only, never a dependency of
@@ -128,6 +156,12 @@ install: all
 	ln -sf libclae.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libclae.so
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/clae.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Removes what install put there, file by file; the directories stay (they may be shared).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/clae.h $(DESTDIR)$(PREFIX)/lib/libclae.a \
+		$(DESTDIR)$(PREFIX)/lib/libclae.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libclae.so \
+		$(DESTDIR)$(PREFIX)/bin/clae $(DESTDIR)$(PREFIX)/lib/pkgconfig/clae.pc
 
 clean:
 	rm -rf $(BUILD)

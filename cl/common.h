@@ -1,6 +1,6 @@
 /* common.h — device code every kernel program starts with: build-define defaults, the
- * accumulator, Philox4x32-10 (VARIANTS.md §6.4), clae's float log/cos for Box–Muller and the
- * stable helpers of §0.6. */
+ * accumulator, Philox4x32-10 (Salmon et al. 2011), clae's float log/cos for Box–Muller and the
+ * numerically stable σ and softplus. */
 
 /* The runtime passes these as -D options; the defaults let a file compile on its own. */
 #ifndef CLAE_HAS_FP64
@@ -76,7 +76,7 @@ uint4 clae_philox4x32_10(uint4 c, uint2 k)
 /* Uniform in [0,1): 24 bits times 2^-24, exact in float, so bit-identical to the host. */
 float clae_u01(uint w) { return (float)(w >> 8) * 5.9604644775390625e-8f; }
 
-/* Uniform in (0,1) for logs: ((w >> 9)·2 + 1)·2^-24 stays below 2^24, so it is exact (§6.4). */
+/* Uniform in (0,1) for logs: ((w >> 9)·2 + 1)·2^-24 stays below 2^24, so it is exact. */
 float clae_u01_open(uint w) { return (float)((w >> 9) * 2u + 1u) * 0x1p-24f; }
 
 /* ---- clae's own float log and cos(2πu) (twins of lib/mathf.c, operation for operation) ---- */
@@ -130,14 +130,14 @@ CLAE_INLINE float clae_cos2pif(float u)
     return sign * r;
 }
 
-/* One standard normal from Philox words w2, w3 by Box–Muller (§6.4). */
+/* One standard normal from Philox words w2, w3 by Box–Muller: sqrt(−2·log u1)·cos(2π·u2). */
 CLAE_INLINE float clae_normal_bm(uint w2, uint w3)
 {
     float r = sqrt(-2.0f * clae_logf(clae_u01_open(w2)));
     return r * clae_cos2pif(clae_u01_open(w3));
 }
 
-/* ---- numerically stable building blocks (§0.6) ------------------------------------------ */
+/* ---- numerically stable building blocks ------------------------------------------ */
 
 /* Only one exp, never of a positive argument, so it neither overflows nor returns NaN. */
 float clae_sigmoid(float z)
@@ -164,7 +164,7 @@ acc_t clae_softplus(acc_t z)
 #define CLAE_LOSS_SSE 0
 #define CLAE_LOSS_BCE 1
 
-/* f'(z) expressed through the cached output a = f(z) (§0.4); relu' is 0 at a = 0. */
+/* f'(z) expressed through the cached output a = f(z) (σ: a(1−a), tanh: 1−a²); relu' is 0 at a = 0. */
 float clae_act_deriv(int f, float a)
 {
     switch (f) {

@@ -1,4 +1,4 @@
-/* optim.cl — one optimizer update per parameter (VARIANTS.md Appendix A), state in float32
+/* optim.cl — one optimizer update per parameter (README, The math: optimizers), state in float32
  * with the parameters' layout. Each expression matches lib/ops_ref.c operation for operation. */
 
 /* SGD: θ ← θ − η·g. */

@@ -1,6 +1,10 @@
-/* penalty.cl — activation-sparsity (VARIANTS.md §3) and contractive (§7) penalties: values, the
- * statistics the backward pass needs, and gradients. Twins of lib/ops_variants_ref.c: sums run in
+/* penalty.cl — activation-sparsity (Ng, CS294A) and contractive (Rifai et al. 2011) penalties: values,
+ * the statistics the backward pass needs, and gradients. Twins of lib/ops_variants_ref.c: sums run in
  * a fixed order by one work-item each, and per-element float expressions match operation for operation. */
+
+/* Optimizer kinds: the clae_optimizer enum of clae.h (checked by lib/ops_variants_cl.c). */
+#define CLAE_OPT_ADAM 3
+#define CLAE_OPT_ADADELTA 4
 
 /* ρ̂ clamp of the KL penalty (CLAE_KL_Q_MIN/MAX in lib/ops_variants.h). */
 #define CLAE_KL_Q_MIN 1e-6f
@@ -10,7 +14,7 @@ float clae_clamp_q(float q) { return q < CLAE_KL_Q_MIN ? CLAE_KL_Q_MIN : (q > CL
 
 /* ---- sparsity ------------------------------------------------------------------------------ */
 
-/* stats[c] = ρ̂_c = (1/B)·Σ_r a_rc, with tanh codes mapped to (0,1) by (a+1)/2 (§3.2). */
+/* stats[c] = ρ̂_c = (1/B)·Σ_r a_rc, with tanh codes mapped to (0,1) by (a+1)/2. */
 __kernel void sparsity_colmean(int tanh_map, __global const float *A, ulong aoff, ulong rows, ulong cols,
                                __global float *stats, ulong soff)
 {
@@ -52,7 +56,7 @@ __kernel void sparsity_act_pen(int l2, float weight, __global const float *A, ul
     pen[poff] = (float)((acc_t)weight * acc.s / (acc_t)(l2 ? 2 * rows : rows));
 }
 
-/* h2o's running mean (§3.4): for each row in batch order ā_c ← 0.999·ā_c + 0.001·a_rc, in float. */
+/* h2o's running mean (sparsity_beta): for each row in batch order ā_c ← 0.999·ā_c + 0.001·a_rc, in float. */
 __kernel void sparsity_h2o_ema(__global const float *A, ulong aoff, ulong rows, ulong cols, __global float *stats,
                                ulong soff)
 {
@@ -86,18 +90,33 @@ __kernel void sparsity_act_grad(int l2, float scale, __global const float *A, ul
     G[goff + i] = G[goff + i] + add;
 }
 
-/* db[c] += β·(ā_c − ρ): h2o's bias controller, not the gradient of a loss. */
-__kernel void sparsity_h2o_grad(float weight, float rho, __global const float *stats, ulong soff, ulong cols,
-                                __global float *db, ulong dboff)
+/* h2o's bias controller, not the gradient of a loss: P[c] = r_c·β·(ā_c − ρ), with r_c the rate the
+ * coming update of bias c applies (optim.cl's float expressions, from the state before it): η;
+ * Adam η/(√(v′/bc2) + ε), v′ = β2·v + (1−β2)·g²; ADADELTA √((Edx2 + ε)/(Eg2′ + ε)), Eg2′ = ρ·Eg2 + (1−ρ)·g².
+ * a is β2 (Adam) or ρ (ADADELTA), e the matching ε; s1 = Eg2, s2 = v or Edx2. */
+__kernel void sparsity_h2o_push(int kind, float lr, float a, float e, float bc2, float rho, float weight,
+                                __global const float *ema, ulong emoff, __global const float *db, ulong dboff,
+                                __global const float *s1, ulong s1off, __global const float *s2, ulong s2off,
+                                ulong cols, __global float *P, ulong poff)
 {
     ulong c = get_global_id(0);
     if (c >= cols) return;
-    db[dboff + c] = db[dboff + c] + weight * (stats[soff + c] - rho);
+    float g = db[dboff + c], r;
+    if (kind == CLAE_OPT_ADAM) {
+        float v = a * s2[s2off + c] + (1.0f - a) * (g * g);
+        r = lr / (sqrt(v / bc2) + e);
+    } else if (kind == CLAE_OPT_ADADELTA) {
+        float eg = a * s1[s1off + c] + (1.0f - a) * (g * g);
+        r = sqrt((s2[s2off + c] + e) / (eg + e));
+    } else {
+        r = lr;
+    }
+    P[poff + c] = r * weight * (ema[emoff + c] - rho);
 }
 
 /* ---- contractive --------------------------------------------------------------------------- */
 
-/* d = ∂s/∂z from the cached output a and s = f'(z) (§7.3): sigmoid s(1−2a), tanh −2a·s, else 0. */
+/* d = ∂s/∂z from the cached output a and s = f'(z): sigmoid s(1−2a), tanh −2a·s, else 0. */
 float clae_act_deriv2(int f, float a, float s)
 {
     switch (f) {

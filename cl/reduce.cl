@@ -1,4 +1,4 @@
-/* reduce.cl — column sums, i.e. the bias gradient ∂L/∂b = colsum(G_Z) of VARIANTS.md §0.1.
+/* reduce.cl — column sums, i.e. the bias gradient ∂L/∂b = colsum(G_Z) of the dense layer.
  * Deterministic: each column is summed by one work-item in row order. */
 
 /* out[c] = Σ_r G[r,c]. Work-items on consecutive columns read consecutive floats of each row,

@@ -1,5 +1,5 @@
-/* rng.cl — counter-based random numbers on the device: weight initialisation (Appendix B) and a
- * raw Philox4x32-10 kernel for the known-answer tests of VARIANTS.md §6.4. */
+/* rng.cl — counter-based random numbers on the device: weight initialisation (Glorot/He uniform) and
+ * a raw Philox4x32-10 kernel for the known-answer tests (Random123's vectors). */
 
 /* theta[e] = a·(2u − 1), u = (w0 >> 8)·2^-24, w = Philox(ctr = (e lo, e hi, layer_id, 9),
  * key = (seed lo, seed hi)). 2u − 1 is exact and the product rounds once, so the host gets

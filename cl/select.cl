@@ -1,5 +1,5 @@
-/* select.cl — top-k masks of the k-sparse (§4.2, along rows) and winner-take-all (§5.2, down
- * columns) autoencoders, and the gradient mask. Same selection as the reference, element by element. */
+/* select.cl — top-k masks of k-sparse (Makhzani & Frey 2013, along rows) and winner-take-all (Makhzani
+ * & Frey 2015, down columns), and the gradient mask. Same selection as the reference, element by element. */
 
 /* Does value a at index i come before value b at index j? Value descending, index ascending on
  * ties, NaN after every number (NaNs among themselves by index): a strict total order, so the

@@ -10,6 +10,12 @@
 extern "C" {
 #endif
 
+/* libclae.so is built with -fvisibility=hidden: only what this header declares
+ * (this push/pop region) is exported, the library's internals are not. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define CLAE_VERSION_STRING "0.1.0"
 #define CLAE_VERSION_MAJOR 0
 #define CLAE_VERSION_MINOR 1
@@ -74,7 +80,9 @@ typedef struct clae_device_info {
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
     size_t max_work_group_size;
-    int is_default;          /* 1 for the device an empty spec selects */
+    int is_default;          /* 1 for the built-in default: the device an empty spec
+                                selects while CLAE_DEVICE is unset (clae_device_resolve
+                                tells which one the environment selects) */
 } clae_device_info;
 
 /* Lists every device of every OpenCL platform, then the pseudo-device cpu-ref
@@ -85,6 +93,34 @@ clae_status clae_devices(clae_device_info **list, size_t *count);
 
 /* Frees memory the library handed to the caller (device lists, buffers). */
 void clae_free(void *ptr);
+
+/* The device clae_runtime_open(spec, ...) would open, found without opening
+ * it (no context, nothing compiled): spec as there, NULL or "" for
+ * CLAE_DEVICE and, when that is unset, the default. *out receives a copy.
+ * A spec that matches nothing fails as clae_runtime_open does:
+ * CLAE_ERR_DEVICE, the message listing the devices that exist. */
+clae_status clae_device_resolve(const char *spec, clae_device_info *out);
+
+/* One property of a device, as clinfo shows it. */
+typedef struct clae_device_property {
+    const char *key;   /* a stable snake_case name, e.g. "max_clock_mhz" */
+    const char *label; /* for people, e.g. "Max clock frequency (MHz)" */
+    const char *value; /* as text; flags are "yes"/"no", lists space-separated */
+    int numeric;       /* 1 when the value is a number, also given in `number` */
+    double number;
+} clae_device_property;
+
+/* Every property clae reads of the device spec selects (as
+ * clae_device_resolve): for an OpenCL device the platform's name, vendor,
+ * version, profile and extensions, the device's versions, driver, compute
+ * units, clock, memory sizes (global, cache, local, constant, largest
+ * allocation), base address alignment, work-group and work-item limits,
+ * vector widths, floating-point configurations, fp64, queue properties and
+ * extensions; and what clae derives from them: the kernel build options, the
+ * work-group size, the buffer alignment and the GEMM engine. Nothing is
+ * compiled. On success *props is one allocation of *count entries together
+ * with all their strings: the caller frees it with clae_free(*props). */
+clae_status clae_device_properties(const char *spec, clae_device_property **props, size_t *count);
 
 /* ------------------------------------------------------------------------ */
 /* Runtime: one device, its context, queue and compiled programs             */
@@ -133,7 +169,7 @@ clae_status clae_runtime_stats_get(const clae_runtime *rt, clae_runtime_stats *o
 const char *clae_runtime_cache_dir(const clae_runtime *rt);
 
 /* ------------------------------------------------------------------------ */
-/* Random numbers: Philox4x32-10 (VARIANTS.md §6.4), identical on every path */
+/* Random numbers: Philox4x32-10 (Salmon et al. 2011), the same on every path */
 /* ------------------------------------------------------------------------ */
 
 /* out = Philox4x32-10(ctr, key). Pure function. */
@@ -143,15 +179,31 @@ void clae_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t o
 /* Data                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* A dense float matrix of rows × cols, row-major, values as loaded and scaled. */
+/* Which reader produced a dataset. */
+typedef enum clae_data_format { CLAE_FORMAT_IDX = 0, CLAE_FORMAT_CSV, CLAE_FORMAT_NPY } clae_data_format;
+
+/* A dense float matrix of rows × cols, row-major, values as loaded and scaled.
+ *
+ * The one rule for values, in every format: a number stored as text (CSV) or
+ * as a float (NPY '<f4', '<f8') is taken as it is; a number stored as an
+ * unsigned byte (IDX type 0x08, NPY '|u1') is divided by 255, the byte's
+ * range, so byte pixels land in [0,1] as MNIST, torchvision's ToTensor and
+ * Keras do. So the bytes b as IDX or '|u1' NPY, and the floats (float)b/255
+ * as '<f4' NPY or as CSV printed with "%.9g", load as the same floats; CSV
+ * pixels written as 0..255 stay 0..255 (scale them: --scale minmax). */
 typedef struct clae_dataset {
     size_t rows;
     size_t cols;
-    float *x;        /* rows*cols floats, owned by the dataset */
-    char path[1024]; /* the file it came from */
+    float *x;                /* rows*cols floats, owned by the dataset */
+    char path[1024];         /* the file it came from ("<stdin>" for "-") */
+    char **names;            /* cols column names from a CSV header, else NULL; owned */
+    clae_data_format format; /* the reader that loaded it */
 } clae_dataset;
 
-/* Reads an IDX file (MNIST / Fashion-MNIST format, uint8 images; plain or
+/* Every loader accepts the path "-" for standard input, and reads a file
+ * (or input) that is gzip-compressed as if it were not.
+ *
+ * Reads an IDX file (MNIST / Fashion-MNIST format, uint8 images; plain or
  * gzip-compressed) into a dataset of rows × (product of the other dimensions),
  * uint8 scaled to [0,1]. Errors: CLAE_ERR_IO (missing/unreadable file),
  * CLAE_ERR_FORMAT (wrong magic or type), CLAE_ERR_TRUNCATED (fewer bytes than
@@ -162,8 +214,20 @@ clae_status clae_dataset_load_idx(const char *path, clae_dataset **out);
 /* Keeps only the first `rows` rows (no-op if rows >= ds->rows). */
 void clae_dataset_truncate(clae_dataset *ds, size_t rows);
 
-/* Frees a dataset. NULL is allowed. */
+/* Frees a dataset (its names too). NULL is allowed. */
 void clae_dataset_free(clae_dataset *ds);
+
+/* Removes the columns cols[0..n) (counted from 0; repeats are fine) from every
+ * row, in place, keeping the others in order (names too). CLAE_ERR_ARG naming
+ * ds->path for a column past the last or when no column would be left; the
+ * data is then untouched. */
+clae_status clae_dataset_drop_columns(clae_dataset *ds, const size_t *cols, size_t n);
+
+/* Moves rows [rows, ds->rows) into a new dataset *tail (same path, format and
+ * names) and keeps the first `rows` in ds: a hold-out split in file order.
+ * CLAE_ERR_ARG unless 0 < rows < ds->rows; CLAE_ERR_NOMEM. The caller frees
+ * *tail with clae_dataset_free(); on failure *tail is NULL and ds unchanged. */
+clae_status clae_dataset_split(clae_dataset *ds, size_t rows, clae_dataset **tail);
 
 /* Fills order[0..rows) with a permutation of 0..rows-1 for the given epoch:
  * a Fisher–Yates shuffle driven by Philox (stream tag 8), so the same
@@ -188,7 +252,9 @@ clae_status clae_dataset_gather(const clae_dataset *ds, const size_t *idx, size_
  *   no ',' but has that character. Cells may be surrounded by spaces and by
  *   double quotes ("" inside quotes is one quote); CRLF line ends are fine.
  * - Header: the first non-blank line is a header, and skipped, when any of its
- *   cells is not a number. Its cell count must match the data rows'.
+ *   cells is not a number. Its cell count must match the data rows'; its
+ *   cells (unquoted, trimmed) are kept as ds->names.
+ * - Values are taken as written (the rule at clae_dataset).
  * - Blank (empty or all-space) lines are skipped; line numbers in messages
  *   count every physical line from 1, columns count cells from 1.
  * - Numbers are read with strtod in the "C" locale's notation (a program that
@@ -212,10 +278,13 @@ clae_status clae_dataset_load_csv(const char *path, clae_dataset **out);
 clae_status clae_dataset_load_npy(const char *path, clae_dataset **out);
 
 /* Loads any supported file, choosing the reader by name, then content:
- * a name ending in ".csv" or ".tsv" (any case) → clae_dataset_load_csv;
- * ".npy" → clae_dataset_load_npy; otherwise a file starting with the NPY
- * magic "\x93NUMPY" → NPY; everything else → clae_dataset_load_idx (which
- * also reads .gz). The chosen reader's errors are returned unchanged. */
+ * a name ending in ".csv" or ".tsv" (any case, optionally followed by ".gz")
+ * → clae_dataset_load_csv; ".npy" (or ".npy.gz") → clae_dataset_load_npy;
+ * otherwise a file whose (decompressed) data starts with the NPY magic
+ * "\x93NUMPY" → NPY; everything else → clae_dataset_load_idx. Standard input
+ * ("-") has no name, so its content decides: NPY magic → NPY, an IDX magic
+ * (0, 0, a type byte IDX defines, 1 to 4 dimensions) → IDX, anything else → CSV.
+ * The chosen reader's errors are returned unchanged. */
 clae_status clae_dataset_load(const char *path, clae_dataset **out);
 
 /* Writes x (rows × cols, row-major) as CSV: one line per row, cells printed
@@ -241,6 +310,8 @@ typedef enum clae_scale_kind {
     CLAE_SCALE_NONE = 0, /* x' = x */
     CLAE_SCALE_MINMAX,   /* offset = column min, scale = 1/(max − min): training data to [0,1] */
     CLAE_SCALE_ZSCORE,   /* offset = column mean, scale = 1/std (population std, divisor n) */
+    CLAE_SCALE_NORMALIZE, /* offset = column mean, scale = 1/(max − min): h2o's autoencoder scaling,
+                           * training data into [-1, 1] with each column's mean at 0 */
     CLAE_SCALE_COUNT
 } clae_scale_kind;
 
@@ -251,12 +322,12 @@ typedef struct clae_scaling {
     float *scale;  /* cols entries (NULL for CLAE_SCALE_NONE), owned */
 } clae_scaling;
 
-/* "none", "minmax", "zscore"; the parser returns CLAE_ERR_ARG for any other word. */
+/* "none", "minmax", "zscore", "normalize"; the parser returns CLAE_ERR_ARG for any other word. */
 const char *clae_scale_kind_name(clae_scale_kind kind);
 clae_status clae_scale_kind_parse(const char *word, clae_scale_kind *out);
 
 /* Fits kind on ds's columns (statistics in double precision). A column whose
- * range (minmax) or standard deviation (zscore) is zero, or so small that its
+ * range (minmax, normalize) or standard deviation (zscore) is zero, or so small that its
  * inverse overflows a float, gets scale 1, so it is shifted but never blown
  * up. For CLAE_SCALE_NONE only kind and cols are set. On success the caller
  * releases out with clae_scaling_free(); on failure out is left empty
@@ -332,22 +403,23 @@ clae_status clae_loss_parse(const char *word, clae_loss *out);
 clae_status clae_optimizer_parse(const char *word, clae_optimizer *out);
 clae_status clae_init_parse(const char *word, clae_init *out);
 
-/* Activation sparsity on the code layer (VARIANTS.md §3). */
+/* Activation sparsity; the formulas are in the README, "The math". */
 typedef enum clae_sparsity {
     CLAE_SPARSITY_NONE = 0,
-    CLAE_SPARSITY_KL,  /* β·Σ_j KL(ρ‖ρ̂_j), ρ̂ the batch mean (of (a+1)/2 for tanh) — §3.2 */
-    CLAE_SPARSITY_L1,  /* (λ/B)·Σ|a| — §3.3 */
-    CLAE_SPARSITY_L2,  /* (λ/2B)·Σa² — §3.3 */
-    CLAE_SPARSITY_H2O, /* h2o's average_activation/sparsity_beta: β(ā_j − ρ) added to ∂L/∂b_j, ā an EMA — §3.4 */
+    CLAE_SPARSITY_KL,  /* β·Σ_j KL(ρ‖ρ̂_j), ρ̂ the batch mean (of (a+1)/2 for tanh); Ng, CS294A */
+    CLAE_SPARSITY_L1,  /* (λ/B)·Σ|a| over the code */
+    CLAE_SPARSITY_L2,  /* (λ/2B)·Σa² over the code */
+    CLAE_SPARSITY_H2O, /* h2o's average_activation/sparsity_beta on every hidden layer: after each bias
+                        * update b_j ← b_j − r_j·β(ā_j − ρ), r_j that update's rate, ā an EMA */
     CLAE_SPARSITY_COUNT
 } clae_sparsity;
 
-/* Input corruption of the denoising autoencoder (VARIANTS.md §6), training only. */
+/* Input corruption of the denoising autoencoder (Vincent et al. 2008, 2010), training only. */
 typedef enum clae_noise {
     CLAE_NOISE_NONE = 0,
     CLAE_NOISE_GAUSSIAN,   /* x + σ·ε */
-    CLAE_NOISE_MASK,       /* 0 with probability ν */
-    CLAE_NOISE_SALTPEPPER, /* with probability ν: 0 or 1, each with probability ½ */
+    CLAE_NOISE_MASK,       /* with probability ν: the feature's training mean (clae_model_set_feature_stats) */
+    CLAE_NOISE_SALTPEPPER, /* with probability ν: the feature's training min or max, each with probability ½ */
     CLAE_NOISE_COUNT
 } clae_noise;
 
@@ -372,7 +444,7 @@ typedef struct clae_model_config {
     int batch;      /* the largest batch a step will see */
     uint64_t seed;  /* weight initialisation and everything random */
 
-    /* Regularized variants (VARIANTS.md §3–7); all off by default. */
+    /* Regularized variants (README, "The math": the variants); all off by default. */
     clae_sparsity sparsity;
     float sparsity_rho;    /* KL / h2o target ρ (0.05) */
     float sparsity_beta;   /* KL / h2o weight β (3) */
@@ -381,7 +453,9 @@ typedef struct clae_model_config {
     float ksparse_alpha;   /* k-sparse inference keeps round(α·k) (1) */
     int ksparse_k_start;   /* k schedule: start at this k (0 = no schedule) ... */
     int ksparse_schedule_steps; /* ... and reach ksparse_k after this many steps */
-    float wta_rate;        /* winner-take-all: share of the batch each code unit may win (0 = off) */
+    float wta_rate;        /* winner-take-all: share of the batch each code unit may win (0 = off);
+                              ⌈share·B⌉ winners of B rows, the share read as the shortest decimal
+                              that rounds to this float (0.05f: 5 of 100 rows, not 6) */
     clae_noise noise;
     float noise_level;     /* σ for gaussian, ν for mask and salt-and-pepper */
     float contractive;     /* λ of the contractive penalty on every encoder layer (0 = off) */
@@ -468,7 +542,14 @@ void clae_model_get_config(const clae_model *m, clae_model_config *out);
 
 /* One optimizer step on `rows` rows of x (rows × n_0 floats, 1 <= rows <= batch).
  * If loss is non-NULL it receives the training loss of the batch before the
- * update (sum over features, mean over rows). CLAE_ERR_NUMERIC if it is not finite. */
+ * update (sum over features, mean over rows). The loss is read back once the
+ * whole step, update included, has been handed to the device, so the step
+ * waits for the device once, at its end; CLAE_ERR_NUMERIC if it is not finite,
+ * in which case the update has been applied (and counted in the steps) and
+ * the weights may hold the non-finite values. With loss NULL no loss is
+ * computed at all (no kernel, no read back, no wait for the device beyond the
+ * input upload): the weights come out bit for bit as with a loss pointer, and
+ * clae_model_last_penalty keeps its previous value. */
 clae_status clae_model_train_step(clae_model *m, const float *x, size_t rows, float *loss);
 
 /* clae_model_train_step, also telling the model which data-set rows the batch
@@ -477,6 +558,21 @@ clae_status clae_model_train_step(clae_model *m, const float *x, size_t rows, fl
  * split. NULL numbers the rows steps·batch + r. */
 clae_status clae_model_train_step_rows(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows,
                                        float *loss);
+
+/* The per-feature values the denoising corruption writes, in the units the model trains on
+ * (after any scaling): mask sets a dropped input i to mean[i] (as h2o's input_dropout_ratio,
+ * 0 after zscore or normalize scaling), salt-and-pepper to min[i] or max[i]. Each array has
+ * sizes[0] floats, is copied, and may be NULL to keep the current values, which start as mean 0,
+ * min 0, max 1 (the [0, 1] image case). They are persistent state: a checkpoint stores them
+ * ("noise.feature_mean", "noise.feature_min", "noise.feature_max") and restores them. A model
+ * that corrupts no input, or one created for inference, ignores them (CLAE_OK). CLAE_ERR_ARG
+ * naming the feature for a non-finite value or min above max. */
+clae_status clae_model_set_feature_stats(clae_model *m, const float *mean, const float *min, const float *max);
+
+/* clae_model_set_feature_stats with each column's mean (summed in double, row order), minimum
+ * and maximum over ds's rows: call it with the training data, after scaling. CLAE_ERR_ARG for
+ * an empty dataset, CLAE_ERR_SHAPE when ds->cols differs from sizes[0]. */
+clae_status clae_model_fit_feature_stats(clae_model *m, const clae_dataset *ds);
 
 /* The regularizers' share of the loss last reported by train_step/loss (0 without any). */
 float clae_model_last_penalty(const clae_model *m);
@@ -528,7 +624,7 @@ clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, 
 /* ------------------------------------------------------------------------ */
 
 /* A model file is a safetensors file PyTorch's `safetensors` package loads by
- * name: dense layer i stores "layers.<i>.weight" (out×in, VARIANTS.md's W, as
+ * name: dense layer i stores "layers.<i>.weight" (out×in, row j the incoming weights of unit j, as
  * torch.nn.Linear) and "layers.<i>.bias"; a fitted scaling stores
  * "scaling.offset" and "scaling.scale". The "__metadata__" records
  * format ("clae-model-1"), clae_version, the architecture (layers,
@@ -537,7 +633,7 @@ clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, 
  * A checkpoint (format "clae-checkpoint-1") adds every other persistent
  * tensor under its plan name — optimizer state ("adam.m.layers.<i>.weight",
  * "adam.v…", "velocity…", "adadelta.eg2…", "adadelta.edx2…") and variant state
- * ("sparsity.ema") — and the training position. Files are written to a
+ * ("sparsity.ema.layers.<i>", "noise.feature_mean", …) — and the training position. Files are written to a
  * temporary name and renamed, so a crash never leaves half a file. */
 
 /* Where a training run stands; everything else that is random follows from
@@ -623,6 +719,10 @@ clae_status clae_model_restore_checkpoint(clae_model *m, const char *path, clae_
 
 /* The message of the last failing call on this model ("" if none). */
 const char *clae_model_error(const clae_model *m);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -87,7 +87,8 @@ void clae_model_config_default(clae_model_config *cfg)
     cfg->adadelta_eps = 1e-8f;
     cfg->batch = 256;
     cfg->seed = 42;
-    /* Variant parameters at VARIANTS.md's defaults; each variant stays off until asked for. */
+    /* Variant parameters at their papers' usual values (Ng's ρ 0.05 and β 3, corruption ν 0.25);
+     * each variant stays off until asked for. */
     cfg->sparsity_rho = 0.05f;
     cfg->sparsity_beta = 3.0f;
     cfg->sparsity_lambda = 1e-3f;

@@ -1,5 +1,5 @@
-/* dataio.c — data in and out beyond IDX: CSV and NPY readers, the loader that picks one, CSV/NPY matrix
- * writers (temp file + rename) and per-column min-max / z-score scaling. */
+/* dataio.c — data in and out beyond IDX: CSV and NPY readers (files, .gz, stdin), the loader that picks
+ * one, CSV/NPY matrix writers (temp file + rename) and per-column min-max / z-score / normalize scaling. */
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "clae.h"
+#include "datasrc.h"
 #include "error.h"
 #include "safetensors.h" /* clae_atomic_* */
 
@@ -62,14 +63,21 @@ static int fvec_push(fvec *v, float f)
     return 1;
 }
 
-/* Wraps a loaded matrix into a dataset, taking ownership of x. */
-static clae_status make_dataset(const char *path, float *x, size_t rows, size_t cols, clae_dataset **out)
+/* Wraps a loaded matrix into a dataset, taking ownership of x (and of names,
+ * cols entries or NULL). */
+static clae_status make_dataset(const char *path, clae_data_format format, float *x, size_t rows, size_t cols,
+                                char **names, clae_dataset **out)
 {
     clae_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
         free(x);
+        if (names)
+            for (size_t j = 0; j < cols; j++) free(names[j]);
+        free(names);
         return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", path);
     }
+    ds->format = format;
+    ds->names = names;
     /* Give back the growth slack of the CSV reader's doubling. */
     float *shrunk = realloc(x, rows * cols * sizeof *x);
     ds->x = shrunk ? shrunk : x;
@@ -176,8 +184,27 @@ static char csv_pick_sep(const char *line, size_t len)
     return ',';
 }
 
-static clae_status csv_load(FILE *fp, const char *path, clae_dataset **out)
+/* Copies the header's cells, which live in the line buffer the next line overwrites. */
+static char **csv_copy_names(const csv_cells *c)
 {
+    char **names = calloc(c->n, sizeof *names);
+    for (size_t j = 0; names && j < c->n; j++) {
+        size_t len = strlen(c->cell[j]) + 1;
+        names[j] = malloc(len);
+        if (!names[j]) {
+            for (size_t k = 0; k < j; k++) free(names[k]);
+            free(names);
+            return NULL;
+        }
+        memcpy(names[j], c->cell[j], len);
+    }
+    return names;
+}
+
+static clae_status csv_load(clae_src *src, clae_dataset **out)
+{
+    const char *path = src->name;
+    char **names = NULL;
     char *line = NULL;
     size_t linecap = 0;
     csv_cells cells = {NULL, 0, 0};
@@ -186,10 +213,9 @@ static clae_status csv_load(FILE *fp, const char *path, clae_dataset **out)
     size_t lineno = 0, cols = 0, rows = 0, first_line = 0;
     int header = 0;
     char sep = ',';
-    ssize_t got;
+    long got;
 
-    errno = 0;
-    while ((got = getline(&line, &linecap, fp)) >= 0) {
+    while ((got = clae_src_getline(src, &line, &linecap)) >= 0) {
         lineno++;
         size_t len = (size_t)got;
         if (memchr(line, '\0', len)) {
@@ -216,7 +242,14 @@ static clae_status csv_load(FILE *fp, const char *path, clae_dataset **out)
                 float v;
                 header = cells.cell[j][0] != '\0' && parse_float(cells.cell[j], &v) == NUM_BAD;
             }
-            if (header) continue;
+            if (header) {
+                names = csv_copy_names(&cells);
+                if (!names) {
+                    st = clae_fail(CLAE_ERR_NOMEM, "%s:%zu: out of memory for the header", path, lineno);
+                    break;
+                }
+                continue;
+            }
         } else if (cells.n != cols) {
             st = clae_fail(CLAE_ERR_FORMAT, "%s:%zu: %zu columns, expected %zu (as %s line %zu)", path, lineno,
                            cells.n, cols, header ? "in the header on" : "on", first_line);
@@ -236,32 +269,40 @@ static clae_status csv_load(FILE *fp, const char *path, clae_dataset **out)
         }
         if (st != CLAE_OK) break;
         rows++;
-        errno = 0;
     }
-    if (st == CLAE_OK && ferror(fp))
-        st = clae_fail(errno == ENOMEM ? CLAE_ERR_NOMEM : CLAE_ERR_IO, "%s: read error: %s", path,
-                       strerror(errno ? errno : EIO));
+    if (st == CLAE_OK) st = src->st;
     if (st == CLAE_OK && rows == 0)
         st = header ? clae_fail(CLAE_ERR_FORMAT, "%s: no data rows after the header on line %zu", path, first_line)
                     : clae_fail(CLAE_ERR_FORMAT, "%s: empty file (no rows)", path);
     free(line);
     free(cells.cell);
     if (st != CLAE_OK) {
+        if (names)
+            for (size_t j = 0; j < cols; j++) free(names[j]);
+        free(names);
         free(data.x);
         return st;
     }
-    return make_dataset(path, data.x, rows, cols, out);
+    return make_dataset(path, CLAE_FORMAT_CSV, data.x, rows, cols, names, out);
+}
+
+/* Opens path as a source and runs one reader on it. */
+static clae_status load_with(const char *path, clae_dataset **out, const char *fn,
+                             clae_status (*reader)(clae_src *, clae_dataset **))
+{
+    if (out) *out = NULL;
+    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "%s: path and out must not be NULL", fn);
+    clae_src src;
+    clae_status st = clae_src_open(&src, path);
+    if (st != CLAE_OK) return st;
+    st = reader(&src, out);
+    clae_src_close(&src);
+    return st;
 }
 
 clae_status clae_dataset_load_csv(const char *path, clae_dataset **out)
 {
-    if (out) *out = NULL;
-    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_dataset_load_csv: path and out must not be NULL");
-    FILE *fp = fopen(path, "r");
-    if (!fp) return clae_fail(CLAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    clae_status st = csv_load(fp, path, out);
-    fclose(fp);
-    return st;
+    return load_with(path, out, "clae_dataset_load_csv", csv_load);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -388,11 +429,12 @@ static uint32_t le32(const unsigned char *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static clae_status npy_load(FILE *fp, const char *path, clae_dataset **out)
+static clae_status npy_load(clae_src *src, clae_dataset **out)
 {
+    const char *path = src->name;
     unsigned char pre[12];
-    size_t n = fread(pre, 1, 8, fp);
-    if (ferror(fp)) return clae_fail(CLAE_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    size_t n = clae_src_read(src, pre, 8);
+    if (src->st != CLAE_OK) return src->st;
     /* Like the IDX reader: until the magic is recognised a short file is just
      * not NPY (format); after it, every shortfall is truncation. */
     if (n < 6 || memcmp(pre, npy_magic, 6) != 0)
@@ -403,16 +445,17 @@ static clae_status npy_load(FILE *fp, const char *path, clae_dataset **out)
         return clae_fail(CLAE_ERR_FORMAT, "%s: NPY format version %u.%u not supported (1.0, 2.0, 3.0)", path, major,
                          minor);
     size_t lenbytes = major == 1 ? 2 : 4;
-    if (fread(pre + 8, 1, lenbytes, fp) != lenbytes)
-        return clae_fail(CLAE_ERR_TRUNCATED, "%s: truncated: NPY file ends inside its header length", path);
+    if (clae_src_read(src, pre + 8, lenbytes) != lenbytes)
+        return src->st != CLAE_OK ? src->st : clae_fail(CLAE_ERR_TRUNCATED, "%s: truncated: NPY file ends inside its header length", path);
     size_t hlen = major == 1 ? (size_t)pre[8] | ((size_t)pre[9] << 8) : (size_t)le32(pre + 8);
     if (hlen > NPY_MAX_HEADER)
         return clae_fail(CLAE_ERR_FORMAT, "%s: NPY header length %zu is implausible", path, hlen);
     char *hdr = malloc(hlen + 1);
     if (!hdr) return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", path);
-    size_t got = fread(hdr, 1, hlen, fp);
+    size_t got = clae_src_read(src, hdr, hlen);
     if (got != hlen) {
         free(hdr);
+        if (src->st != CLAE_OK) return src->st;
         return clae_fail(CLAE_ERR_TRUNCATED, "%s: truncated: NPY header is %zu bytes, file has %zu", path, hlen, got);
     }
     hdr[hlen] = '\0';
@@ -465,9 +508,9 @@ static clae_status npy_load(FILE *fp, const char *path, clae_dataset **out)
     const size_t per = NPY_CHUNK / es;
     while (done < total && st == CLAE_OK) {
         size_t want = total - done < per ? total - done : per;
-        size_t bytes = fread(chunk, 1, want * es, fp);
-        if (bytes < want * es && ferror(fp)) {
-            st = clae_fail(CLAE_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        size_t bytes = clae_src_read(src, chunk, want * es);
+        if (src->st != CLAE_OK) {
+            st = src->st;
             break;
         }
         size_t k, m = bytes / es;
@@ -475,7 +518,9 @@ static clae_status npy_load(FILE *fp, const char *path, clae_dataset **out)
             const unsigned char *p = chunk + k * es;
             double v;
             if (dt == NPY_U1) {
-                /* The IDX reader's expression, so the same bytes load as the same floats. */
+                /* Stored bytes are divided by their range (the rule at clae_dataset in
+                 * clae.h), by the IDX reader's expression: the same bytes load as the
+                 * same floats. */
                 v = (float)p[0] / 255.0f;
             } else if (dt == NPY_F4) {
                 uint32_t u = le32(p);
@@ -504,18 +549,12 @@ static clae_status npy_load(FILE *fp, const char *path, clae_dataset **out)
         free(x);
         return st;
     }
-    return make_dataset(path, x, rows, cols, out);
+    return make_dataset(path, CLAE_FORMAT_NPY, x, rows, cols, NULL, out);
 }
 
 clae_status clae_dataset_load_npy(const char *path, clae_dataset **out)
 {
-    if (out) *out = NULL;
-    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_dataset_load_npy: path and out must not be NULL");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return clae_fail(CLAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    clae_status st = npy_load(fp, path, out);
-    fclose(fp);
-    return st;
+    return load_with(path, out, "clae_dataset_load_npy", npy_load);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -531,23 +570,56 @@ static int ends_with_ci(const char *s, const char *suffix)
     return 1;
 }
 
+/* Whether path names ext, alone or followed by ".gz". */
+static int names_ext(const char *path, const char *ext)
+{
+    if (ends_with_ci(path, ext)) return 1;
+    size_t n = strlen(path);
+    if (!ends_with_ci(path, ".gz")) return 0;
+    char stem[1024];
+    if (n - 3 >= sizeof stem) return 0;
+    memcpy(stem, path, n - 3);
+    stem[n - 3] = '\0';
+    return ends_with_ci(stem, ext);
+}
+
+/* Bytes 0, 0, a type IDX defines and 1 to 4 dimensions: the IDX magic. */
+static int looks_like_idx(const unsigned char *m, size_t n)
+{
+    if (n < 4 || m[0] != 0 || m[1] != 0 || m[3] < 1 || m[3] > 4) return 0;
+    return m[2] == 0x08 || m[2] == 0x09 || m[2] == 0x0B || m[2] == 0x0C || m[2] == 0x0D || m[2] == 0x0E;
+}
+
 clae_status clae_dataset_load(const char *path, clae_dataset **out)
 {
     if (out) *out = NULL;
     if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_dataset_load: path and out must not be NULL");
-    if (ends_with_ci(path, ".csv") || ends_with_ci(path, ".tsv")) return clae_dataset_load_csv(path, out);
-    if (ends_with_ci(path, ".npy")) return clae_dataset_load_npy(path, out);
-    /* An .npy saved under another name still says so in its first bytes. A
-     * file that cannot be opened falls through to the IDX reader, whose
-     * message for it is as good as any. */
-    FILE *fp = fopen(path, "rb");
-    if (fp) {
-        unsigned char m[6];
-        int is_npy = fread(m, 1, 6, fp) == 6 && memcmp(m, npy_magic, 6) == 0;
-        fclose(fp);
-        if (is_npy) return clae_dataset_load_npy(path, out);
+    const int is_stdin = strcmp(path, "-") == 0;
+    clae_status (*reader)(clae_src *, clae_dataset **) = NULL;
+    if (!is_stdin) {
+        if (names_ext(path, ".csv") || names_ext(path, ".tsv")) reader = csv_load;
+        else if (names_ext(path, ".npy")) reader = npy_load;
     }
-    return clae_dataset_load_idx(path, out);
+    clae_src src;
+    clae_status st = clae_src_open(&src, path);
+    if (st != CLAE_OK) return st;
+    if (!reader) {
+        /* An .npy saved under another name still says so in its first bytes;
+         * a pipe has no name, so only its bytes can tell. */
+        const unsigned char *m = NULL;
+        size_t got = clae_src_peek(&src, &m, 6);
+        if (src.st != CLAE_OK) {
+            st = src.st;
+            clae_src_close(&src);
+            return st;
+        }
+        if (got == 6 && memcmp(m, npy_magic, 6) == 0) reader = npy_load;
+        else if (is_stdin && !looks_like_idx(m, got)) reader = csv_load;
+        else reader = clae_idx_load_src;
+    }
+    st = reader(&src, out);
+    clae_src_close(&src);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -646,6 +718,7 @@ static const char *const scale_names[CLAE_SCALE_COUNT] = {
     [CLAE_SCALE_NONE] = "none",
     [CLAE_SCALE_MINMAX] = "minmax",
     [CLAE_SCALE_ZSCORE] = "zscore",
+    [CLAE_SCALE_NORMALIZE] = "normalize",
 };
 
 const char *clae_scale_kind_name(clae_scale_kind kind)
@@ -663,7 +736,7 @@ clae_status clae_scale_kind_parse(const char *word, clae_scale_kind *out)
             return CLAE_OK;
         }
     }
-    return clae_fail(CLAE_ERR_ARG, "unknown scaling '%s' (expected none, minmax or zscore)", word);
+    return clae_fail(CLAE_ERR_ARG, "unknown scaling '%s' (expected none, minmax, zscore or normalize)", word);
 }
 
 void clae_scaling_free(clae_scaling *s)
@@ -710,7 +783,7 @@ clae_status clae_scaling_fit(const clae_dataset *ds, clae_scale_kind kind, clae_
     }
     /* Row-major passes over the data keep the reads sequential; the per-column
      * accumulators are a and b. */
-    if (kind == CLAE_SCALE_MINMAX) {
+    if (kind == CLAE_SCALE_MINMAX || kind == CLAE_SCALE_NORMALIZE) {
         for (size_t j = 0; j < C; j++) a[j] = b[j] = ds->x[j];
         for (size_t r = 1; r < R; r++) {
             const float *row = ds->x + r * C;
@@ -722,6 +795,15 @@ clae_status clae_scaling_fit(const clae_dataset *ds, clae_scale_kind kind, clae_
         for (size_t j = 0; j < C; j++) {
             off[j] = (float)a[j];
             sc[j] = inverse_or_one(b[j] - a[j]);
+        }
+        if (kind == CLAE_SCALE_NORMALIZE) {
+            /* h2o's NORMALIZE: the offset is the mean, the span stays max − min
+             * (so a column's values lie within [-1, 1] and its mean maps to 0,
+             * the value input dropout then stands for). */
+            for (size_t j = 0; j < C; j++) a[j] = 0.0;
+            for (size_t r = 0; r < R; r++)
+                for (size_t j = 0; j < C; j++) a[j] += ds->x[r * C + j];
+            for (size_t j = 0; j < C; j++) off[j] = (float)(a[j] / (double)R);
         }
     } else {
         /* Two passes (mean, then squared deviations) rather than Σx² − n·mean²,

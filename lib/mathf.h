@@ -12,10 +12,10 @@ float clae_logf(float x);
 /* cos(2πu) for u in [0, 1], within 2 ulp (relative, also near the zeros at u = ¼, ¾). */
 float clae_cos2pif(float u);
 
-/* Uniform in (0,1) from one Philox word: ((w >> 9)·2 + 1)·2^-24, exact in float (§6.4). */
+/* Uniform in (0,1) from one Philox word: ((w >> 9)·2 + 1)·2^-24, exact in float. */
 float clae_u01_open(uint32_t w);
 
-/* One standard normal from two Philox words by Box–Muller (§6.4):
+/* One standard normal from two Philox words by Box–Muller (Box & Muller 1958):
  * sqrt(−2·log u1)·cos(2π·u2), u1 and u2 the open-interval uniforms of w2 and w3. */
 float clae_normal_bm(uint32_t w2, uint32_t w3);
 

@@ -107,9 +107,10 @@ static clae_status plan_pass(clae_model *m, dense_pass *p, int training)
     }
     if (training && m->cfg.loss == CLAE_LOSS_BCE)
         PLAN("out_pre", &p->out_pre, B * width(m, M), clae_pos_forward(m, 1, M - 1), clae_pos_loss(m));
-    int out_pos = training ? clae_pos_loss(m) : clae_pos_output(m);
+    /* Training: made at the loss position, read at the end of the step (see train_step). */
     snprintf(name, sizeof name, "%srow_out", pre);
-    PLAN(name, &p->row_out, B, out_pos, out_pos);
+    if (training) PLAN(name, &p->row_out, B, clae_pos_loss(m), clae_pos_last(m));
+    else PLAN(name, &p->row_out, B, clae_pos_output(m), clae_pos_output(m));
     size_t ws = gemm_workspace_floats(m, training);
     if (ws) {
         snprintf(name, sizeof name, "%sgemm_workspace", pre);
@@ -271,7 +272,8 @@ static void model_release(clae_model *m)
     m->row_host = NULL;
 }
 
-/* Glorot/He uniform limit for layer l (Appendix B): He before relu units under AUTO. */
+/* Uniform limit a of layer l, W ~ U(−a, a): Glorot a = sqrt(6/(in+out)) (Glorot & Bengio 2010, eq. 16),
+ * He a = sqrt(6/in), i.e. Var W = 2/in (He et al. 2015, eq. 10); AUTO takes He before relu units. */
 static float init_limit(const clae_model *m, int l)
 {
     double fan_in = (double)width(m, l), fan_out = (double)width(m, l + 1);
@@ -290,6 +292,8 @@ static clae_status model_init_weights(clae_model *m)
         dense_layer *L = &m->layer[l];
         TRY(ops->init_uniform(m->rt, L->W, L->W.n, m->cfg.seed, (uint32_t)l, init_limit(m, l)));
     }
+    for (int v = 0; v < m->n_variants; v++)
+        if (m->variants[v]->init_state) TRY(m->variants[v]->init_state(m, m->variant_state[v]));
     return clae_rt_finish(m->rt);
 }
 
@@ -436,14 +440,22 @@ static clae_status forward(clae_model *m, dense_pass *p, size_t rows, int upto)
     return CLAE_OK;
 }
 
-/* Mean over rows of the per-row training loss (sum over features), plus the variants' penalties. */
-static clae_status batch_loss(clae_model *m, size_t rows, float *loss)
+/* The loss is two halves so that a training step never waits for the device in its middle:
+ * loss_enqueue runs the per-row loss kernel at the loss position (its inputs die there), and
+ * loss_collect reads the rows and the variants' penalties back once the whole step has been
+ * enqueued (those tensors live to the end of the step). */
+static clae_status loss_enqueue(clae_model *m, size_t rows)
 {
-    const clae_ops *ops = m->rt->ops;
     dense_pass *p = &m->train;
     clae_buf O = p->out_pre.n ? p->out_pre : p->act[m->M];
-    TRY(ops->loss_rows(m->rt, m->cfg.loss, O, p->act[m->M], p->act[0], rows, width(m, m->M), p->row_out));
-    TRY(clae_buf_read(m->rt, p->row_out, 0, m->row_host, rows));
+    return m->rt->ops->loss_rows(m->rt, m->cfg.loss, O, p->act[m->M], p->act[0], rows, width(m, m->M), p->row_out);
+}
+
+/* Mean over rows of the per-row training loss (sum over features), plus the variants' penalties.
+ * `step` is the step the loss belongs to, for the message. */
+static clae_status loss_collect(clae_model *m, size_t rows, uint64_t step, float *loss)
+{
+    TRY(clae_buf_read(m->rt, m->train.row_out, 0, m->row_host, rows));
     double sum = 0.0, penalty = 0.0;
     for (size_t r = 0; r < rows; r++) sum += m->row_host[r];
     for (int v = 0; v < m->n_variants; v++)
@@ -452,7 +464,7 @@ static clae_status batch_loss(clae_model *m, size_t rows, float *loss)
     *loss = (float)(sum / (double)rows + penalty);
     if (!isfinite(*loss))
         return clae_fail(CLAE_ERR_NUMERIC, "training loss is not finite (%g) at step %llu; lower --lr?",
-                         (double)*loss, (unsigned long long)m->steps + 1);
+                         (double)*loss, (unsigned long long)step);
     return CLAE_OK;
 }
 
@@ -476,7 +488,7 @@ typedef struct backward_mode {
     float *dW, *db;
 } backward_mode;
 
-/* Backward pass (VARIANTS.md §2.2). Layer l's update runs right after its
+/* Backward pass: dW_l = G_Zᵀ·A_l, db_l = colsum(G_Z), G_A = G_Z·W_l. Layer l's update runs right after its
  * input gradient is formed, so its weight gradient dies at once (the plan
  * counts on it; the math is unchanged since G_{l-1} used the old W_l). */
 static clae_status backward(clae_model *m, size_t rows, const backward_mode *mode)
@@ -510,8 +522,12 @@ static clae_status backward(clae_model *m, size_t rows, const backward_mode *mod
             if (mode->db) TRY(clae_buf_read(m->rt, L->db, 0, mode->db, L->db.n));
         }
         if (mode->update) {
+            for (int v = 0; v < m->n_variants; v++)
+                if (m->variants[v]->around_update) TRY(m->variants[v]->around_update(m, m->variant_state[v], l, &h, 1));
             TRY(ops->opt_update(m->rt, &h, L->W, L->dW, L->sW1, L->sW2, L->W.n));
             TRY(ops->opt_update(m->rt, &h, L->b, L->db, L->sb1, L->sb2, L->b.n));
+            for (int v = 0; v < m->n_variants; v++)
+                if (m->variants[v]->around_update) TRY(m->variants[v]->around_update(m, m->variant_state[v], l, &h, 0));
         }
     }
     return CLAE_OK;
@@ -541,11 +557,13 @@ static clae_status train_step(clae_model *m, const float *x, const uint32_t *row
     TRY(check_rows(m, x, rows, "train_step"));
     TRY(load_input(m, &m->train, x, row_ids, rows));
     TRY(forward(m, &m->train, rows, m->M));
-    if (loss) TRY(batch_loss(m, rows, loss));
+    /* Without a loss pointer nothing of the loss runs: no kernel, no read, no wait. */
+    if (loss) TRY(loss_enqueue(m, rows));
     backward_mode mode = {1, -1, NULL, NULL};
     TRY(backward(m, rows, &mode));
     m->steps++;
-    return CLAE_OK;
+    /* Read only now, so the device runs the step through; the update is applied either way. */
+    return loss ? loss_collect(m, rows, m->steps, loss) : CLAE_OK;
 }
 
 static clae_status train_step_marked(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
@@ -584,7 +602,8 @@ static clae_status model_loss(clae_model *m, const float *x, size_t rows, float 
     if (!loss) return clae_fail(CLAE_ERR_ARG, "loss: output is NULL");
     TRY(load_input(m, &m->train, x, NULL, rows));
     TRY(forward(m, &m->train, rows, m->M));
-    return batch_loss(m, rows, loss);
+    TRY(loss_enqueue(m, rows));
+    return loss_collect(m, rows, m->steps + 1, loss);
 }
 
 clae_status clae_model_loss(clae_model *m, const float *x, size_t rows, float *loss)

@@ -75,7 +75,7 @@ clae_status clae_model_plan_keep(clae_model *m, clae_buf *dst, int until);
 static inline size_t clae_width(const clae_model *m, int i) { return (size_t)m->cfg.sizes[i]; }
 
 /* A regularized variant: hooks the dense step calls where the variant's math
- * enters (VARIANTS.md §3–7). Every hook may be NULL. `pass` is the training or
+ * enters (README, The math: the variants). Every hook may be NULL. `pass` is the training or
  * the inference pass; `training` is 1 during a training step's forward. */
 typedef struct clae_variant {
     const char *name;
@@ -91,7 +91,9 @@ typedef struct clae_variant {
     clae_status (*make_input)(clae_model *m, void *state, dense_pass *pass, size_t rows);
     /* After act[i] = f(Z) in the forward pass (selection masks, penalty statistics). */
     clae_status (*after_activation)(clae_model *m, void *state, dense_pass *pass, int i, size_t rows, int training);
-    /* Adds the variant's penalty for the last training forward to *penalty (host read). */
+    /* Adds the variant's penalty for the last training forward to *penalty (host read). A
+     * training step calls it after its backward pass has been enqueued, so the tensors it
+     * reads must live until clae_pos_last(m). */
     clae_status (*penalty)(clae_model *m, void *state, size_t rows, double *penalty);
     /* Backward: on ∂L/∂A of act[i] (i >= 1), before f' is applied. */
     clae_status (*grad_act)(clae_model *m, void *state, int i, clae_buf G, size_t rows);
@@ -99,6 +101,12 @@ typedef struct clae_variant {
     clae_status (*grad_z)(clae_model *m, void *state, int l, clae_buf G, size_t rows);
     /* Backward: after dW and db of weight layer l are formed, before the update. */
     clae_status (*grad_w)(clae_model *m, void *state, int l, size_t rows);
+    /* Training steps only: around weight layer l's optimizer update h, just before it is
+     * enqueued (before = 1; dW and db are final) and just after (before = 0). */
+    clae_status (*around_update)(clae_model *m, void *state, int l, const clae_opt_hyper *h, int before);
+    /* At creation, once every persistent tensor has been zeroed: sets state whose initial
+     * value is not 0 (a checkpoint restored later overwrites it). */
+    clae_status (*init_state)(clae_model *m, void *state);
     /* A short description for reports, e.g. "sparse kl rho=0.05 beta=3". */
     void (*describe)(const clae_model_config *cfg, char *buf, size_t cap);
 } clae_variant;

@@ -189,6 +189,7 @@ const clae_ops clae_ops_cl = {
     .mul_mask = clae_cl_mul_mask,
     .sparsity_forward = clae_cl_sparsity_forward,
     .sparsity_backward = clae_cl_sparsity_backward,
+    .sparsity_h2o_push = clae_cl_sparsity_h2o_push,
     .contractive_forward = clae_cl_contractive_forward,
     .contractive_grad_z = clae_cl_contractive_grad_z,
     .contractive_grad_w = clae_cl_contractive_grad_w,

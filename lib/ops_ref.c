@@ -1,4 +1,4 @@
-/* ops_ref.c — the plain-C reference of every op in ops.h, written to read like VARIANTS.md.
+/* ops_ref.c — the plain-C reference of every op in ops.h, written to read like the README's math.
  * It runs the cpu-ref device and is the yardstick the OpenCL kernels are tested against. */
 #include <math.h>
 
@@ -7,7 +7,8 @@
 #include "ops_ref_util.h"
 #include "ops_variants.h"
 
-/* σ(z) as in §0.6: only ever exp of a non-positive number, so no overflow for any z. */
+/* σ(z) = 1/(1+e^−z) for z ≥ 0, e^z/(1+e^z) otherwise: only ever exp of a non-positive number, so
+ * no overflow for any z. */
 static float sigmoid(float z)
 {
     if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
@@ -59,7 +60,7 @@ static clae_status act_backward(clae_runtime *rt, clae_activation f, clae_buf A,
     return CLAE_OK;
 }
 
-/* ---- losses: per-row value and output-gradient seed (§0.3) ------------------------------ */
+/* ---- losses: per-row value and output-gradient seed (sse ½(x̂−x)², bce softplus(o) − x·o) ---- */
 
 static clae_status loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae_buf Xhat, clae_buf X,
                              size_t rows, size_t cols, clae_buf out)
@@ -141,7 +142,7 @@ static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols
     return CLAE_OK;
 }
 
-/* ---- optimizers (Appendix A); float32 state, one rounding per operation as written -------- */
+/* ---- optimizers (README, The math); float32 state, one rounding per operation as written ---- */
 
 static clae_status opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad,
                               clae_buf s1, clae_buf s2, size_t n)
@@ -244,6 +245,7 @@ const clae_ops clae_ops_ref = {
     .mul_mask = clae_ref_mul_mask,
     .sparsity_forward = clae_ref_sparsity_forward,
     .sparsity_backward = clae_ref_sparsity_backward,
+    .sparsity_h2o_push = clae_ref_sparsity_h2o_push,
     .contractive_forward = clae_ref_contractive_forward,
     .contractive_grad_z = clae_ref_contractive_grad_z,
     .contractive_grad_w = clae_ref_contractive_grad_w,

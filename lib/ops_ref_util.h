@@ -8,7 +8,7 @@
 #define OPS_PATH_IS_REF 1
 #include "ops_common.h"
 
-/* f'(z) through the cached output a (§0.4); relu' = 1 only where a > 0. */
+/* f'(z) through the cached output a (σ: a(1−a), tanh: 1−a²); relu' = 1 only where a > 0. */
 static inline float act_deriv(clae_activation f, float a)
 {
     switch (f) {

@@ -1,11 +1,11 @@
-/* ops_variants.h — the regularized-variant ops (VARIANTS.md §3–7) on both paths: the functions the
+/* ops_variants.h — the regularized-variant ops (README, The math) on both paths: the functions the
  * op tables point at, and the host-side checks and constants both paths must share exactly. */
 #ifndef CLAE_OPS_VARIANTS_H
 #define CLAE_OPS_VARIANTS_H
 
 #include <math.h>
 
-#include "runtime.h"
+#include "ops.h" /* clae_opt_hyper */
 
 /* ---- the ops; contracts in lib/ops.h (struct clae_ops, "regularized variants") ----------- */
 
@@ -13,7 +13,8 @@
  * signatures of the table entries; one list keeps the two paths' declarations from drifting. */
 #define CLAE_VARIANT_OPS(P)                                                                         \
     clae_status P##corrupt(clae_runtime *rt, clae_noise kind, float level, clae_buf X, clae_buf Xt,      \
-                           clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step);     \
+                           clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step,      \
+                           clae_buf mean, clae_buf lo, clae_buf hi);                                     \
     clae_status P##topk_rows(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols,      \
                              size_t k);                                                                  \
     clae_status P##topk_cols(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols,      \
@@ -25,6 +26,9 @@
     clae_status P##sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho, \
                                      float weight, clae_buf A, size_t rows, size_t cols, clae_buf stats, \
                                      clae_buf G, clae_buf db);                                           \
+    clae_status P##sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight, \
+                                     clae_buf ema, clae_buf db, clae_buf s1, clae_buf s2, size_t cols,   \
+                                     clae_buf P);                                                        \
     clae_status P##contractive_forward(clae_runtime *rt, clae_activation f, float lambda, clae_buf A,    \
                                        clae_buf W, size_t rows, size_t H, size_t D, clae_buf q,          \
                                        clae_buf pen);                                                    \
@@ -39,14 +43,14 @@ CLAE_VARIANT_OPS(clae_cl_)
 
 /* ---- shared host-side pieces ---------------------------------------------------------------- */
 
-/* ρ̂ is clamped to [1e-6, 1 − 1e-6] in the KL value and its gradient (§3.2), as floats. */
+/* ρ̂ is clamped to [1e-6, 1 − 1e-6] in the KL value and its gradient, as floats (KL needs 0 < ρ̂ < 1). */
 #define CLAE_KL_Q_MIN 1e-6f
 #define CLAE_KL_Q_MAX (1.0f - 1e-6f)
 
-/* Philox stream tag of the denoising corruption (§6.4). */
+/* Philox stream tag of the denoising corruption: ctr = (e lo, e hi, step, 1). */
 #define CLAE_STREAM_CORRUPT 1u
 
-/* Bernoulli(ν) threshold thr = floor(ν·2^24), computed once in double (§6.4), so corruption is
+/* Bernoulli(ν) threshold thr = floor(ν·2^24), computed once in double, so corruption is
  * the integer test (w0 >> 8) < thr on every path. ν = 1 gives 2^24: every element. */
 static inline uint32_t clae_noise_threshold(float nu) { return (uint32_t)floor((double)nu * 16777216.0); }
 
@@ -86,6 +90,19 @@ static inline clae_status clae_check_sparsity(clae_runtime *rt, const char *path
     return CLAE_OK;
 }
 
+/* Optimizer, target and weight of h2o's sparsity step. */
+static inline clae_status clae_check_h2o_push(clae_runtime *rt, const char *path, const clae_opt_hyper *h, float rho,
+                                              float weight)
+{
+    if (!h || (int)h->kind < 0 || h->kind >= CLAE_OPT_COUNT)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "sparsity_h2o_push (%s): unknown optimizer %d", path,
+                                          h ? (int)h->kind : -1));
+    if (!isfinite(weight) || !isfinite(rho))
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "sparsity_h2o_push (%s): weight %g and target %g must be finite",
+                                          path, (double)weight, (double)rho));
+    return CLAE_OK;
+}
+
 /* The per-element factor of the sparsity gradient, in double then rounded once, so both paths
  * add the same float: KL β/B (β/(2B) for tanh, whose codes are mapped by (a+1)/2), L1 and L2 λ/B. */
 static inline float clae_sparsity_grad_scale(clae_sparsity kind, clae_activation f, float weight, size_t rows)
@@ -109,7 +126,8 @@ static inline clae_status clae_check_contractive(clae_runtime *rt, const char *p
     return CLAE_OK;
 }
 
-/* 2λ/B of §7.3, in double then rounded once (both paths multiply by the same float). */
+/* 2λ/B of the contractive gradients (R_nj = (2λ/B)·s·d·q_j, c_j = (2λ/B)·Σ_n s_nj²), in double then
+ * rounded once (both paths multiply by the same float). */
 static inline float clae_contractive_scale(float lambda, size_t rows)
 {
     return (float)(2.0 * (double)lambda / (double)rows);

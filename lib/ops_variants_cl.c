@@ -1,4 +1,4 @@
-/* ops_variants_cl.c — the OpenCL side of the regularized-variant ops (VARIANTS.md §3–7): checks,
+/* ops_variants_cl.c — the OpenCL side of the regularized-variant ops (README, The math): checks,
  * arguments and launches of cl/noise.cl, cl/select.cl and cl/penalty.cl, queued without waiting. */
 #include "ops.h"
 #include "ops_cl_util.h"
@@ -25,18 +25,26 @@ static clae_status zero_pen(clae_runtime *rt, clae_buf pen)
 /* ---- denoising corruption (cl/noise.cl) ----------------------------------------------------- */
 
 clae_status clae_cl_corrupt(clae_runtime *rt, clae_noise kind, float level, clae_buf X, clae_buf Xt,
-                            clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step)
+                            clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step,
+                            clae_buf mean, clae_buf lo, clae_buf hi)
 {
     clae_status s = clae_check_noise(rt, "opencl", kind, level);
     if (s != CLAE_OK) return s;
     NEED("corrupt", X, rows * cols);
     NEED("corrupt", Xt, rows * cols);
     NEED("corrupt", row_ids, kind == CLAE_NOISE_NONE ? 0 : rows);
+    NEED("corrupt(mean)", mean, kind == CLAE_NOISE_MASK ? cols : 0);
+    NEED("corrupt(min)", lo, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
+    NEED("corrupt(max)", hi, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
+    /* A kind that reads no fill value gets X in its place, so no argument is a null buffer. */
+    if (kind != CLAE_NOISE_MASK) mean = X;
+    if (kind != CLAE_NOISE_SALTPEPPER) lo = hi = X;
     /* row_ids holds uint32 words in float slots: the same offset in words as in floats. */
     karg a[] = {ARG_I32(kind),       ARG_F32(level),          ARG_U32(clae_noise_threshold(level)),
                 ARG_BUF(X),          ARG_BUF(Xt),             ARG_BUF(row_ids),
                 ARG_U64(rows),       ARG_U64(cols),           ARG_U32(seed & 0xffffffffu),
-                ARG_U32(seed >> 32), ARG_U32(step)};
+                ARG_U32(seed >> 32), ARG_U32(step),           ARG_BUF(mean),
+                ARG_BUF(lo),         ARG_BUF(hi)};
     return launch(rt, "corrupt", a, NARGS(a), cols, rows, 1);
 }
 
@@ -79,7 +87,7 @@ clae_status clae_cl_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_
 {
     clae_status s = clae_check_sparsity(rt, "opencl", "sparsity_forward", kind, f, rho, weight, rows);
     if (s != CLAE_OK) return s;
-    NEED("sparsity_forward", pen, 1);
+    NEED("sparsity_forward", pen, kind == CLAE_SPARSITY_H2O ? 0 : 1);
     NEED("sparsity_forward", A, kind == CLAE_SPARSITY_NONE ? 0 : rows * cols);
     if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_forward", stats, cols);
     switch (kind) {
@@ -99,7 +107,7 @@ clae_status clae_cl_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_
     case CLAE_SPARSITY_H2O: {
         karg a[] = {ARG_BUF(A), ARG_U64(rows), ARG_U64(cols), ARG_BUF(stats)};
         s = launch(rt, "sparsity_h2o_ema", a, NARGS(a), cols, 0, 0);
-        return s == CLAE_OK ? zero_pen(rt, pen) : s;
+        return s == CLAE_OK && pen.n ? zero_pen(rt, pen) : s;
     }
     default:
         return zero_pen(rt, pen);
@@ -111,13 +119,10 @@ clae_status clae_cl_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae
 {
     clae_status s = clae_check_sparsity(rt, "opencl", "sparsity_backward", kind, f, rho, weight, rows);
     if (s != CLAE_OK) return s;
-    if (kind == CLAE_SPARSITY_NONE) return CLAE_OK;
-    if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_backward", stats, cols);
-    if (kind == CLAE_SPARSITY_H2O) {
-        NEED("sparsity_backward", db, cols);
-        karg a[] = {ARG_F32(weight), ARG_F32(rho), ARG_BUF(stats), ARG_U64(cols), ARG_BUF(db)};
-        return launch(rt, "sparsity_h2o_grad", a, NARGS(a), cols, 0, 0);
-    }
+    /* h2o's step is not a gradient: it acts on the bias around its update (sparsity_h2o_push). */
+    if (kind == CLAE_SPARSITY_NONE || kind == CLAE_SPARSITY_H2O) return CLAE_OK;
+    (void)db;
+    if (kind == CLAE_SPARSITY_KL) NEED("sparsity_backward", stats, cols);
     NEED("sparsity_backward", G, rows * cols);
     const float scale = clae_sparsity_grad_scale(kind, f, weight, rows);
     if (kind == CLAE_SPARSITY_KL) {
@@ -127,6 +132,29 @@ clae_status clae_cl_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae
     NEED("sparsity_backward", A, rows * cols);
     karg a[] = {ARG_I32(kind == CLAE_SPARSITY_L2), ARG_F32(scale), ARG_BUF(A), ARG_U64(rows * cols), ARG_BUF(G)};
     return launch(rt, "sparsity_act_grad", a, NARGS(a), rows * cols, 0, 0);
+}
+
+_Static_assert(CLAE_OPT_ADAM == 3 && CLAE_OPT_ADADELTA == 4, "cl/penalty.cl numbers the optimizers as clae.h does");
+
+clae_status clae_cl_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight, clae_buf ema,
+                                      clae_buf db, clae_buf s1, clae_buf s2, size_t cols, clae_buf P)
+{
+    clae_status s = clae_check_h2o_push(rt, "opencl", h, rho, weight);
+    if (s != CLAE_OK) return s;
+    NEED("sparsity_h2o_push", ema, cols);
+    NEED("sparsity_h2o_push", db, cols);
+    NEED("sparsity_h2o_push", P, cols);
+    NEED("sparsity_h2o_push(eg2)", s1, h->kind == CLAE_OPT_ADADELTA ? cols : 0);
+    NEED("sparsity_h2o_push(v)", s2, h->kind == CLAE_OPT_ADAM || h->kind == CLAE_OPT_ADADELTA ? cols : 0);
+    /* Optimizers without that state read db in its place (never used: no null buffer arguments). */
+    if (h->kind != CLAE_OPT_ADADELTA) s1 = db;
+    if (h->kind != CLAE_OPT_ADAM && h->kind != CLAE_OPT_ADADELTA) s2 = db;
+    float a = h->kind == CLAE_OPT_ADAM ? h->beta2 : h->rho;
+    float e = h->kind == CLAE_OPT_ADAM ? h->eps : h->adadelta_eps;
+    karg k[] = {ARG_I32(h->kind), ARG_F32(h->lr), ARG_F32(a),    ARG_F32(e),      ARG_F32(h->bc2), ARG_F32(rho),
+                ARG_F32(weight),  ARG_BUF(ema),   ARG_BUF(db),   ARG_BUF(s1),     ARG_BUF(s2),     ARG_U64(cols),
+                ARG_BUF(P)};
+    return launch(rt, "sparsity_h2o_push", k, NARGS(k), cols, 0, 0);
 }
 
 /* ---- contractive penalty (cl/penalty.cl) --------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* ops_variants_ref.c — plain-C reference of the regularized-variant ops (VARIANTS.md §3–7):
+/* ops_variants_ref.c — plain-C reference of the regularized-variant ops (README, The math):
  * corruption, top-k selection, sparsity and contractive penalties, written to read like the math. */
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +14,20 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* ---- denoising corruption (§6.2, §6.4) ------------------------------------------------------- */
+/* ---- denoising corruption (Vincent et al. 2010), Philox stream tag 1 ------------------------ */
 
 clae_status clae_ref_corrupt(clae_runtime *rt, clae_noise kind, float level, clae_buf X, clae_buf Xt,
-                             clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step)
+                             clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step,
+                             clae_buf mean, clae_buf lo, clae_buf hi)
 {
     clae_status s = clae_check_noise(rt, "ref", kind, level);
     if (s != CLAE_OK) return s;
     NEED("corrupt", X, rows * cols);
     NEED("corrupt", Xt, rows * cols);
     NEED("corrupt", row_ids, kind == CLAE_NOISE_NONE ? 0 : rows);
+    NEED("corrupt(mean)", mean, kind == CLAE_NOISE_MASK ? cols : 0);
+    NEED("corrupt(min)", lo, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
+    NEED("corrupt(max)", hi, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     const uint32_t thr = clae_noise_threshold(level);
     for (size_t r = 0; r < rows; r++) {
@@ -46,8 +50,10 @@ clae_status clae_ref_corrupt(clae_runtime *rt, clae_noise kind, float level, cla
             if (kind == CLAE_NOISE_GAUSSIAN) {
                 Xt.host[i] = x + level * clae_normal_bm(w[2], w[3]);
             } else if ((w[0] >> 8) < thr) {
-                /* mask: 0; salt-and-pepper: the top bit of w1 picks salt (1) or pepper (0). */
-                Xt.host[i] = (kind == CLAE_NOISE_SALTPEPPER && (w[1] >> 31)) ? 1.0f : 0.0f;
+                /* mask: the feature's mean; salt-and-pepper: the top bit of w1 picks salt (its max)
+                 * or pepper (its min). */
+                if (kind == CLAE_NOISE_MASK) Xt.host[i] = mean.host[c];
+                else Xt.host[i] = (w[1] >> 31) ? hi.host[c] : lo.host[c];
             } else {
                 Xt.host[i] = x;
             }
@@ -56,7 +62,7 @@ clae_status clae_ref_corrupt(clae_runtime *rt, clae_noise kind, float level, cla
     return CLAE_OK;
 }
 
-/* ---- top-k selection (§4.2 k-sparse, §5.2 winner-take-all) ---------------------------------- */
+/* ---- top-k selection (k-sparse along rows, winner-take-all down columns) -------------------- */
 
 /* One candidate of a selection: its value and its index along the competing axis. */
 typedef struct ranked {
@@ -122,7 +128,7 @@ clae_status clae_ref_mul_mask(clae_runtime *rt, clae_buf G, clae_buf mask, size_
     return CLAE_OK;
 }
 
-/* ---- sparsity penalties (§3.2–3.4) ---------------------------------------------------------- */
+/* ---- sparsity penalties (KL, L1, L2: Ng, CS294A; h2o's running mean) ------------------------ */
 
 static float clamp_q(float q) { return q < CLAE_KL_Q_MIN ? CLAE_KL_Q_MIN : (q > CLAE_KL_Q_MAX ? CLAE_KL_Q_MAX : q); }
 
@@ -131,7 +137,7 @@ clae_status clae_ref_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae
 {
     clae_status s = clae_check_sparsity(rt, "ref", "sparsity_forward", kind, f, rho, weight, rows);
     if (s != CLAE_OK) return s;
-    NEED("sparsity_forward", pen, 1);
+    NEED("sparsity_forward", pen, kind == CLAE_SPARSITY_H2O ? 0 : 1);
     NEED("sparsity_forward", A, kind == CLAE_SPARSITY_NONE ? 0 : rows * cols);
     if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_forward", stats, cols);
     const float *a = A.host;
@@ -170,7 +176,7 @@ clae_status clae_ref_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae
         /* h2o's running mean, one row at a time in batch order, in float as h2o does. */
         for (size_t r = 0; r < rows; r++)
             for (size_t c = 0; c < cols; c++) stats.host[c] = 0.999f * stats.host[c] + 0.001f * a[r * cols + c];
-        pen.host[0] = 0.0f;
+        if (pen.n) pen.host[0] = 0.0f;
         return CLAE_OK;
     default:
         pen.host[0] = 0.0f;
@@ -184,14 +190,10 @@ clae_status clae_ref_sparsity_backward(clae_runtime *rt, clae_sparsity kind, cla
 {
     clae_status s = clae_check_sparsity(rt, "ref", "sparsity_backward", kind, f, rho, weight, rows);
     if (s != CLAE_OK) return s;
-    if (kind == CLAE_SPARSITY_NONE) return CLAE_OK;
-    if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_backward", stats, cols);
-    if (kind == CLAE_SPARSITY_H2O) {
-        /* Not a gradient of any loss: h2o's bias controller, β(ā_c − ρ) onto ∂L/∂b_c. */
-        NEED("sparsity_backward", db, cols);
-        for (size_t c = 0; c < cols; c++) db.host[c] = db.host[c] + weight * (stats.host[c] - rho);
-        return CLAE_OK;
-    }
+    /* h2o's step is not a gradient: it acts on the bias around its update (sparsity_h2o_push). */
+    if (kind == CLAE_SPARSITY_NONE || kind == CLAE_SPARSITY_H2O) return CLAE_OK;
+    (void)db;
+    if (kind == CLAE_SPARSITY_KL) NEED("sparsity_backward", stats, cols);
     NEED("sparsity_backward", G, rows * cols);
     if (kind != CLAE_SPARSITY_KL) NEED("sparsity_backward", A, rows * cols);
     const float scale = clae_sparsity_grad_scale(kind, f, weight, rows);
@@ -214,9 +216,36 @@ clae_status clae_ref_sparsity_backward(clae_runtime *rt, clae_sparsity kind, cla
     return CLAE_OK;
 }
 
-/* ---- contractive penalty (§7.2–7.3) -------------------------------------------------------- */
+clae_status clae_ref_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight,
+                                       clae_buf ema, clae_buf db, clae_buf s1, clae_buf s2, size_t cols, clae_buf P)
+{
+    clae_status s = clae_check_h2o_push(rt, "ref", h, rho, weight);
+    if (s != CLAE_OK) return s;
+    NEED("sparsity_h2o_push", ema, cols);
+    NEED("sparsity_h2o_push", db, cols);
+    NEED("sparsity_h2o_push", P, cols);
+    NEED("sparsity_h2o_push(eg2)", s1, h->kind == CLAE_OPT_ADADELTA ? cols : 0);
+    NEED("sparsity_h2o_push(v)", s2, h->kind == CLAE_OPT_ADAM || h->kind == CLAE_OPT_ADADELTA ? cols : 0);
+    for (size_t c = 0; c < cols; c++) {
+        float g = db.host[c], r;
+        /* The rate of opt_update's float expressions (lib/ops_ref.c), from the state before it. */
+        if (h->kind == CLAE_OPT_ADAM) {
+            float v = h->beta2 * s2.host[c] + (1.0f - h->beta2) * (g * g);
+            r = h->lr / (sqrtf(v / h->bc2) + h->eps);
+        } else if (h->kind == CLAE_OPT_ADADELTA) {
+            float e = h->rho * s1.host[c] + (1.0f - h->rho) * (g * g);
+            r = sqrtf((s2.host[c] + h->adadelta_eps) / (e + h->adadelta_eps));
+        } else {
+            r = h->lr;
+        }
+        P.host[c] = r * weight * (ema.host[c] - rho);
+    }
+    return CLAE_OK;
+}
 
-/* d = ∂s/∂z through the cached output a (§7.3 table): sigmoid s(1−2a), tanh −2a·s; relu and
+/* ---- contractive penalty (Rifai et al. 2011) ------------------------------------------------ */
+
+/* d = ∂s/∂z, s = f'(z), through the cached output a: sigmoid s(1−2a), tanh −2a·s; relu and
  * linear have d = 0 almost everywhere. */
 static float act_deriv2(clae_activation f, float a, float s)
 {

@@ -1,4 +1,4 @@
-/* philox.c — Philox4x32-10 counter-based RNG on the host (VARIANTS.md §6.4).
+/* philox.c — Philox4x32-10 (Salmon et al. 2011) on the host; counters and tags: README, The math.
  * The OpenCL twin lives in cl/common.h; both must give identical words. */
 #include "clae.h"
 

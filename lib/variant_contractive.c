@@ -1,4 +1,4 @@
-/* variant_contractive.c — the contractive autoencoder (VARIANTS.md §7): λ·‖J‖²_F of every encoder
+/* variant_contractive.c — the contractive autoencoder (Rifai et al. 2011): λ·‖J‖²_F of every encoder
  * layer's own Jacobian, with the closed-form gradients for sigmoid, tanh, relu and linear units. */
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +32,8 @@ static clae_status contractive_plan(clae_model *m, void **state)
                                             clae_pos_backward(m, l));
         if (s != CLAE_OK) return s;
         snprintf(name, sizeof name, "contractive.penalty.%d", l);
-        s = clae_model_plan_add(m, name, &st->pen[l], 1, clae_pos_forward(m, 1, l), clae_pos_loss(m));
+        /* Read by the penalty hook at the end of the step. */
+        s = clae_model_plan_add(m, name, &st->pen[l], 1, clae_pos_forward(m, 1, l), clae_pos_last(m));
         if (s != CLAE_OK) return s;
         /* The penalty's gradients read layer l's output again at backward l. */
         s = clae_model_plan_keep(m, &m->train.act[l + 1], clae_pos_backward(m, l));

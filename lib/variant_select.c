@@ -1,6 +1,7 @@
-/* variant_select.c — the two selection variants on the code layer: k-sparse (VARIANTS.md §4, top k
- * per row) and winner-take-all with lifetime sparsity (§5, top share of the batch per unit). */
+/* variant_select.c — the code layer's two selection variants: k-sparse (Makhzani & Frey 2013, top k per
+ * row) and lifetime-sparsity winner-take-all (Makhzani & Frey 2015, top share of the batch per unit). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -61,7 +62,7 @@ static clae_status ksparse_check(const clae_model_config *c)
     return refuse_contractive(c, "--ksparse");
 }
 
-/* k for this step: from k_start down to k, linearly over the schedule (§4.5). */
+/* k for this step: from k0 = k_start down to k linearly over T steps, k_t = round(k0 + (k − k0)·t/T). */
 static size_t ksparse_k_now(const clae_model *m)
 {
     const clae_model_config *c = &m->cfg;
@@ -113,14 +114,44 @@ static clae_status wta_check(const clae_model_config *c) { return refuse_contrac
 
 static clae_status wta_plan(clae_model *m, void **state) { return select_plan(m, state, 0); }
 
-/* m = max(1, ceil(r·B)) winners per unit among this batch's rows; none at test time (§5.4). */
+/* m = max(1, ⌈P·B/100⌉) winners per unit among B rows, for the percent P = 100·r. The float
+ * share r is P/100 rounded (0.05f = 0.0500000007), so a plain ⌈r·B⌉ gives one winner too many
+ * whenever P·B/100 is an integer (6 of 100 at 5%). r is therefore read as the shortest decimal
+ * that rounds to it (at most 9 significant digits: "0.05", what the user wrote), D·10^−k, and
+ * the count is ⌈D·B / 10^k⌉ in integers. */
+static size_t wta_winners(float rate, size_t rows)
+{
+    char buf[32];
+    int digits = 1;
+    for (; digits < 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*e", digits - 1, (double)rate);
+        if (strtof(buf, NULL) == rate) break;
+    }
+    snprintf(buf, sizeof buf, "%.*e", digits - 1, (double)rate);
+    uint64_t mant = 0; /* the digits of "d.ddde±x", whatever the locale's decimal point */
+    const char *c = buf;
+    for (; *c && *c != 'e'; c++)
+        if (*c >= '0' && *c <= '9') mant = mant * 10 + (uint64_t)(*c - '0');
+    int places = digits - 1 - (*c ? atoi(c + 1) : 0);
+    double winners;
+    if (places >= 0 && places <= 18 && (rows == 0 || mant <= UINT64_MAX / rows)) {
+        uint64_t scale = 1, q = mant * rows;
+        for (int i = 0; i < places; i++) scale *= 10;
+        winners = (double)(q / scale + (q % scale != 0));
+    } else {
+        winners = ceil((double)rate * (double)rows); /* over 18 decimal places, or D·B past 64 bits */
+    }
+    return winners < 1.0 ? 1 : (size_t)winners;
+}
+
+/* The winners of the batch's rows per unit; none at test time, where every code unit stays
+ * active (Makhzani & Frey 2015, "Winner-Take-All Autoencoders"). */
 static clae_status wta_after_activation(clae_model *m, void *state, dense_pass *pass, int i, size_t rows,
                                         int training)
 {
     select_state *st = state;
     if (!training || i != clae_code(m)) return CLAE_OK;
-    size_t winners = (size_t)ceil((double)m->cfg.wta_rate * (double)rows);
-    if (winners < 1) winners = 1;
+    size_t winners = wta_winners(m->cfg.wta_rate, rows);
     return m->rt->ops->topk_cols(m->rt, pass->act[i], st->mask, rows, clae_width(m, i), winners);
 }
 

@@ -1,5 +1,5 @@
-/* variant_sparse.c — activation sparsity on the code layer (VARIANTS.md §3): KL toward a target
- * mean, L1 or L2 penalties, and h2o's EMA bias controller (§3.4). */
+/* variant_sparse.c — activation sparsity (Ng, CS294A): KL toward a target mean, L1 or L2 penalties
+ * on the code layer, and h2o's EMA bias controller on every hidden layer (H2O Deep Learning, sparsity_beta). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,11 @@
 #include "model_internal.h"
 
 typedef struct sparse_state {
-    clae_buf stats; /* KL: ρ̂ of the batch; H2O: the running mean ā (persistent) */
-    clae_buf pen;   /* the penalty of the last training forward (one float) */
+    clae_buf stats; /* KL: ρ̂ of the batch (code layer) */
+    clae_buf pen;   /* KL, L1, L2: the penalty of the last training forward (one float) */
+    /* H2O, per act index i = 1..M-1 (the output of weight layer i-1): the running mean ā
+     * (persistent) and the step r·β(ā − ρ) made before layer i-1's bias update, applied after it. */
+    clae_buf ema[CLAE_MAX_LAYERS + 1], push[CLAE_MAX_LAYERS + 1];
 } sparse_state;
 
 static int sparse_enabled(const clae_model_config *c) { return c->sparsity != CLAE_SPARSITY_NONE; }
@@ -46,17 +49,24 @@ static clae_status sparse_plan(clae_model *m, void **state)
     *state = st;
     if (m->flags & CLAE_MODEL_INFERENCE) return CLAE_OK;
     int c = clae_code(m);
-    size_t H = clae_width(m, c);
     if (m->cfg.sparsity == CLAE_SPARSITY_H2O) {
-        clae_status s = clae_model_plan_add(m, "sparsity.ema", &st->stats, H, CLAE_PLAN_ALWAYS, 0);
-        if (s == CLAE_OK) s = clae_model_plan_keep(m, &m->train.act[c], clae_pos_backward(m, c - 1));
-        if (s != CLAE_OK) return s;
-    } else {
-        clae_status s = clae_model_plan_add(m, "sparsity.mean", &st->stats, H, clae_pos_forward(m, 1, c - 1),
-                                            clae_pos_backward(m, c));
-        if (s != CLAE_OK) return s;
+        /* As h2o: every hidden layer, never the output. Named after the layer whose bias it steers. */
+        for (int i = 1; i < m->M; i++) {
+            char name[CLAE_PLAN_NAME];
+            int back = clae_pos_backward(m, i - 1);
+            snprintf(name, sizeof name, "sparsity.ema.layers.%d", i - 1);
+            clae_status s = clae_model_plan_add(m, name, &st->ema[i], clae_width(m, i), CLAE_PLAN_ALWAYS, 0);
+            snprintf(name, sizeof name, "sparsity.push.layers.%d", i - 1);
+            if (s == CLAE_OK) s = clae_model_plan_add(m, name, &st->push[i], clae_width(m, i), back, back);
+            if (s != CLAE_OK) return s;
+        }
+        return CLAE_OK;
     }
-    return clae_model_plan_add(m, "sparsity.penalty", &st->pen, 1, clae_pos_forward(m, 1, c - 1), clae_pos_loss(m));
+    clae_status s = clae_model_plan_add(m, "sparsity.mean", &st->stats, clae_width(m, c), clae_pos_forward(m, 1, c - 1),
+                                        clae_pos_backward(m, c));
+    if (s != CLAE_OK) return s;
+    /* Read by the penalty hook at the end of the step. */
+    return clae_model_plan_add(m, "sparsity.penalty", &st->pen, 1, clae_pos_forward(m, 1, c - 1), clae_pos_last(m));
 }
 
 static void sparse_release(void *state) { free(state); }
@@ -65,9 +75,16 @@ static clae_status sparse_after_activation(clae_model *m, void *state, dense_pas
                                            int training)
 {
     sparse_state *st = state;
-    if (!training || i != clae_code(m)) return CLAE_OK;
-    /* h2o's running mean moves only in real steps, not in loss or gradient evaluations. */
-    if (m->cfg.sparsity == CLAE_SPARSITY_H2O && !m->in_step) return CLAE_OK;
+    if (!training) return CLAE_OK;
+    if (m->cfg.sparsity == CLAE_SPARSITY_H2O) {
+        /* h2o's running mean moves only in real steps, not in loss or gradient evaluations. */
+        if (i >= m->M || !m->in_step) return CLAE_OK;
+        clae_buf none = {0};
+        return m->rt->ops->sparsity_forward(m->rt, CLAE_SPARSITY_H2O, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
+                                            sparse_weight(&m->cfg), pass->act[i], rows, clae_width(m, i), st->ema[i],
+                                            none);
+    }
+    if (i != clae_code(m)) return CLAE_OK;
     return m->rt->ops->sparsity_forward(m->rt, m->cfg.sparsity, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
                                         sparse_weight(&m->cfg), pass->act[i], rows, clae_width(m, i), st->stats,
                                         st->pen);
@@ -95,16 +112,21 @@ static clae_status sparse_grad_act(clae_model *m, void *state, int i, clae_buf G
                                          G, none);
 }
 
-/* h2o: β(ā − ρ) joins the code layer's bias gradient once it has been formed. */
-static clae_status sparse_grad_w(clae_model *m, void *state, int l, size_t rows)
+/* h2o (Neurons.update_bias): once the optimizer has moved hidden bias b_j with its rate r_j, the
+ * controller moves it again, b_j ← b_j − r_j·β·(ā_j − ρ). The step is formed before the update,
+ * which overwrites the state r_j comes from, and subtracted after it (an SGD step of rate 1). */
+static clae_status sparse_around_update(clae_model *m, void *state, int l, const clae_opt_hyper *h, int before)
 {
     sparse_state *st = state;
-    int c = clae_code(m);
-    if (l != c - 1 || m->cfg.sparsity != CLAE_SPARSITY_H2O) return CLAE_OK;
+    int i = l + 1;
+    if (m->cfg.sparsity != CLAE_SPARSITY_H2O || i >= m->M) return CLAE_OK;
+    dense_layer *L = &m->layer[l];
+    if (before)
+        return m->rt->ops->sparsity_h2o_push(m->rt, h, m->cfg.sparsity_rho, sparse_weight(&m->cfg), st->ema[i], L->db,
+                                             L->sb1, L->sb2, clae_width(m, i), st->push[i]);
+    clae_opt_hyper minus = {.kind = CLAE_OPT_SGD, .lr = 1.0f};
     clae_buf none = {0};
-    return m->rt->ops->sparsity_backward(m->rt, m->cfg.sparsity, m->cfg.activation[l], m->cfg.sparsity_rho,
-                                         sparse_weight(&m->cfg), m->train.act[c], rows, clae_width(m, c), st->stats,
-                                         none, m->layer[l].db);
+    return m->rt->ops->opt_update(m->rt, &minus, L->b, st->push[i], none, none, clae_width(m, i));
 }
 
 static void sparse_describe(const clae_model_config *c, char *buf, size_t cap)
@@ -125,6 +147,6 @@ const clae_variant clae_variant_sparse = {
     .after_activation = sparse_after_activation,
     .penalty = sparse_penalty,
     .grad_act = sparse_grad_act,
-    .grad_w = sparse_grad_w,
+    .around_update = sparse_around_update,
     .describe = sparse_describe,
 };

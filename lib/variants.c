@@ -1,4 +1,4 @@
-/* variants.c — the list of regularized variants the dense model can compose (VARIANTS.md §3–7).
+/* variants.c — the list of regularized variants the dense model can compose (README, The math).
  * Each variant lives in its own lib/variant_*.c; adding one adds a line here and nothing else. */
 #include "model_internal.h"
 

@@ -1,9 +1,15 @@
 /* test_cli.c — the cli suite: runs the built `clae` binary as a user would and checks exit
  * statuses, messages on stderr and the JSON on stdout, including one tiny real training run. */
+#define _XOPEN_SOURCE 700 /* posix_openpt, for the progress bar on a pseudo-terminal */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -40,6 +46,19 @@ START_TEST(version_and_help)
     ck_assert_int_eq(r.status, 0);
     ck_assert_contains(r.out, "--json");
     run_free(&r);
+
+    /* Every subcommand takes --json and -q/--quiet. */
+    static const char *const cmds[] = {"devices", "train", "plan",    "encode", "score",
+                                       "reconstruct", "compare", "bench", "import"};
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", cmds[k]);
+        r = run_clae(a);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_msg(strstr(r.out, "--json") && strstr(r.out, "--quiet"), "%s lacks --json or --quiet:\n%s", a,
+                      r.out);
+        run_free(&r);
+    }
 }
 END_TEST
 
@@ -156,8 +175,274 @@ START_TEST(unknown_device)
     ck_assert_contains(r.err, "no-such-device");
     ck_assert_contains(r.err, "cpu-ref");
     run_free(&r);
+
+    /* A type word with no such device says which type is missing and what exists. */
+    clae_device_info *list = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(clae_devices(&list, &n), CLAE_OK);
+    int gpus = 0, accels = 0;
+    for (size_t i = 0; i < n; i++) {
+        gpus += list[i].type == CLAE_DEVICE_GPU;
+        accels += list[i].type == CLAE_DEVICE_ACCELERATOR;
+    }
+    if (!gpus) {
+        r = run_clae("plan --device gpu");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_contains(r.err, "no GPU device found");
+        ck_assert_contains(r.err, "cpu-ref");
+        for (size_t i = 0; i < n; i++) ck_assert_contains(r.err, list[i].id);
+        run_free(&r);
+        clae_device_info d;
+        ck_assert_int_eq(clae_device_resolve("GPU", &d), CLAE_ERR_DEVICE);
+        ck_assert_contains(clae_last_error(), "no GPU device found");
+    }
+    if (!accels) {
+        r = run_clae("plan --device accelerator");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_contains(r.err, "no accelerator device found");
+        run_free(&r);
+    }
+    /* A bad CLAE_DEVICE is named as the environment's. */
+    setenv("CLAE_DEVICE", "still-no-such-device", 1);
+    r = run_clae("plan");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_contains(r.err, "'still-no-such-device' (from CLAE_DEVICE)");
+    run_free(&r);
+    unsetenv("CLAE_DEVICE");
+    clae_free(list);
 }
 END_TEST
+
+/* Unknown flags and subcommands name the closest known one. */
+START_TEST(did_you_mean)
+{
+    static const struct {
+        const char *args, *hint;
+    } cases[] = {
+        {"train --epoch 3", "did you mean --epochs?"},
+        {"train --epochs=3 --btach 4", "did you mean --batch?"},
+        {"train --lerning-rate 0.1", NULL},
+        {"train epochs 3", "did you mean --epochs?"},
+        {"train --ouptut-activation linear", "did you mean --output-activation?"},
+        {"score --thresh 5", "did you mean --threshold-percentile?"},
+        {"encode --layres 784,32", "did you mean --layers?"},
+        {"devices --jsn", "did you mean --json?"},
+        {"plan --infrence", "did you mean --inference?"},
+        {"compare --device cpu", "did you mean --devices?"},
+        {"bench --devices cpu", "did you mean --device?"},
+        {"reconstruct --frist 3", "did you mean --first?"},
+        {"trian", "did you mean 'train'?"},
+        {"devcies", "did you mean 'devices'?"},
+        {"help scroe", "did you mean 'score'?"},
+        {"--verison", "did you mean --version?"},
+        {"frobnicate", NULL},
+        {"train --zz", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        run_result r = run_clae(cases[k].args);
+        ck_assert_msg(r.status == 2, "clae %s: exit %d", cases[k].args, r.status);
+        if (cases[k].hint)
+            ck_assert_msg(strstr(r.err, cases[k].hint) != NULL, "clae %s: expected '%s' in:\n%s", cases[k].args,
+                          cases[k].hint, r.err);
+        else
+            ck_assert_msg(strstr(r.err, "did you mean") == NULL, "clae %s: a far-fetched hint:\n%s", cases[k].args,
+                          r.err);
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* The '*' of `clae devices` is the device a command without --device gets,
+ * CLAE_DEVICE included; --verbose lists clinfo's properties and clae's build
+ * options, which are those an opened runtime uses. */
+START_TEST(devices_env_and_verbose)
+{
+    setenv("CLAE_DEVICE", "cpu-ref", 1);
+    run_result r = run_clae("devices");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_contains(r.out, "\n* cpu-ref ");
+    ck_assert_int_eq((int)(strchr(r.out, '*') == strrchr(r.out, '*')), 1); /* one star */
+    run_free(&r);
+    r = run_clae("devices --json");
+    ck_assert_int_eq(r.status, 0);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert(cJSON_IsArray(j));
+    const cJSON *d;
+    int defaults = 0;
+    cJSON_ArrayForEach(d, j)
+    {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "default"))) {
+            defaults++;
+            ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "id")), "cpu-ref");
+        }
+    }
+    ck_assert_int_eq(defaults, 1);
+    cJSON_Delete(j);
+    run_free(&r);
+    clae_device_info sel;
+    ck_assert_int_eq(clae_device_resolve(NULL, &sel), CLAE_OK);
+    ck_assert_str_eq(sel.id, "cpu-ref");
+
+    /* Nothing matches: no star, a warning (silenced by -q), exit 0. */
+    setenv("CLAE_DEVICE", "no-such-device", 1);
+    r = run_clae("devices");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(strchr(r.out, '*') == NULL);
+    ck_assert_contains(r.err, "no-such-device");
+    run_free(&r);
+    r = run_clae("devices -q");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+    unsetenv("CLAE_DEVICE");
+
+    r = run_clae("devices --verbose");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    static const char *const labels[] = {"Platform version",      "Driver version",       "Max compute units",
+                                         "Max clock frequency",   "Global memory size",   "Local memory size",
+                                         "Max work-group size",   "Max memory allocation",
+                                         "Memory base address alignment",                  "Device extensions",
+                                         "Double precision (fp64)", "clae build options", "Device cpu-ref"};
+    for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++) ck_assert_contains(r.out, labels[k]);
+    ck_assert_contains(r.out, "-DCLAE_WG="); /* the OpenCL device's (PoCL's) options */
+    run_free(&r);
+
+    /* The options reported without opening are the ones an open uses. */
+    clae_runtime *rt = test_rt_cl();
+    clae_device_info dev;
+    ck_assert_int_eq(clae_runtime_device(rt, &dev), CLAE_OK);
+    clae_device_property *p = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(clae_device_properties(dev.id, &p, &n), CLAE_OK);
+    const char *opts = NULL, *id = NULL;
+    double cu = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(p[i].key, "build_options")) opts = p[i].value;
+        if (!strcmp(p[i].key, "id")) id = p[i].value;
+        if (!strcmp(p[i].key, "compute_units") && p[i].numeric) cu = p[i].number;
+    }
+    ck_assert_ptr_nonnull(opts);
+    ck_assert_str_eq(opts, clae_runtime_build_options(rt));
+    ck_assert_str_eq(id, dev.id);
+    ck_assert_double_eq(cu, dev.compute_units);
+    clae_free(p);
+
+    r = run_clae("devices --verbose --json");
+    ck_assert_int_eq(r.status, 0);
+    j = cJSON_Parse(r.out);
+    ck_assert(cJSON_IsArray(j));
+    cJSON_ArrayForEach(d, j)
+    {
+        const cJSON *props = cJSON_GetObjectItemCaseSensitive(d, "properties");
+        ck_assert(cJSON_IsObject(props));
+        ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(props, "build_options")));
+        ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(props, "global_mem_bytes")));
+    }
+    cJSON_Delete(j);
+    run_free(&r);
+}
+END_TEST
+
+/* A pipe or file gets no progress lines for epochs shorter than 10 s: one
+ * summary line per epoch, however many steps. */
+START_TEST(progress_not_a_terminal)
+{
+    const char *t10k = test_data_path("t10k-images-idx3-ubyte.gz");
+    run_result r = run_clae(with_path("train --device cpu-ref --data %s --limit 400 --test-limit 50 --epochs 3 "
+                                      "--batch 20 --layers 784,8", t10k));
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    int lines = 0, epoch_lines = 0;
+    for (const char *p = r.err; *p; p++) lines += *p == '\n';
+    for (const char *p = r.err; (p = strstr(p, "epoch ")); p++) epoch_lines++;
+    ck_assert_msg(epoch_lines == 3 && lines <= 3, "20 steps per epoch gave %d lines:\n%s", lines, r.err);
+    ck_assert(strchr(r.err, '\r') == NULL);
+    run_free(&r);
+}
+END_TEST
+
+/* On a terminal 70 columns wide every line (each redraw of the bar too) fits in 69. */
+START_TEST(progress_fits_terminal)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_msg(master >= 0, "posix_openpt: %s", strerror(errno));
+    ck_assert_int_eq(grantpt(master), 0);
+    ck_assert_int_eq(unlockpt(master), 0);
+    const char *name = ptsname(master);
+    ck_assert_ptr_nonnull(name);
+    int slave = open(name, O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(slave, 0);
+    struct winsize ws = {0};
+    ws.ws_col = 70;
+    ws.ws_row = 24;
+    ck_assert_int_eq(ioctl(slave, TIOCSWINSZ, &ws), 0);
+    char bin[1024];
+    snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(slave, 2);
+        close(master);
+        /* COLUMNS must not decide when the terminal can say its width. */
+        setenv("COLUMNS", "300", 1);
+        const char *t10k = test_data_path("t10k-images-idx3-ubyte.gz");
+        execl(bin, bin, "train", "--device", "cpu-ref", "--data", t10k, "--limit", "400", "--test-limit", "50",
+              "--epochs", "2", "--batch", "20", "--layers", "784,8", (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        ssize_t got = read(master, buf + len, cap - 1 - len);
+        if (got <= 0) break; /* EIO once the child has closed the terminal */
+        len += (size_t)got;
+        if (len >= cap - 1) break;
+    }
+    buf[len] = '\0';
+    close(master);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "train on a pty failed:\n%s", buf);
+    /* Each piece between \r and \n, the erase-to-end sequences removed. */
+    int bars = 0;
+    for (char *seg = buf; *seg;) {
+        size_t n = strcspn(seg, "\r\n");
+        char line[1024];
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 1 < sizeof line; i++) {
+            if (seg[i] == '\033' && i + 2 < n && seg[i + 1] == '[' && seg[i + 2] == 'K') {
+                i += 2;
+                continue;
+            }
+            line[o++] = seg[i];
+        }
+        line[o] = '\0';
+        ck_assert_msg(o <= 69, "a %zu-column line on a 70-column terminal: '%s'", o, line);
+        bars += strstr(line, "] ") != NULL && strstr(line, "epoch ") == line;
+        seg += n;
+        while (*seg == '\r' || *seg == '\n') seg++;
+    }
+    ck_assert_msg(bars > 0, "no progress bar was drawn:\n%s", buf);
+    free(buf);
+}
+END_TEST
+
+/* "layers" of a --json object is the array of the widths, input first. */
+static void assert_layers(const cJSON *j, const int *want, int n)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "layers");
+    ck_assert_msg(cJSON_IsArray(l), "layers is not an array");
+    ck_assert_int_eq(cJSON_GetArraySize(l), n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetArrayItem(l, i);
+        ck_assert(cJSON_IsNumber(v));
+        ck_assert_double_eq(v->valuedouble, want[i]);
+    }
+}
 
 static double json_number(const cJSON *j, const char *key)
 {
@@ -196,8 +481,8 @@ START_TEST(tiny_training_run)
     ck_assert_msg(isfinite(mse) && mse > 0.0 && mse < 0.2, "test_mse %g", mse);
     ck_assert_msg(isfinite(loss) && loss > 0.0, "train_loss %g", loss);
     ck_assert(json_number(j, "samples_per_sec") > 0);
-    /* Progress is not a TTY here: plain lines, ending with the epoch report. */
-    ck_assert_contains(r.err, "step 8/8");
+    /* Progress is not a TTY here: an epoch this short gives its report alone. */
+    ck_assert(strstr(r.err, "step ") == NULL);
     ck_assert_contains(r.err, "epoch 1/1  train_loss");
     run_free(&r);
 
@@ -239,10 +524,14 @@ START_TEST(plan_command)
     ck_assert_contains(r.out, "unplanned sum");
     run_free(&r);
 
-    r = run_clae("plan --device cpu-ref --layers 33,17,5 --batch 8 --json");
+    r = run_clae("plan --device cpu-ref --layers 33,17,5 --batch 8 --json -q");
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
     cJSON *j = cJSON_Parse(r.out);
     ck_assert_msg(j != NULL, "not JSON:\n%s", r.out);
+    static const int want_layers[] = {33, 17, 5, 17, 33};
+    assert_layers(j, want_layers, 5);
+    ck_assert_double_eq(json_number(j, "batch"), 8);
     double peak = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "peak_bytes"));
     double bound = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "lower_bound_bytes"));
     double unplanned = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "unplanned_bytes"));
@@ -320,6 +609,22 @@ START_TEST(variant_families_train)
     ck_assert_int_eq(r.status, 2);
     ck_assert_contains(r.err, "sigmoid or tanh");
     run_free(&r);
+    /* --wta-rate is a percent, with or without the sign; a fraction is refused with the
+     * percent it would be, and below 1% written as such with the range alone. */
+    r = run_clae("plan --device cpu-ref --wta-rate 5%");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_contains(r.out, "winner-take-all 5%");
+    run_free(&r);
+    r = run_clae("train --device cpu-ref --wta-rate 0.05");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "--wta-rate");
+    ck_assert_contains(r.err, "did you mean 5");
+    run_free(&r);
+    r = run_clae("plan --device cpu-ref --wta-rate 0.5%");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "[1, 100]");
+    ck_assert(strstr(r.err, "did you mean") == NULL);
+    run_free(&r);
 }
 END_TEST
 
@@ -333,6 +638,7 @@ Suite *suite_cli(void)
     tcase_add_test(usage, usage_errors_exit_2);
     tcase_add_test(usage, devices_json);
     tcase_add_test(usage, plan_command);
+    tcase_add_test(usage, devices_env_and_verbose);
     suite_add_tcase(s, usage);
 
     TCase *errors = tcase_create("errors");
@@ -341,6 +647,7 @@ Suite *suite_cli(void)
     tcase_add_test(errors, bad_data_files);
     tcase_add_test(errors, dimension_mismatch);
     tcase_add_test(errors, unknown_device);
+    tcase_add_test(errors, did_you_mean);
     suite_add_tcase(s, errors);
 
     TCase *train = tcase_create("train");
@@ -348,6 +655,8 @@ Suite *suite_cli(void)
     tcase_set_timeout(train, 120);
     tcase_add_test(train, tiny_training_run);
     tcase_add_test(train, variant_families_train);
+    tcase_add_test(train, progress_not_a_terminal);
+    tcase_add_test(train, progress_fits_terminal);
     suite_add_tcase(s, train);
     return s;
 }

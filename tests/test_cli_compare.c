@@ -71,6 +71,8 @@ static float ref_final_loss(float mask_noise)
     }
     clae_model *m = NULL;
     ck_assert_msg(clae_model_create(test_rt_ref(), &c, &m) == CLAE_OK, "%s", clae_last_error());
+    /* compare fills masked inputs with the training columns' means, as train does. */
+    ck_assert_msg(clae_model_fit_feature_stats(m, ds) == CLAE_OK, "%s", clae_last_error());
     size_t B = (size_t)c.batch, *order = malloc(ds->rows * sizeof *order);
     float *xb = malloc(B * ds->cols * sizeof *xb);
     uint32_t *ids = malloc(B * sizeof *ids);
@@ -135,6 +137,11 @@ START_TEST(compare_json_against_reference)
 
         ck_assert_str_eq(str(ref, "id"), "cpu-ref");
         ck_assert(cJSON_IsTrue(field(ref, "reference")));
+        const cJSON *layers = field(dev, "layers"); /* "784,32", the shorthand: an array, as in every --json */
+        ck_assert(cJSON_IsArray(layers) && cJSON_GetArraySize(layers) == 3);
+        ck_assert_double_eq(cJSON_GetArrayItem(layers, 0)->valuedouble, 784);
+        ck_assert_double_eq(cJSON_GetArrayItem(layers, 1)->valuedouble, 32);
+        ck_assert_double_eq(cJSON_GetArrayItem(layers, 2)->valuedouble, 784);
         ck_assert_double_eq(num(ref, "max_abs_dw"), 0);
         /* compare took the batches in train's order with the right row ids. */
         ck_assert_msg((float)num(ref, "final_loss") == want_ref_loss, "cpu-ref final loss %.9g, library %.9g",
@@ -292,7 +299,12 @@ START_TEST(bench_json)
     ck_assert_double_eq(num(j, "steps"), 2);
     ck_assert_double_eq(num(j, "timed_steps"), 1);
     ck_assert_double_eq(num(j, "batch"), 32);
-    ck_assert_str_eq(str(j, "layers"), "784,256,64,256,784");
+    /* layers is the same array of widths as in every other --json. */
+    const cJSON *layers = field(j, "layers");
+    ck_assert(cJSON_IsArray(layers));
+    static const int widths[] = {784, 256, 64, 256, 784};
+    ck_assert_int_eq(cJSON_GetArraySize(layers), 5);
+    for (int i = 0; i < 5; i++) ck_assert_double_eq(cJSON_GetArrayItem(layers, i)->valuedouble, widths[i]);
     const cJSON *w = field(j, "workloads");
     ck_assert(cJSON_IsArray(w));
     ck_assert_int_eq(cJSON_GetArraySize(w), n_want);

@@ -18,32 +18,6 @@
 #define ROWS 200
 #define TINY "--layers 16,8,4 --batch 32 --device cpu-ref -q"
 
-static run_result run_expect(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static run_result run_expect(int status, const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n > 0 && (size_t)n < sizeof args, "command line too long");
-    run_result r = run_clae(args);
-    ck_assert_msg(r.status == status, "clae %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", args, r.status,
-                  status, r.out, r.err);
-    return r;
-}
-
-/* A path in the test's directory, quoted for the shell (4 stay valid at once). */
-static const char *q(const char *name)
-{
-    static char buf[4][1100];
-    static int slot;
-    slot = (slot + 1) % 4;
-    buf[slot][0] = '\0';
-    test_append_quoted(buf[slot], sizeof buf[slot], test_tmp_path(name));
-    return buf[slot];
-}
-
 /* ROWS x COLS values: 0..255 integers (pixels as CSV holds them) or those /255. */
 static void write_csv(const char *name, int bytes)
 {

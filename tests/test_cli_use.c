@@ -26,34 +26,6 @@ static const char *cl_device(void)
     return d && *d ? d : "cpu";
 }
 
-/* Runs clae with args (a printf format) and asserts the exit status. The
- * result is returned for further checks; free it with run_free(). */
-static run_result run_expect(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static run_result run_expect(int status, const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n > 0 && (size_t)n < sizeof args, "command line too long");
-    run_result r = run_clae(args);
-    ck_assert_msg(r.status == status, "clae %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", args, r.status,
-                  status, r.out, r.err);
-    return r;
-}
-
-/* A path in the test's directory, quoted for the shell (4 stay valid at once). */
-static const char *q(const char *name)
-{
-    static char buf[4][1100];
-    static int slot;
-    slot = (slot + 1) % 4;
-    buf[slot][0] = '\0';
-    test_append_quoted(buf[slot], sizeof buf[slot], test_tmp_path(name));
-    return buf[slot];
-}
-
 /* The Fashion-MNIST test images, quoted. */
 static const char *t10k_q(void)
 {
@@ -620,13 +592,14 @@ START_TEST(sigint_writes_checkpoint)
         execv(bin, argv);
         _exit(127);
     }
-    /* Progress lines appear only after the handler is installed. */
+    /* The epoch lines appear only after the handler is installed (progress
+     * lines would wait 10 s on a file). */
     int seen = 0, status = 0, done = 0;
     struct timespec tick = {0, 20 * 1000 * 1000};
     for (int i = 0; i < 3000 && !seen && !done; i++) {
         nanosleep(&tick, NULL);
         char *text = test_slurp_text(err_path);
-        seen = strstr(text, "%  step") != NULL;
+        seen = strstr(text, "train_loss") != NULL;
         free(text);
         done = waitpid(pid, &status, WNOHANG) == pid;
     }
@@ -661,6 +634,229 @@ START_TEST(sigint_writes_checkpoint)
     clae_model_destroy(saved);
     clae_model_destroy(m);
     clae_scaling_free(&sc);
+}
+END_TEST
+
+/* "layers" of a --json object: the array of the widths, input first. */
+static void assert_layers(const cJSON *j, const int *want, int n)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "layers");
+    ck_assert_msg(cJSON_IsArray(l), "layers is not an array");
+    ck_assert_int_eq(cJSON_GetArraySize(l), n);
+    for (int i = 0; i < n; i++) ck_assert_double_eq(cJSON_GetArrayItem(l, i)->valuedouble, want[i]);
+}
+
+/* encode, score and reconstruct take --json (one object on stdout, layers an
+ * array) and -q (nothing on stderr), as train does. */
+START_TEST(json_and_quiet_everywhere)
+{
+    static const int widths[] = {784, 32, 16, 32, 784};
+    run_result r = run_expect(0, "train --device cpu-ref --data %s --test %s " SMALL " --epochs 1 --layers 784,32,16 "
+                                 "--out %s --json",
+                              t10k_q(), t10k_q(), q("m.safetensors"));
+    ck_assert_str_eq(r.err, "");
+    cJSON *j = parse_json(&r);
+    assert_layers(j, widths, 5);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    r = run_expect(0, "encode --device cpu-ref --model %s --data %s --limit 20 --out %s --json -q", q("m.safetensors"),
+                   t10k_q(), q("c.csv"));
+    ck_assert_str_eq(r.err, "");
+    j = parse_json(&r);
+    assert_layers(j, widths, 5);
+    ck_assert_double_eq(json_num(j, "rows"), 20);
+    ck_assert_double_eq(json_num(j, "width"), 16);
+    ck_assert_double_eq(json_num(j, "layer"), 2);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "code_layer")));
+    cJSON_Delete(j);
+    run_free(&r);
+    r = run_expect(0, "encode --device cpu-ref --model %s --data %s --limit 20 --out %s -q", q("m.safetensors"),
+                   t10k_q(), q("c.csv"));
+    ck_assert_str_eq(r.err, "");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    r = run_expect(0, "score --device cpu-ref --model %s --data %s --limit 20 --json -q", q("m.safetensors"), t10k_q());
+    ck_assert_str_eq(r.err, "");
+    j = parse_json(&r);
+    assert_layers(j, widths, 5);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    static const char *const outs[] = {"g.png", "r.csv", "r.npy"};
+    for (int k = 0; k < 3; k++) {
+        r = run_expect(0, "reconstruct --device cpu-ref --model %s --data %s --limit 20 --count 4 --out %s --json -q",
+                       q("m.safetensors"), t10k_q(), q(outs[k]));
+        ck_assert_str_eq(r.err, "");
+        j = parse_json(&r);
+        assert_layers(j, widths, 5);
+        ck_assert_double_eq(json_num(j, "rows"), 4);
+        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "format")), outs[k] + 2);
+        cJSON_Delete(j);
+        run_free(&r);
+    }
+    char *text = test_slurp_text(test_tmp_path("r.csv"));
+    ck_assert_msg(strncmp(text, "x0,x1,x2,", 9) == 0, "IDX data has no header, so x0,...: %.40s", text);
+    free(text);
+}
+END_TEST
+
+/* Rows with columns of very different ranges (none integer, so no loader
+ * rule rescales them), written with a fixed seed. */
+static void write_wide_range_csv(const char *path, size_t rows)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("a,b,c,d,e\n", f);
+    uint32_t s = 12345;
+    for (size_t i = 0; i < rows; i++) {
+        s = s * 1664525u + 1013904223u;
+        double t = (double)(s >> 8) / 16777216.0;
+        s = s * 1664525u + 1013904223u;
+        double u = (double)(s >> 8) / 16777216.0;
+        fprintf(f, "%.6f,%.6f,%.6f,7.25,%.6f\n", 1000.5 + 500.0 * t, -20.5 + 5.0 * u, 30000.5 * t + 10000.0 * u,
+                0.001 * u - 3.5);
+    }
+    fclose(f);
+}
+
+/* reconstruct --out F.csv / F.npy writes the reconstructions in the data's own
+ * units: after training on minmax- or zscore-scaled data they equal the
+ * input within 1% of each column's range (they would lie in [0, 1], or about
+ * [-2, 2], if the scaling were not undone), and the NPY holds the same floats. */
+START_TEST(reconstruct_exports_data_units)
+{
+    write_wide_range_csv(test_tmp_path("wide.csv"), 200);
+    clae_dataset *x = load_data(test_tmp_path("wide.csv"), 0);
+    float lo[5], hi[5];
+    for (size_t c = 0; c < 5; c++) {
+        lo[c] = INFINITY;
+        hi[c] = -INFINITY;
+        for (size_t i = 0; i < x->rows; i++) {
+            lo[c] = fminf(lo[c], x->x[i * 5 + c]);
+            hi[c] = fmaxf(hi[c], x->x[i * 5 + c]);
+        }
+    }
+    static const char *const scales[] = {"minmax", "zscore"};
+    for (int k = 0; k < 2; k++) {
+        run_result r = run_expect(0, "train --device cpu-ref --data %s --scale %s --loss sse --layers 5,10,5 "
+                                     "--activation linear --output-activation linear --lr 0.01 --epochs 40 --batch 20 "
+                                     "-q --out %s",
+                                  q("wide.csv"), scales[k], q("w.safetensors"));
+        run_free(&r);
+        r = run_expect(0, "reconstruct --device cpu-ref --model %s --data %s --out %s", q("w.safetensors"),
+                       q("wide.csv"), q("r.csv"));
+        ck_assert_contains(r.err, "rows 0 to 199 of"); /* every row by default, not 16 */
+        run_free(&r);
+        r = run_expect(0, "reconstruct --device cpu-ref --model %s --data %s --out %s -q", q("w.safetensors"),
+                       q("wide.csv"), q("r.npy"));
+        run_free(&r);
+        char *text = test_slurp_text(test_tmp_path("r.csv"));
+        ck_assert_msg(strncmp(text, "a,b,c,d,e\n", 10) == 0, "header: %.40s", text); /* the data's own */
+        free(text);
+        clae_dataset *got = load_data(test_tmp_path("r.csv"), 0), *npy = load_data(test_tmp_path("r.npy"), 0);
+        ck_assert_uint_eq(got->rows, 200);
+        ck_assert_uint_eq(got->cols, 5);
+        ck_assert_uint_eq(npy->rows, 200);
+        ck_assert_msg(memcmp(got->x, npy->x, 200 * 5 * sizeof *got->x) == 0, "--scale %s: CSV and NPY differ",
+                      scales[k]);
+        for (size_t i = 0; i < 200; i++)
+            for (size_t c = 0; c < 5; c++) {
+                double want = x->x[i * 5 + c], have = got->x[i * 5 + c];
+                double tol = 0.01 * (hi[c] - lo[c]) + 1e-3 * fabs(want);
+                ck_assert_msg(fabs(have - want) <= tol, "--scale %s: row %zu column %zu: %.9g, the data %.9g",
+                              scales[k], i, c, have, want);
+            }
+        clae_dataset_free(got);
+        clae_dataset_free(npy);
+    }
+    /* --first/--count pick the rows; a PNG still needs a square width. */
+    run_result r = run_expect(0, "reconstruct --device cpu-ref --model %s --data %s --first 10 --count 3 --out %s -q",
+                              q("w.safetensors"), q("wide.csv"), q("r3.csv"));
+    run_free(&r);
+    char *head = test_slurp_text(test_tmp_path("r3.csv"));
+    ck_assert_msg(strncmp(head, "a,b,c,d,e\n", 10) == 0, "header: %.40s", head);
+    free(head);
+    clae_dataset *three = load_data(test_tmp_path("r3.csv"), 0);
+    ck_assert_uint_eq(three->rows, 3);
+    ck_assert_msg(fabs(three->x[0] - x->x[50]) <= 0.01 * (hi[0] - lo[0]), "row 10: %g, the data %g",
+                  (double)three->x[0], (double)x->x[50]);
+    clae_dataset_free(three);
+    r = run_expect(1, "reconstruct --device cpu-ref --model %s --data %s --out %s", q("w.safetensors"), q("wide.csv"),
+                   q("r.png"));
+    ck_assert_contains(r.err, "not a square number");
+    run_free(&r);
+    r = run_expect(2, "reconstruct --model %s --data %s --out %s", q("w.safetensors"), q("wide.csv"), q("r.txt"));
+    ck_assert_contains(r.err, ".png");
+    ck_assert_contains(r.err, ".npy");
+    run_free(&r);
+    clae_dataset_free(x);
+}
+END_TEST
+
+/* Pixels of exactly this colour in an RGB picture. */
+static size_t count_colour(const unsigned char *px, unsigned w, unsigned h, unsigned char r, unsigned char g,
+                           unsigned char b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) n += px[3 * i] == r && px[3 * i + 1] == g && px[3 * i + 2] == b;
+    return n;
+}
+
+/* --plot draws the per-step curve for bce too (its light green), and the
+ * train curve over an identical test curve leaves the test's blue visible
+ * (dashes), so both can be told apart where they coincide. */
+START_TEST(plot_every_loss)
+{
+    /* Test rows = the first 300 training rows: the two curves are identical. */
+    run_result r = run_expect(0, "train --device cpu-ref --data %s --test %s --limit 300 --test-limit 300 --batch 32 "
+                                 "-q --epochs 3 --layers 784,32 --plot %s",
+                              t10k_q(), t10k_q(), q("loss.png"));
+    run_free(&r);
+    unsigned w, h;
+    unsigned char *px = read_png(test_tmp_path("loss.png"), &w, &h);
+    size_t step = count_colour(px, w, h, 149, 207, 149); /* tab10 green, tinted halfway to white */
+    size_t blue = count_colour(px, w, h, 31, 119, 180), orange = count_colour(px, w, h, 255, 127, 14);
+    ck_assert_msg(step > 150, "bce: %zu pixels of the per-step curve", step);
+    ck_assert_msg(blue > 150 && orange > 150, "test %zu and train %zu pixels", blue, orange);
+    free(px);
+}
+END_TEST
+
+/* A few far outliers no longer squeeze the scores into one bar: the bulk
+ * spans the plot and the outliers are one bar of their own colour. */
+START_TEST(score_histogram_keeps_bulk)
+{
+    run_result r = run_expect(0, "train --device cpu-ref --data %s --test %s " SMALL " --epochs 1 --layers 784,32 --out %s",
+                              t10k_q(), t10k_q(), q("m.safetensors"));
+    run_free(&r);
+    clae_dataset *ds = load_data(test_data_path(T10K), 300);
+    float *x = malloc(305 * 784 * sizeof *x);
+    memcpy(x, ds->x, 300 * 784 * sizeof *x);
+    for (size_t i = 300 * 784; i < 305 * 784; i++) x[i] = 8.0f; /* scores near 60, the bulk below 0.2 */
+    ck_assert_int_eq(clae_matrix_save_npy(test_tmp_path("mix.npy"), x, 305, 784), CLAE_OK);
+    free(x);
+    clae_dataset_free(ds);
+    r = run_expect(0, "score --device cpu-ref --model %s --data %s --plot %s -q", q("m.safetensors"), q("mix.npy"),
+                   q("hist.png"));
+    run_free(&r);
+    unsigned w, h;
+    unsigned char *px = read_png(test_tmp_path("hist.png"), &w, &h);
+    size_t tail = count_colour(px, w, h, 230, 140, 40);
+    ck_assert_msg(tail > 50, "no outlier bar (%zu pixels)", tail);
+    /* Columns of the plot area (x 73..621, y 45..351) holding a bulk bar. */
+    int columns = 0;
+    for (unsigned xx = 73; xx < 622; xx++) {
+        int bar = 0;
+        for (unsigned yy = 45; yy < 352 && !bar; yy++) {
+            const unsigned char *p = px + 3 * ((size_t)yy * w + xx);
+            bar = p[0] == 70 && p[1] == 130 && p[2] == 180;
+        }
+        columns += bar;
+    }
+    ck_assert_msg(columns > 200, "the bulk covers %d of 549 columns", columns);
+    free(px);
 }
 END_TEST
 
@@ -707,6 +903,10 @@ Suite *suite_cli_use(void)
     tcase_add_test(use, reconstruct_grid);
     tcase_add_test(use, csv_bad_cell);
     tcase_add_test(use, zscore_round_trip);
+    tcase_add_test(use, json_and_quiet_everywhere);
+    tcase_add_test(use, reconstruct_exports_data_units);
+    tcase_add_test(use, plot_every_loss);
+    tcase_add_test(use, score_histogram_keeps_bulk);
     suite_add_tcase(s, use);
 
     TCase *files = tcase_create("files");

@@ -425,6 +425,88 @@ START_TEST(gather_rows_and_bounds)
 }
 END_TEST
 
+static clae_dataset *matrix_4x5(void)
+{
+    clae_dataset *ds = calloc(1, sizeof *ds);
+    ck_assert_ptr_nonnull(ds);
+    ds->rows = 4;
+    ds->cols = 5;
+    ds->x = malloc(20 * sizeof *ds->x);
+    ck_assert_ptr_nonnull(ds->x);
+    for (int k = 0; k < 20; k++) ds->x[k] = (float)k;
+    ds->names = calloc(5, sizeof *ds->names);
+    for (int j = 0; j < 5; j++) {
+        ds->names[j] = malloc(4);
+        snprintf(ds->names[j], 4, "c%d", j);
+    }
+    snprintf(ds->path, sizeof ds->path, "m.csv");
+    ds->format = CLAE_FORMAT_CSV;
+    return ds;
+}
+
+START_TEST(drop_columns_in_place)
+{
+    clae_dataset *ds = matrix_4x5();
+    const size_t drop[3] = {3, 0, 3}; /* repeats are fine, order is free */
+    ck_assert_int_eq(clae_dataset_drop_columns(ds, drop, 3), CLAE_OK);
+    ck_assert_uint_eq(ds->cols, 3);
+    ck_assert_uint_eq(ds->rows, 4);
+    for (int r = 0; r < 4; r++) {
+        ck_assert(ds->x[r * 3 + 0] == (float)(r * 5 + 1));
+        ck_assert(ds->x[r * 3 + 1] == (float)(r * 5 + 2));
+        ck_assert(ds->x[r * 3 + 2] == (float)(r * 5 + 4));
+    }
+    ck_assert_str_eq(ds->names[0], "c1");
+    ck_assert_str_eq(ds->names[2], "c4");
+
+    /* Out of range, or nothing left: refused, data untouched. */
+    float before[12];
+    memcpy(before, ds->x, sizeof before);
+    const size_t bad[1] = {3};
+    ck_assert_int_eq(clae_dataset_drop_columns(ds, bad, 1), CLAE_ERR_ARG);
+    ck_assert_contains(clae_last_error(), "m.csv: column 3 (from 0) does not exist: the data has 3 columns");
+    const size_t all[3] = {0, 1, 2};
+    ck_assert_int_eq(clae_dataset_drop_columns(ds, all, 3), CLAE_ERR_ARG);
+    ck_assert_contains(clae_last_error(), "leaves none");
+    ck_assert_uint_eq(ds->cols, 3);
+    ck_assert_int_eq(memcmp(before, ds->x, sizeof before), 0);
+    ck_assert_int_eq(clae_dataset_drop_columns(ds, NULL, 0), CLAE_OK);
+    ck_assert_uint_eq(ds->cols, 3);
+    clae_dataset_free(ds);
+
+    /* No rows left (truncated to 0): the block must survive, not be realloc'd to 0 bytes and freed. */
+    ds = matrix_4x5();
+    clae_dataset_truncate(ds, 0);
+    ck_assert_int_eq(clae_dataset_drop_columns(ds, drop, 3), CLAE_OK);
+    ck_assert_uint_eq(ds->cols, 3);
+    ck_assert_ptr_nonnull(ds->x);
+    clae_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(split_keeps_order)
+{
+    clae_dataset *ds = matrix_4x5(), *tail = NULL;
+    ck_assert_int_eq(clae_dataset_split(ds, 3, &tail), CLAE_OK);
+    ck_assert_uint_eq(ds->rows, 3);
+    ck_assert_uint_eq(tail->rows, 1);
+    ck_assert_uint_eq(tail->cols, 5);
+    for (int j = 0; j < 5; j++) ck_assert(tail->x[j] == (float)(15 + j));
+    ck_assert(ds->x[14] == 14.0f);
+    ck_assert_str_eq(tail->path, "m.csv");
+    ck_assert_int_eq(tail->format, CLAE_FORMAT_CSV);
+    ck_assert_str_eq(tail->names[4], "c4");
+    ck_assert_ptr_ne(tail->names, ds->names); /* its own copy: both are freed */
+    clae_dataset *none = (clae_dataset *)1;
+    ck_assert_int_eq(clae_dataset_split(ds, 3, &none), CLAE_ERR_ARG);
+    ck_assert_ptr_null(none);
+    ck_assert_int_eq(clae_dataset_split(ds, 0, &none), CLAE_ERR_ARG);
+    ck_assert_uint_eq(ds->rows, 3);
+    clae_dataset_free(tail);
+    clae_dataset_free(ds);
+}
+END_TEST
+
 Suite *suite_data(void)
 {
     Suite *s = suite_create("data");
@@ -457,6 +539,8 @@ Suite *suite_data(void)
     tcase_add_test(rows, shuffle_golden);
     tcase_add_test(rows, shuffle_properties);
     tcase_add_test(rows, gather_rows_and_bounds);
+    tcase_add_test(rows, drop_columns_in_place);
+    tcase_add_test(rows, split_keeps_order);
     suite_add_tcase(s, rows);
     return s;
 }

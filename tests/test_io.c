@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 
 #include "safetensors.h"
 #include "test_util.h"
@@ -769,6 +771,170 @@ START_TEST(load_picks_reader)
 }
 END_TEST
 
+/* The one rule for values (clae.h, clae_dataset): bytes are divided by 255,
+ * text and floats are taken as stored. So bytes b as IDX and as '|u1' NPY,
+ * and (float)b/255 as '<f4' NPY and as CSV, load as the same floats, bit for
+ * bit, while the same bytes written as CSV text stay 0..255. */
+START_TEST(formats_load_alike)
+{
+    enum { R = 6, C = 5 };
+    unsigned char b[R * C];
+    for (int k = 0; k < R * C; k++) b[k] = (unsigned char)((k * 37 + 11) % 256);
+    b[0] = 0;
+    b[1] = 255;
+    float f[R * C];
+    for (int k = 0; k < R * C; k++) f[k] = (float)b[k] / 255.0f;
+
+    unsigned char idx[16 + R * C] = {0, 0, 8, 2, 0, 0, 0, R, 0, 0, 0, C};
+    memcpy(idx + 12, b, sizeof b);
+    const char *pi = test_tmp_path("d-idx2-ubyte");
+    write_file(pi, idx, 12 + sizeof b);
+    const char *pu = test_tmp_path("u1.npy");
+    make_npy(pu, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (6, 5), }", b, sizeof b);
+    unsigned char b4[sizeof f];
+    le_f32(b4, f, R * C);
+    const char *pf = test_tmp_path("f4.npy");
+    make_npy(pf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 5), }", b4, sizeof b4);
+    const char *pc = test_tmp_path("f.csv");
+    ck_assert_int_eq(clae_matrix_save_csv(pc, f, R, C, NULL), CLAE_OK);
+
+    const char *paths[4] = {pi, pu, pf, pc};
+    const clae_data_format fmt[4] = {CLAE_FORMAT_IDX, CLAE_FORMAT_NPY, CLAE_FORMAT_NPY, CLAE_FORMAT_CSV};
+    for (int k = 0; k < 4; k++) {
+        clae_dataset *ds = load_ok(clae_dataset_load, paths[k], R, C);
+        ck_assert_msg(memcmp(ds->x, f, sizeof f) == 0, "%s loads other floats than bytes/255", paths[k]);
+        ck_assert_int_eq(ds->format, fmt[k]);
+        clae_dataset_free(ds);
+    }
+
+    /* The bytes themselves as CSV text are numbers like any other: as stored. */
+    float raw[R * C];
+    for (int k = 0; k < R * C; k++) raw[k] = b[k];
+    const char *pr = test_tmp_path("bytes.csv");
+    ck_assert_int_eq(clae_matrix_save_csv(pr, raw, R, C, NULL), CLAE_OK);
+    clae_dataset *ds = load_ok(clae_dataset_load, pr, R, C);
+    ck_assert_int_eq(memcmp(ds->x, raw, sizeof raw), 0);
+    ck_assert(ds->x[1] == 255.0f);
+    clae_dataset_free(ds);
+}
+END_TEST
+
+static void write_gz_text(const char *path, const char *text)
+{
+    gzFile g = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzputs(g, text), (int)strlen(text));
+    ck_assert_int_eq(gzclose(g), Z_OK);
+}
+
+START_TEST(csv_gzip_and_header_names)
+{
+    const char *text = "id,\"the x\",y\n1,0.5,2\n2,0.25,4\n3,1e-3,8\n";
+    const char *p = test_tmp_path("h.csv");
+    write_text(p, text);
+    const char *pg = test_tmp_path("h.csv.gz");
+    write_gz_text(pg, text);
+    clae_dataset *a = load_ok(clae_dataset_load, p, 3, 3);
+    clae_dataset *g = load_ok(clae_dataset_load, pg, 3, 3);
+    ck_assert_int_eq(memcmp(a->x, g->x, 9 * sizeof *a->x), 0);
+    ck_assert_int_eq(g->format, CLAE_FORMAT_CSV);
+    ck_assert_ptr_nonnull(g->names);
+    ck_assert_str_eq(g->names[0], "id");
+    ck_assert_str_eq(g->names[1], "the x");
+    ck_assert_str_eq(g->names[2], "y");
+    clae_dataset_free(a);
+    clae_dataset_free(g);
+
+    /* No header, no names; .TSV.GZ by name too. */
+    const char *pt = test_tmp_path("n.TSV.GZ");
+    write_gz_text(pt, "1\t2\n3\t4\n");
+    clae_dataset *t = load_ok(clae_dataset_load, pt, 2, 2);
+    ck_assert_ptr_null(t->names);
+    ck_assert(t->x[3] == 4.0f);
+    clae_dataset_free(t);
+
+    /* Messages name the .gz file, and a cut stream reads as its end. */
+    const char *pb = test_tmp_path("bad.csv.gz");
+    write_gz_text(pb, "1,2\n3,x\n");
+    expect_load_fail(clae_dataset_load, pb, CLAE_ERR_FORMAT, ":2:2: 'x' is not a number");
+    /* An .npy.gz goes to the NPY reader. */
+    const float f[2] = {3, 4};
+    unsigned char b4[8];
+    le_f32(b4, f, 2);
+    make_npy(test_tmp_path("plain.npy"), 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", b4, 8);
+    size_t n = 0;
+    unsigned char *raw = slurp(test_tmp_path("plain.npy"), &n);
+    const char *pn = test_tmp_path("z.npy.gz");
+    gzFile z = gzopen(pn, "wb");
+    ck_assert_int_eq(gzwrite(z, raw, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(z), Z_OK);
+    free(raw);
+    clae_dataset *ds = load_ok(clae_dataset_load, pn, 2, 1);
+    ck_assert_int_eq(ds->format, CLAE_FORMAT_NPY);
+    ck_assert(ds->x[1] == 4.0f);
+    clae_dataset_free(ds);
+}
+END_TEST
+
+/* Loads "-" with file as standard input, restoring it after. */
+static clae_status load_stdin(const char *file, clae_dataset **ds)
+{
+    int saved = dup(STDIN_FILENO), fd = open(file, O_RDONLY);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(dup2(fd, STDIN_FILENO), 0);
+    close(fd);
+    clae_status st = clae_dataset_load("-", ds);
+    ck_assert_int_ge(dup2(saved, STDIN_FILENO), 0);
+    close(saved);
+    return st;
+}
+
+START_TEST(stdin_by_content)
+{
+    clae_dataset *ds = NULL;
+    /* CSV, plain and gzip'd. */
+    const char *p = test_tmp_path("s.csv");
+    write_text(p, "a,b\n1,2\n3,4\n");
+    ck_assert_msg(load_stdin(p, &ds) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_uint_eq(ds->rows, 2);
+    ck_assert_int_eq(ds->format, CLAE_FORMAT_CSV);
+    ck_assert_str_eq(ds->path, "<stdin>");
+    ck_assert_str_eq(ds->names[1], "b");
+    clae_dataset_free(ds);
+    const char *pg = test_tmp_path("s.gz");
+    write_gz_text(pg, "5,6,7\n");
+    ck_assert_msg(load_stdin(pg, &ds) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_uint_eq(ds->cols, 3);
+    ck_assert(ds->x[2] == 7.0f);
+    clae_dataset_free(ds);
+    /* NPY and IDX by their magic. */
+    const float f[2] = {3, 4};
+    unsigned char b4[8];
+    le_f32(b4, f, 2);
+    const char *pn = test_tmp_path("s.npy");
+    make_npy(pn, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }", b4, 8);
+    ck_assert_msg(load_stdin(pn, &ds) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_int_eq(ds->format, CLAE_FORMAT_NPY);
+    ck_assert(ds->x[1] == 4.0f);
+    clae_dataset_free(ds);
+    const unsigned char idx[14] = {0, 0, 8, 2, 0, 0, 0, 1, 0, 0, 0, 2, 51, 255};
+    const char *pi = test_tmp_path("s.idx");
+    write_file(pi, idx, sizeof idx);
+    ck_assert_msg(load_stdin(pi, &ds) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_int_eq(ds->format, CLAE_FORMAT_IDX);
+    ck_assert(ds->x[0] == 51.0f / 255.0f);
+    clae_dataset_free(ds);
+    /* Errors name standard input. */
+    const char *pb = test_tmp_path("s-bad.csv");
+    write_text(pb, "1,2\n3\n");
+    ds = (clae_dataset *)1;
+    ck_assert_int_eq(load_stdin(pb, &ds), CLAE_ERR_FORMAT);
+    ck_assert_ptr_null(ds);
+    ck_assert_contains(clae_last_error(), "<stdin>:2: 1 columns, expected 2");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Writers                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -915,6 +1081,64 @@ START_TEST(scaling_zscore)
 }
 END_TEST
 
+/* h2o's NORMALIZE: (x − mean)/(max − min), a constant column shifted only;
+ * the inverse brings the data back, and the kind survives a model file. */
+START_TEST(scaling_normalize)
+{
+    clae_dataset *ds = small_matrix();
+    clae_scaling s;
+    ck_assert_int_eq(clae_scaling_fit(ds, CLAE_SCALE_NORMALIZE, &s), CLAE_OK);
+    ck_assert_int_eq(s.kind, CLAE_SCALE_NORMALIZE);
+    ck_assert_str_eq(clae_scale_kind_name(CLAE_SCALE_NORMALIZE), "normalize");
+    /* Means 2.5, 5, 2; ranges 3, 0 (scale 1), 10. */
+    const float off[3] = {2.5f, 5.0f, 2.0f}, sc[3] = {1.0f / 3.0f, 1.0f, 0.1f};
+    ck_assert_allclose(s.offset, off, 3, 0, 0);
+    ck_assert_allclose(s.scale, sc, 3, 0, 1e-7);
+    ck_assert_int_eq(clae_scaling_apply(&s, ds), CLAE_OK);
+    const float want[12] = {-0.5f, 0, -0.4f, -0.5f / 3.0f, 0, -0.2f, 0.5f / 3.0f, 0, 0, 0.5f, 0, 0.6f};
+    ck_assert_allclose(ds->x, want, 12, 1e-7, 1e-6);
+    /* The defining properties: every column's mean is 0, its span at most 1. */
+    for (int j = 0; j < 3; j++) {
+        double m = 0, lo = 1e30, hi = -1e30;
+        for (int r = 0; r < 4; r++) {
+            double v = ds->x[r * 3 + j];
+            m += v / 4.0;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        ck_assert_double_eq_tol(m, 0.0, 1e-7);
+        ck_assert(hi - lo <= 1.0 + 1e-6);
+    }
+    float back[12];
+    memcpy(back, ds->x, sizeof back);
+    ck_assert_int_eq(clae_scaling_invert(&s, back, 4, 3), CLAE_OK);
+    const float orig[12] = {1, 5, -2, 2, 5, 0, 3, 5, 2, 4, 5, 8};
+    ck_assert_allclose(back, orig, 12, 1e-6, 1e-6);
+
+    /* Stored with a model and read back as the same kind and numbers. */
+    clae_model_config cfg;
+    clae_model_config_default(&cfg);
+    ck_assert_int_eq(clae_model_config_set_layers(&cfg, "3,2,3"), CLAE_OK);
+    cfg.loss = CLAE_LOSS_SSE;
+    clae_model *m = NULL;
+    ck_assert_int_eq(clae_model_create(test_rt_ref(), &cfg, &m), CLAE_OK);
+    const char *p = test_tmp_path("norm.safetensors");
+    ck_assert_msg(clae_model_save(m, p, &s) == CLAE_OK, "%s", clae_last_error());
+    clae_model_destroy(m);
+    clae_scaling back_s;
+    m = NULL;
+    ck_assert_msg(clae_model_load(test_rt_ref(), p, CLAE_MODEL_INFERENCE, 0, &m, &back_s) == CLAE_OK, "%s",
+                  clae_last_error());
+    ck_assert_int_eq(back_s.kind, CLAE_SCALE_NORMALIZE);
+    ck_assert_int_eq(memcmp(back_s.offset, s.offset, 3 * sizeof *s.offset), 0);
+    ck_assert_int_eq(memcmp(back_s.scale, s.scale, 3 * sizeof *s.scale), 0);
+    clae_model_destroy(m);
+    clae_scaling_free(&back_s);
+    clae_scaling_free(&s);
+    clae_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(scaling_errors_and_names)
 {
     clae_dataset *ds = small_matrix();
@@ -973,6 +1197,9 @@ Suite *suite_io(void)
     tcase_add_test(rd, npy_good);
     tcase_add_test(rd, npy_bad);
     tcase_add_test(rd, load_picks_reader);
+    tcase_add_test(rd, formats_load_alike);
+    tcase_add_test(rd, csv_gzip_and_header_names);
+    tcase_add_test(rd, stdin_by_content);
     suite_add_tcase(s, rd);
 
     TCase *wr = tcase_create("writers");
@@ -985,6 +1212,7 @@ Suite *suite_io(void)
     tcase_add_checked_fixture(sc, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(sc, scaling_minmax);
     tcase_add_test(sc, scaling_zscore);
+    tcase_add_test(sc, scaling_normalize);
     tcase_add_test(sc, scaling_errors_and_names);
     suite_add_tcase(s, sc);
     return s;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_internal.h"
 #include "test_util.h"
 
 /* ---- configuration ---------------------------------------------------- */
@@ -69,7 +70,7 @@ START_TEST(test_init_identical_on_both_paths)
         ck_assert_int_eq(clae_model_get_layer(m[0], l, w0, NULL), CLAE_OK);
         ck_assert_int_eq(clae_model_get_layer(m[1], l, w1, b1), CLAE_OK);
         ck_assert_msg(memcmp(w0, w1, nw * sizeof *w0) == 0, "layer %d weights differ between paths", l);
-        /* He uniform before relu, Glorot before the sigmoid output (Appendix B). */
+        /* He uniform before relu, Glorot before the sigmoid output (Glorot & Bengio 2010; He et al. 2015). */
         double a = c.activation[l] == CLAE_ACT_RELU ? sqrt(6.0 / c.sizes[l]) : sqrt(6.0 / (c.sizes[l] + c.sizes[l + 1]));
         double mean = 0.0, maxabs = 0.0;
         for (size_t i = 0; i < nw; i++) {
@@ -105,7 +106,7 @@ END_TEST
 /* ---- finite-difference gradient check --------------------------------- */
 
 /* One gradient-check configuration: a small deep AE so the float32 loss is
- * resolved finely enough for central differences (VARIANTS.md §0.8). */
+ * resolved finely enough for central differences in float32. */
 typedef struct gc_case {
     const char *layers;
     clae_activation hidden, output;
@@ -351,6 +352,126 @@ START_TEST(test_every_optimizer_learns)
 }
 END_TEST
 
+/* ---- the reported loss ------------------------------------------------ */
+
+/* The loss is read back only at the end of a step, after the update has been enqueued, so
+ * every tensor it reads (the per-row losses, the penalties) must outlive the backward pass;
+ * and loss = NULL skips it. Per configuration and path: the step's loss equals, bit for bit,
+ * clae_model_loss on the same weights just before (a tensor reused by the backward pass would
+ * change it), and a model stepped with loss = NULL ends with the same bits in every weight. */
+START_TEST(test_step_loss_read_at_end_and_optional)
+{
+    static const char *const names[] = {"dense bce", "sparse kl sse", "contractive bce", "k-sparse sse"};
+    const int k = _i;
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "40,24,8"), CLAE_OK);
+    c.batch = 16;
+    if (k == 1) {
+        clae_model_config_set_activations(&c, CLAE_ACT_SIGMOID, CLAE_ACT_SIGMOID);
+        c.loss = CLAE_LOSS_SSE;
+        c.sparsity = CLAE_SPARSITY_KL;
+    } else if (k == 2) {
+        clae_model_config_set_activations(&c, CLAE_ACT_SIGMOID, CLAE_ACT_SIGMOID);
+        c.contractive = 0.1f;
+    } else if (k == 3) {
+        clae_model_config_set_activations(&c, CLAE_ACT_LINEAR, CLAE_ACT_SIGMOID);
+        c.loss = CLAE_LOSS_SSE;
+        c.ksparse_k = 3;
+    }
+    const size_t D = 40, B = 16;
+    float x[16 * 40];
+    for (int p = 0; p < 2; p++) {
+        clae_model *with, *without;
+        ck_assert_msg(clae_model_create(test_rt(p), &c, &with) == CLAE_OK, "%s", clae_last_error());
+        ck_assert_int_eq(clae_model_create(test_rt(p), &c, &without), CLAE_OK);
+        float first = 0.0f, last = 0.0f;
+        test_fill_uniform(x, B * D, 100u, 0.0f, 1.0f);
+        for (int s = 0; s < 6; s++) {
+            float before, during, pen_before;
+            ck_assert_int_eq(clae_model_loss(with, x, B, &before), CLAE_OK);
+            pen_before = clae_model_last_penalty(with);
+            ck_assert_int_eq(clae_model_train_step(with, x, B, &during), CLAE_OK);
+            ck_assert_msg(memcmp(&before, &during, sizeof before) == 0, "%s, path %d, step %d: loss %.9g, step said %.9g",
+                          names[k], p, s, (double)before, (double)during);
+            ck_assert(memcmp(&pen_before, &(float){clae_model_last_penalty(with)}, sizeof(float)) == 0);
+            ck_assert_int_eq(clae_model_train_step(without, x, B, NULL), CLAE_OK);
+            if (s == 0) first = during;
+            last = during;
+        }
+        ck_assert_msg(last < first, "%s, path %d: loss %g -> %g", names[k], p, (double)first, (double)last);
+        if (k == 1 || k == 2) ck_assert_msg(clae_model_last_penalty(with) > 0.0f, "%s: no penalty", names[k]);
+        ck_assert(clae_model_last_penalty(without) == 0.0f);
+        ck_assert_int_eq((int)clae_model_steps(without), 6);
+        for (int l = 0; l < c.n_layers; l++) {
+            size_t nw = (size_t)c.sizes[l + 1] * (size_t)c.sizes[l], nb = (size_t)c.sizes[l + 1];
+            float *w[2] = {malloc(nw * sizeof(float)), malloc(nw * sizeof(float))};
+            float *b[2] = {malloc(nb * sizeof(float)), malloc(nb * sizeof(float))};
+            ck_assert_int_eq(clae_model_get_layer(with, l, w[0], b[0]), CLAE_OK);
+            ck_assert_int_eq(clae_model_get_layer(without, l, w[1], b[1]), CLAE_OK);
+            ck_assert_msg(memcmp(w[0], w[1], nw * sizeof(float)) == 0 && memcmp(b[0], b[1], nb * sizeof(float)) == 0,
+                          "%s, path %d: layer %d differs with loss = NULL", names[k], p, l);
+            for (int i = 0; i < 2; i++) {
+                free(w[i]);
+                free(b[i]);
+            }
+        }
+        clae_model_destroy(with);
+        clae_model_destroy(without);
+    }
+}
+END_TEST
+
+/* ---- winner-take-all's winner count ---------------------------------- */
+
+/* ⌈P·B/100⌉ winners per code unit (at least one), exactly, on both paths: the float share
+ * 0.05f is 0.0500000007, and ⌈0.05f·100⌉ was 6. The count is read off the selection mask the
+ * training forward leaves (an unplanned model, so no other tensor reuses its memory). */
+START_TEST(test_wta_winner_count_exact)
+{
+    static const struct {
+        double pct;
+        int batch, rows, want;
+    } cases[] = {
+        {5, 100, 100, 5}, {5, 20, 20, 1},  {5, 50, 50, 3},    {10, 20, 20, 2}, {20, 50, 50, 10},
+        {30, 100, 100, 30}, {7, 100, 100, 7}, {1, 50, 50, 1}, {100, 20, 20, 20}, {5, 100, 60, 3},
+        {2.5, 100, 100, 3}, {3, 100, 100, 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        clae_model_config c;
+        clae_model_config_default(&c);
+        ck_assert_int_eq(clae_model_config_set_layers(&c, "12,10"), CLAE_OK);
+        clae_model_config_set_activations(&c, CLAE_ACT_LINEAR, CLAE_ACT_SIGMOID);
+        c.batch = cases[k].batch;
+        c.wta_rate = (float)(cases[k].pct / 100.0); /* as --wta-rate P sets it */
+        const size_t rows = (size_t)cases[k].rows, D = 12, H = 10;
+        float *x = malloc(rows * D * sizeof *x), *mask = malloc(rows * H * sizeof *mask);
+        test_fill_uniform(x, rows * D, 7u + (uint32_t)k, 0.0f, 1.0f);
+        for (int p = 0; p < 2; p++) {
+            clae_model *m;
+            ck_assert_msg(clae_model_create_ex(test_rt(p), &c, CLAE_MODEL_UNPLANNED, &m) == CLAE_OK, "%s",
+                          clae_last_error());
+            float loss;
+            ck_assert_int_eq(clae_model_loss(m, x, rows, &loss), CLAE_OK);
+            const clae_buf *b = NULL;
+            for (int i = 0; i < m->plan.n; i++)
+                if (strcmp(m->plan.tensors[i].name, "select.mask") == 0) b = m->plan_dst[i];
+            ck_assert_ptr_nonnull(b);
+            ck_assert_int_eq(clae_buf_read(m->rt, *b, 0, mask, rows * H), CLAE_OK);
+            for (size_t j = 0; j < H; j++) {
+                int won = 0;
+                for (size_t r = 0; r < rows; r++) won += mask[r * H + j] != 0.0f;
+                ck_assert_msg(won == cases[k].want, "%g%% of %zu rows, path %d, unit %zu: %d winners, want %d",
+                              cases[k].pct, rows, p, j, won, cases[k].want);
+            }
+            clae_model_destroy(m);
+        }
+        free(x);
+        free(mask);
+    }
+}
+END_TEST
+
 Suite *suite_model(void)
 {
     Suite *s = suite_create("model");
@@ -366,6 +487,8 @@ Suite *suite_model(void)
     tcase_add_test(tc, test_init_identical_on_both_paths);
     tcase_add_test(tc, test_inference_paths_agree);
     tcase_add_loop_test(tc, test_every_optimizer_learns, 0, CLAE_OPT_COUNT);
+    tcase_add_loop_test(tc, test_step_loss_read_at_end_and_optional, 0, 4);
+    tcase_add_test(tc, test_wta_winner_count_exact);
     suite_add_tcase(s, tc);
     tc = tcase_create("train");
     tcase_set_timeout(tc, 1200);

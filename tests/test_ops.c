@@ -15,7 +15,7 @@ static void assert_finite(const float *x, size_t n, const char *what)
     for (size_t i = 0; i < n; i++) ck_assert_msg(isfinite(x[i]), "%s[%zu] = %g is not finite", what, i, (double)x[i]);
 }
 
-/* ---- Philox (VARIANTS.md §6.4): exact known answers on the host and both op paths ----------- */
+/* ---- Philox (Salmon et al. 2011): known answers (Random123) on the host and both op paths --- */
 
 static const uint32_t kat_ctr[12] = {0,          0,          0,          0,          0xffffffffu, 0xffffffffu,
                                      0xffffffffu, 0xffffffffu, 0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u};
@@ -49,7 +49,7 @@ START_TEST(test_philox_kat)
 }
 END_TEST
 
-/* ---- init_uniform (Appendix B): bit-identical on both paths ---------------------------------- */
+/* ---- init_uniform (Glorot/He uniform): bit-identical on both paths --------------------------- */
 
 START_TEST(test_init_uniform)
 {
@@ -589,7 +589,7 @@ START_TEST(test_colsum)
 }
 END_TEST
 
-/* ---- optimizers (Appendix A) ------------------------------------------------------------------ */
+/* ---- optimizers (README, The math: optimizers) ----------------------------------------------- */
 
 static clae_opt_hyper hyper(clae_optimizer kind, int t)
 {

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -910,7 +911,17 @@ START_TEST(test_build_error)
     write_sources(dir, "\n__kernel void clae_rt_broken(__global float *x) { x[0] = ; }\n", NULL);
     setenv("CLAE_KERNEL_DIR", dir, 1);
     clae_runtime *rt = (clae_runtime *)&rt;
-    ck_assert_int_eq(clae_runtime_open("cpu", &rt), CLAE_ERR_BUILD);
+    /* PoCL's compiler prints its own "1 error generated." to stderr besides the build log
+     * the library returns; the failure is intended here, so stderr is muted for the open. */
+    fflush(stderr);
+    int saved_err = dup(STDERR_FILENO), devnull = open("/dev/null", O_WRONLY);
+    if (saved_err >= 0 && devnull >= 0) dup2(devnull, STDERR_FILENO);
+    clae_status st = clae_runtime_open("cpu", &rt);
+    fflush(stderr);
+    if (saved_err >= 0) dup2(saved_err, STDERR_FILENO);
+    if (saved_err >= 0) close(saved_err);
+    if (devnull >= 0) close(devnull);
+    ck_assert_int_eq(st, CLAE_ERR_BUILD);
     ck_assert_ptr_null(rt);
     const char *msg = clae_last_error();
     ck_assert_msg(strstr(msg, last_program()) != NULL, "message lacks the file: %s", msg);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,4 +268,28 @@ const char *with_path(const char *fmt, const char *path)
     test_append_quoted(q, sizeof q, path);
     snprintf(buf, sizeof buf, fmt, q);
     return buf;
+}
+
+run_result run_expect(int status, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof args, "command line too long");
+    run_result r = run_clae(args);
+    ck_assert_msg(r.status == status, "clae %s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", args, r.status,
+                  status, r.out, r.err);
+    return r;
+}
+
+const char *q(const char *name)
+{
+    static char buf[4][1100];
+    static int slot;
+    slot = (slot + 1) % 4;
+    buf[slot][0] = '\0';
+    test_append_quoted(buf[slot], sizeof buf[slot], test_tmp_path(name));
+    return buf[slot];
 }

@@ -39,7 +39,7 @@ long test_first_mismatch(const float *a, const float *ref, size_t n, double atol
     } while (0)
 
 /* Finite-difference check of every parameter of every layer of m against
- * clae_model_gradients (VARIANTS.md §0.8, float32): central differences with
+ * clae_model_gradients (float32; README, The math: gradient checks): central differences with
  * step h on clae_model_loss, asserting |g_a − g_num| / (|g_a| + |g_num| + 1e-2)
  * <= 5e-3 (the 1e-2 guard is an absolute floor of 5e-5 for near-zero
  * gradients), g_num taken with step h/2. Where the central differences at h
@@ -85,6 +85,13 @@ typedef struct run_result {
 run_result run_clae(const char *args);
 void run_free(run_result *r);
 
+/* run_clae with args from a printf format, asserting the exit status; the
+ * result is returned for further checks (free it with run_free()). */
+run_result run_expect(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* test_tmp_path(name) quoted for the shell; 4 results stay valid at once. */
+const char *q(const char *name);
+
 /* Appends s to buf (a string of size bytes) in single quotes, so paths with
  * spaces and quotes survive the shell. */
 void test_append_quoted(char *buf, size_t size, const char *s);
@@ -114,5 +121,7 @@ Suite *suite_modelio(void);
 Suite *suite_cli_use(void);
 Suite *suite_cli_compare(void);
 Suite *suite_cli_runs(void);
+Suite *suite_cli_data(void);
+Suite *suite_standalone(void);
 
 #endif

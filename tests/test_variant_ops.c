@@ -97,20 +97,49 @@ START_TEST(test_mathf_accuracy)
 }
 END_TEST
 
-/* ---- corrupt (§6.2, §6.4) -------------------------------------------------------------------- */
+/* ---- corrupt (Vincent et al. 2010; Philox tag 1) --------------------------------------------- */
 
 static const uint64_t SEED = 0x0123456789abcdefull; /* both key words non-zero */
 
-static void run_corrupt(int p, clae_noise kind, float level, const float *X, const uint32_t *ids, size_t rows,
-                        size_t cols, uint64_t seed, uint32_t step, float *out)
+/* Per-feature fill values (3·cols floats: mean, min, max) of distinct columns: mean in [−½, ½],
+ * min 1 to 2 below it and max 1 to 2 above it, so no fill value equals another or an input. */
+static float *fill_of(size_t cols, uint32_t seed)
+{
+    float *u = uniform(3 * cols, seed, 0, 1), *f = fmalloc(3 * cols);
+    for (size_t c = 0; c < cols; c++) {
+        f[c] = u[c] - 0.5f;
+        f[cols + c] = f[c] - 1.0f - u[cols + c];
+        f[2 * cols + c] = f[c] + 1.0f + u[2 * cols + c];
+    }
+    free(u);
+    return f;
+}
+
+/* corrupt on path p with the fill values `fill` (3·cols floats: mean, min, max). */
+static void run_corrupt_fill(int p, clae_noise kind, float level, const float *X, const uint32_t *ids, size_t rows,
+                             size_t cols, uint64_t seed, uint32_t step, const float *fill, float *out)
 {
     clae_runtime *rt = test_rt(p);
     tbuf x = tb_new(rt, X, rows * cols), xt = tb_new(rt, NULL, rows * cols), id = tb_ids(rt, ids, rows);
-    OK(ops_of(p)->corrupt(rt, kind, level, x.b, xt.b, id.b, rows, cols, seed, step));
+    tbuf mean = tb_new(rt, fill, cols), lo = tb_new(rt, fill + cols, cols), hi = tb_new(rt, fill + 2 * cols, cols);
+    OK(ops_of(p)->corrupt(rt, kind, level, x.b, xt.b, id.b, rows, cols, seed, step, mean.b, lo.b, hi.b));
     tb_get(&xt, out);
     tb_free(&x);
     tb_free(&xt);
     tb_free(&id);
+    tb_free(&mean);
+    tb_free(&lo);
+    tb_free(&hi);
+}
+
+/* corrupt with the [0, 1] image fill: mean 0, min 0, max 1 (a model's values until it is told). */
+static void run_corrupt(int p, clae_noise kind, float level, const float *X, const uint32_t *ids, size_t rows,
+                        size_t cols, uint64_t seed, uint32_t step, float *out)
+{
+    float *fill = fmalloc(3 * cols);
+    for (size_t c = 0; c < 3 * cols; c++) fill[c] = c < 2 * cols ? 0.0f : 1.0f;
+    run_corrupt_fill(p, kind, level, X, ids, rows, cols, seed, step, fill, out);
+    free(fill);
 }
 
 static float level_of(clae_noise kind) { return kind == CLAE_NOISE_GAUSSIAN ? 0.1f : 0.3f; }
@@ -129,13 +158,15 @@ START_TEST(test_corrupt_paths)
          * counter's high word. */
         for (size_t r = 0; r < rows; r++) ids[r] = 1000u + 3u * (uint32_t)r;
         ids[rows - 1] = 0xfffffff0u;
+        float *fill = fill_of(cols, 50u + (uint32_t)s);
         for (int k = 0; k < CLAE_NOISE_COUNT; k++) {
             for (int p = 0; p < 2; p++)
-                run_corrupt(p, (clae_noise)k, level_of((clae_noise)k), X, ids, rows, cols, SEED, 7, out[p]);
+                run_corrupt_fill(p, (clae_noise)k, level_of((clae_noise)k), X, ids, rows, cols, SEED, 7, fill, out[p]);
             ck_assert_msg(memcmp(out[0], out[1], n * sizeof(float)) == 0, "%s %zux%zu differs between paths",
                           noise_name((clae_noise)k), rows, cols);
             if (k == CLAE_NOISE_NONE) ck_assert(memcmp(out[0], X, n * sizeof(float)) == 0);
         }
+        free(fill);
         free(X);
         free(ids);
         free(out[0]);
@@ -146,19 +177,20 @@ END_TEST
 
 START_TEST(test_corrupt_formula)
 {
-    /* Every element against §6.4 written out here with the host Philox and, for Gaussian noise,
+    /* Every element against the Philox recipe written out here with the host Philox and, for Gaussian noise,
      * libm in double: pins the counter layout (e lo, e hi, step, tag 1), the key, the words used
      * and the threshold. Gaussian tolerance 1e-6 absolute: σ·|z| ≤ 0.1·6 with z good to 2e-7
      * relative, plus the rounding of x + σz. */
     const size_t rows = 7, cols = 33, n = rows * cols;
     const uint32_t step = 11;
     uint32_t ids[7] = {0, 1, 5, 9, 123456, 0x7fffffffu, 0xffffffffu};
-    float *X = uniform(n, 41, 0.25f, 0.75f), *out = fmalloc(n);
+    float *X = uniform(n, 41, 0.25f, 0.75f), *out = fmalloc(n), *fill = fill_of(cols, 49);
+    const float *mean = fill, *lo = fill + cols, *hi = fill + 2 * cols;
     const uint32_t key[2] = {(uint32_t)SEED, (uint32_t)(SEED >> 32)};
     for (int k = CLAE_NOISE_GAUSSIAN; k < CLAE_NOISE_COUNT; k++) {
         float level = level_of((clae_noise)k);
         uint32_t thr = (uint32_t)floor((double)level * 16777216.0);
-        run_corrupt(0, (clae_noise)k, level, X, ids, rows, cols, SEED, step, out);
+        run_corrupt_fill(0, (clae_noise)k, level, X, ids, rows, cols, SEED, step, fill, out);
         for (size_t r = 0; r < rows; r++)
             for (size_t c = 0; c < cols; c++) {
                 uint64_t e = (uint64_t)ids[r] * cols + c;
@@ -174,7 +206,9 @@ START_TEST(test_corrupt_formula)
                     ck_assert_msg(fabs(out[i] - want) < 1e-6, "gaussian (%zu,%zu): %.9g, want %.9g", r, c,
                                   (double)out[i], want);
                 } else {
-                    float want = (w[0] >> 8) < thr ? (k == CLAE_NOISE_SALTPEPPER && (w[1] >> 31) ? 1.0f : 0.0f) : X[i];
+                    /* A masked input is its column's mean; salt its column's max, pepper its min. */
+                    float hit = k == CLAE_NOISE_MASK ? mean[c] : (w[1] >> 31) ? hi[c] : lo[c];
+                    float want = (w[0] >> 8) < thr ? hit : X[i];
                     ck_assert_msg(out[i] == want, "%s (%zu,%zu): %g, want %g", noise_name((clae_noise)k), r, c,
                                   (double)out[i], (double)want);
                 }
@@ -182,6 +216,7 @@ START_TEST(test_corrupt_formula)
     }
     free(X);
     free(out);
+    free(fill);
 }
 END_TEST
 
@@ -296,12 +331,17 @@ START_TEST(test_corrupt_split_and_step)
             }
             /* In place. */
             clae_runtime *rt = test_rt(p);
-            tbuf x = tb_new(rt, X2, 2 * cols), id = tb_ids(rt, two, 2);
-            OK(ops_of(p)->corrupt(rt, kind, level, x.b, x.b, id.b, 2, cols, SEED, 7));
+            float z[33] = {0}, one[33];
+            for (size_t c = 0; c < cols; c++) one[c] = 1.0f;
+            tbuf x = tb_new(rt, X2, 2 * cols), id = tb_ids(rt, two, 2), f0 = tb_new(rt, z, cols),
+                 f1 = tb_new(rt, one, cols);
+            OK(ops_of(p)->corrupt(rt, kind, level, x.b, x.b, id.b, 2, cols, SEED, 7, f0.b, f0.b, f1.b));
             tb_get(&x, other);
             ck_assert(memcmp(other, part, 2 * cols * sizeof(float)) == 0);
             tb_free(&x);
             tb_free(&id);
+            tb_free(&f0);
+            tb_free(&f1);
         }
     free(X);
     free(X2);
@@ -311,7 +351,7 @@ START_TEST(test_corrupt_split_and_step)
 }
 END_TEST
 
-/* ---- top-k along rows (§4.2) and down columns (§5.2) ------------------------------------------ */
+/* ---- top-k along rows (k-sparse) and down columns (winner-take-all) -------------------------- */
 
 /* Runs topk_rows (cols_mode 0) or topk_cols (1) on path p; returns A and the mask. */
 static void run_topk(int p, int cols_mode, const float *A0, size_t rows, size_t cols, size_t k, float *A, float *M)
@@ -446,7 +486,7 @@ START_TEST(test_mul_mask)
 }
 END_TEST
 
-/* ---- sparsity (§3.2–3.4) ---------------------------------------------------------------------- */
+/* ---- sparsity (KL, L1, L2, h2o) -------------------------------------------------------------- */
 
 /* A = f(Z) on the reference, so both paths see the same codes (relu with exact zeros). */
 static float *codes(clae_activation f, size_t n, uint32_t seed)
@@ -524,10 +564,11 @@ START_TEST(test_sparsity_vs_ref)
                 if (kind == CLAE_SPARSITY_H2O)
                     ck_assert_msg(memcmp(o[1].stats, o[0].stats, cols * sizeof(float)) == 0,
                                   "h2o EMA not bit-identical");
-                /* What each kind may touch: h2o leaves G alone, the others leave db alone. */
+                /* What each kind may touch: none of them db (h2o's step is sparsity_h2o_push, around the
+                 * update), and h2o leaves G alone too. */
                 ck_assert(memcmp(o[0].G, G0, n * sizeof(float)) == 0 ||
                           (kind != CLAE_SPARSITY_H2O && kind != CLAE_SPARSITY_NONE));
-                ck_assert(memcmp(o[0].db, db0, cols * sizeof(float)) == 0 || kind == CLAE_SPARSITY_H2O);
+                ck_assert(memcmp(o[0].db, db0, cols * sizeof(float)) == 0);
                 if (kind == CLAE_SPARSITY_NONE || kind == CLAE_SPARSITY_H2O)
                     ck_assert(o[0].pen == 0.0f && o[1].pen == 0.0f);
                 for (int p = 0; p < 2; p++) free_sparsity(&o[p]);
@@ -591,21 +632,43 @@ START_TEST(test_sparsity_known)
 }
 END_TEST
 
+/* sparsity_h2o_push on path p: P from ā, db and the optimizer state s1, s2 (cols floats each). */
+static void run_push(int p, const clae_opt_hyper *h, float rho, float beta, const float *ema, const float *db,
+                     const float *s1, const float *s2, size_t cols, float *P)
+{
+    clae_runtime *rt = test_rt(p);
+    tbuf e = tb_new(rt, ema, cols), d = tb_new(rt, db, cols), a = tb_new(rt, s1, cols), b = tb_new(rt, s2, cols),
+         out = tb_new(rt, NULL, cols);
+    OK(ops_of(p)->sparsity_h2o_push(rt, h, rho, beta, e.b, d.b, a.b, b.b, cols, out.b));
+    tb_get(&out, P);
+    tb_free(&e);
+    tb_free(&d);
+    tb_free(&a);
+    tb_free(&b);
+    tb_free(&out);
+}
+
 START_TEST(test_h2o_replay)
 {
-    /* §3.4 by hand: ā starts at (0, 0.5); batch 1 rows (1, 0.2), (0.5, 0.4); batch 2 row (0.2, 0).
+    /* h2o's EMA by hand: ā starts at (0, 0.5); batch 1 rows (1, 0.2), (0.5, 0.4); batch 2 row (0.2, 0).
      * ā after row 1: (0.001, 0.4997); after row 2: (0.001499, 0.4996003); after batch 2:
-     * (0.001697501, 0.4991006997). Then db = (0.1, −0.1) + β(ā − ρ) with β = 0.5, ρ = 0.05:
-     * (0.0758487505, 0.12455034985). Float arithmetic: within 1e-6 relative. */
+     * (0.001697501, 0.4991006997). Then the step P = r·β(ā − ρ), β = 0.5, ρ = 0.05, db = (0.1, −0.1):
+     * SGD r = η = 0.1 gives (−0.00241512495, 0.022455034985); ADADELTA (ρ_d 0.9, ε 1e-6, Eg2 =
+     * (0.01, 0.02), Edx2 = (4e-4, 1e-4)) r = √((Edx2 + ε)/(0.9·Eg2 + 0.1·db² + ε)) = (0.2002399, 0.0725689);
+     * Adam (η 1, β2 0.999, ε 1e-8, t = 1, v = 0) r = η/(√((1−β2)·db²/bc2) + ε) ≈ (10, 10).
+     * Float arithmetic (the constants are the floats passed): within 1e-6 relative. */
     const float A1[4] = {1.0f, 0.2f, 0.5f, 0.4f}, A2[2] = {0.2f, 0.0f};
-    const double after1[2] = {0.001499, 0.4996003}, after2[2] = {0.001697501, 0.4991006997},
-                 db_want[2] = {0.0758487505, 0.12455034985};
+    const double after1[2] = {0.001499, 0.4996003}, after2[2] = {0.001697501, 0.4991006997};
+    const float db0[2] = {0.1f, -0.1f}, eg2[2] = {0.01f, 0.02f}, edx2[2] = {4e-4f, 1e-4f}, zero[2] = {0, 0};
+    clae_opt_hyper sgd = {.kind = CLAE_OPT_SGD, .lr = 0.1f};
+    clae_opt_hyper ada = {.kind = CLAE_OPT_ADADELTA, .lr = 0.1f, .rho = 0.9f, .adadelta_eps = 1e-6f};
+    clae_opt_hyper adam = {.kind = CLAE_OPT_ADAM, .lr = 1.0f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                           .bc1 = 0.1f, .bc2 = (float)(1.0 - 0.999)};
     for (int p = 0; p < 2; p++) {
         clae_runtime *rt = test_rt(p);
-        const float s0[2] = {0.0f, 0.5f}, db0[2] = {0.1f, -0.1f}, garbage = 7.0f;
-        float G0[4] = {1, 2, 3, 4}, st[2], db[2], G[4], pen;
-        tbuf a1 = tb_new(rt, A1, 4), a2 = tb_new(rt, A2, 2), s = tb_new(rt, s0, 2), d = tb_new(rt, db0, 2),
-             g = tb_new(rt, G0, 4), pb = tb_new(rt, &garbage, 1);
+        const float s0[2] = {0.0f, 0.5f}, garbage = 7.0f;
+        float st[2], pen, P[2];
+        tbuf a1 = tb_new(rt, A1, 4), a2 = tb_new(rt, A2, 2), s = tb_new(rt, s0, 2), pb = tb_new(rt, &garbage, 1);
         OK(ops_of(p)->sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a1.b, 2, 2, s.b, pb.b));
         tb_get(&s, st);
         tb_get(&pb, &pen);
@@ -613,29 +676,61 @@ START_TEST(test_h2o_replay)
         for (int c = 0; c < 2; c++)
             ck_assert_msg(fabs(st[c] - after1[c]) <= 1e-6 * after1[c], "%s step 1 [%d] %.9g", ops_of(p)->name, c,
                           (double)st[c]);
-        OK(ops_of(p)->sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a2.b, 1, 2, s.b, pb.b));
-        OK(ops_of(p)->sparsity_backward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a2.b, 1, 2, s.b, g.b, d.b));
+        /* No penalty buffer at all is fine for h2o (a model plans none). */
+        clae_buf none = {0};
+        OK(ops_of(p)->sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a2.b, 1, 2, s.b, none));
         tb_get(&s, st);
-        tb_get(&d, db);
-        tb_get(&g, G);
-        for (int c = 0; c < 2; c++) {
+        for (int c = 0; c < 2; c++)
             ck_assert_msg(fabs(st[c] - after2[c]) <= 1e-6 * after2[c], "%s step 2 [%d] %.9g", ops_of(p)->name, c,
                           (double)st[c]);
-            ck_assert_msg(fabs(db[c] - db_want[c]) <= 1e-6 * fabs(db_want[c]), "%s db[%d] %.9g", ops_of(p)->name, c,
-                          (double)db[c]);
+        for (int o = 0; o < 3; o++) {
+            const clae_opt_hyper *h = o == 0 ? &sgd : o == 1 ? &ada : &adam;
+            run_push(p, h, 0.05f, 0.5f, st, db0, o == 1 ? eg2 : zero, o == 1 ? edx2 : zero, 2, P);
+            for (int c = 0; c < 2; c++) {
+                double g = db0[c], rd = 0.9f, b2 = 0.999f, eps = 1e-6f, r;
+                if (o == 0) r = 0.1f;
+                else if (o == 1) r = sqrt(((double)edx2[c] + eps) / (rd * eg2[c] + (1.0 - rd) * g * g + eps));
+                else r = 1.0 / (sqrt((1.0 - b2) * g * g / (double)adam.bc2) + (double)1e-8f);
+                double want = r * 0.5 * (after2[c] - (double)0.05f);
+                ck_assert_msg(fabs(P[c] - want) <= 1e-6 * fabs(want), "%s %s P[%d] %.9g, want %.9g", ops_of(p)->name,
+                              clae_optimizer_name(h->kind), c, (double)P[c], want);
+            }
         }
-        ck_assert(memcmp(G, G0, sizeof G) == 0); /* h2o never touches ∂L/∂A */
         tb_free(&a1);
         tb_free(&a2);
         tb_free(&s);
-        tb_free(&d);
-        tb_free(&g);
         tb_free(&pb);
     }
 }
 END_TEST
 
-/* Central difference of a float penalty: accept as §0.8 asks for float32 (relative 1e-2), plus
+START_TEST(test_h2o_push_vs_ref)
+{
+    /* Every optimizer's rate, random states, OpenCL against the reference: the same float
+     * expressions, so equal but for sqrt/divide ulps where the device does not round them correctly. */
+    const size_t cols = 257;
+    float *ema = uniform(cols, 90, -1, 1), *db = uniform(cols, 91, -2, 2), *s1 = uniform(cols, 92, 0, 0.1f),
+          *s2 = uniform(cols, 93, 0, 0.01f), *P[2] = {fmalloc(cols), fmalloc(cols)};
+    for (int k = 0; k < CLAE_OPT_COUNT; k++) {
+        clae_opt_hyper h = {.kind = (clae_optimizer)k, .lr = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
+                            .eps = 1e-8f, .bc1 = 0.271f, .bc2 = (float)(1.0 - pow(0.999, 3)), .rho = 0.95f,
+                            .adadelta_eps = 1e-6f};
+        for (int p = 0; p < 2; p++) run_push(p, &h, -0.1f, 0.2f, ema, db, s1, s2, cols, P[p]);
+        ck_assert_msg(test_first_mismatch(P[1], P[0], cols, 1e-12, 1e-6) < 0, "%s",
+                      clae_optimizer_name((clae_optimizer)k));
+        if (k < CLAE_OPT_ADAM) /* a fixed rate: P = η·β(ā − ρ) exactly */
+            for (size_t c = 0; c < cols; c++) ck_assert(P[0][c] == 0.01f * 0.2f * (ema[c] - -0.1f));
+    }
+    free(ema);
+    free(db);
+    free(s1);
+    free(s2);
+    free(P[0]);
+    free(P[1]);
+}
+END_TEST
+
+/* Central difference of a float penalty: accept to relative 1e-2 (float32), plus
  * the noise floor of the difference itself: each float pen carries ≤ ½ ulp, so the quotient is
  * uncertain by about FLT_EPSILON·|pen|/(2h) (taken ×4). */
 static void check_fd(double ga, double pen_plus, double pen_minus, double step, double pen, const char *what, size_t i)
@@ -657,7 +752,7 @@ static float ref_sparsity_pen(clae_sparsity kind, clae_activation f, float rho, 
 
 START_TEST(test_sparsity_gradcheck)
 {
-    /* Penalty as a function of the codes A on the reference, h = 1e-3 (§0.8 float32). KL codes stay
+    /* Penalty as a function of the codes A on the reference, h = 1e-3 (float32). KL codes stay
      * in [0.2, 0.8] (tanh: [−0.6, 0.6]) so ρ̂ is far from the clamp; L1 skips |a| < 2h (the kink),
      * which removes relu's zeros. */
     const size_t rows = 7, cols = 5, n = rows * cols;
@@ -702,7 +797,7 @@ START_TEST(test_sparsity_gradcheck)
 }
 END_TEST
 
-/* ---- contractive (§7.2–7.3) ------------------------------------------------------------------ */
+/* ---- contractive (Rifai et al. 2011) --------------------------------------------------------- */
 
 typedef struct contractive_out {
     float *q, *GZ, *dW, pen;
@@ -864,13 +959,19 @@ START_TEST(test_variant_arg_errors)
         const clae_ops *ops = ops_of(p);
         tbuf a = tb_new(rt, NULL, 12), b = tb_new(rt, NULL, 12), c = tb_new(rt, NULL, 12), one = tb_new(rt, NULL, 1);
         /* Noise levels outside their range, unknown kinds, short buffers (row_ids included). */
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 1.5f, a.b, b.b, c.b, 3, 4, 1, 0) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 1.5f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "corrupt") != NULL);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, NAN, a.b, b.b, c.b, 3, 4, 1, 0) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, -0.1f, a.b, b.b, c.b, 3, 4, 1, 0) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_COUNT, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 4, 4, 1, 0) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, one.b, 3, 4, 1, 0) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, NAN, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, -0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_COUNT, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 4, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, one.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        /* The fill values the kind writes must hold cols floats (mask: mean; salt-and-pepper: min, max). */
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, one.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, one.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(ops->corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, one.b, c.b) ==
+                  CLAE_ERR_ARG);
         ck_assert(ops->topk_rows(rt, a.b, one.b, 3, 4, 2) == CLAE_ERR_ARG);
         ck_assert(ops->topk_cols(rt, a.b, b.b, 4, 4, 2) == CLAE_ERR_ARG);
         ck_assert(ops->mul_mask(rt, a.b, one.b, 12) == CLAE_ERR_ARG);
@@ -884,8 +985,14 @@ START_TEST(test_variant_arg_errors)
                   CLAE_ERR_ARG);
         ck_assert(ops->sparsity_forward(rt, CLAE_SPARSITY_KL, CLAE_ACT_SIGMOID, 0.05f, 1.0f, a.b, 3, 4, one.b,
                                         one.b) == CLAE_ERR_ARG);
-        ck_assert(ops->sparsity_backward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 1.0f, a.b, 3, 4, b.b, c.b,
-                                         one.b) == CLAE_ERR_ARG);
+        /* h2o's step: an unknown optimizer, a non-finite weight, buffers short of cols floats. */
+        clae_opt_hyper hy = {.kind = CLAE_OPT_ADADELTA, .lr = 0.1f, .rho = 0.9f, .adadelta_eps = 1e-6f};
+        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, one.b) == CLAE_ERR_ARG);
+        ck_assert(strstr(clae_last_error(), "sparsity_h2o_push") != NULL);
+        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, one.b, a.b, 4, c.b) == CLAE_ERR_ARG);
+        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, NAN, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
+        hy.kind = CLAE_OPT_COUNT;
+        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
         ck_assert(ops->sparsity_backward(rt, CLAE_SPARSITY_L2, CLAE_ACT_COUNT, 0.05f, 1.0f, a.b, 3, 4, b.b, c.b,
                                          c.b) == CLAE_ERR_ARG);
         /* Contractive: unknown activation, B = 0, short W and q. */
@@ -931,6 +1038,7 @@ Suite *suite_variant_ops(void)
     tcase_add_test(tc, test_sparsity_vs_ref);
     tcase_add_test(tc, test_sparsity_known);
     tcase_add_test(tc, test_h2o_replay);
+    tcase_add_test(tc, test_h2o_push_vs_ref);
     tcase_add_test(tc, test_sparsity_gradcheck);
     tcase_add_test(tc, test_contractive_vs_ref);
     tcase_add_test(tc, test_contractive_known);

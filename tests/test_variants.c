@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safetensors.h"
 #include "test_util.h"
 
 /* One variant configuration on a small model. */
@@ -20,7 +21,7 @@ typedef struct variant_case {
 static void set_mask(clae_model_config *c) { c->noise = CLAE_NOISE_MASK, c->noise_level = 0.3f; }
 static void set_gauss(clae_model_config *c) { c->noise = CLAE_NOISE_GAUSSIAN, c->noise_level = 0.1f; }
 static void set_saltpepper(clae_model_config *c) { c->noise = CLAE_NOISE_SALTPEPPER, c->noise_level = 0.3f; }
-/* ρ and β away from the clamp so the check sees the smooth KL (§3.2 numerics). */
+/* ρ and β away from the clamp so the check sees the smooth KL (ρ̂ clamped to [1e-6, 1−1e-6]). */
 static void set_kl(clae_model_config *c) { c->sparsity = CLAE_SPARSITY_KL, c->sparsity_rho = 0.2f, c->sparsity_beta = 0.5f; }
 static void set_l1(clae_model_config *c) { c->sparsity = CLAE_SPARSITY_L1, c->sparsity_lambda = 0.3f; }
 static void set_l2(clae_model_config *c) { c->sparsity = CLAE_SPARSITY_L2, c->sparsity_lambda = 0.3f; }
@@ -29,6 +30,7 @@ static void set_wta(clae_model_config *c) { c->wta_rate = 0.4f; }
 static void set_contractive(clae_model_config *c) { c->contractive = 0.5f; }
 static void set_dae_sparse(clae_model_config *c) { set_mask(c), set_l2(c); }
 static void set_dae_contractive(clae_model_config *c) { set_gauss(c), set_contractive(c); }
+static void set_h2o_small(clae_model_config *c) { c->sparsity = CLAE_SPARSITY_H2O, c->sparsity_rho = 0.2f, c->sparsity_beta = 0.5f; }
 
 static const variant_case cases[] = {
     {"denoising mask", "9,6,4", CLAE_ACT_TANH, CLAE_ACT_SIGMOID, CLAE_LOSS_BCE, 1e-2f, set_mask},
@@ -45,6 +47,8 @@ static const variant_case cases[] = {
     {"contractive relu", "9,6,4", CLAE_ACT_RELU, CLAE_ACT_SIGMOID, CLAE_LOSS_SSE, 1e-2f, set_contractive},
     {"denoising + sparse l2", "9,6,4", CLAE_ACT_TANH, CLAE_ACT_SIGMOID, CLAE_LOSS_BCE, 1e-2f, set_dae_sparse},
     {"denoising + contractive", "9,6,4", CLAE_ACT_TANH, CLAE_ACT_SIGMOID, CLAE_LOSS_SSE, 1e-2f, set_dae_contractive},
+    /* h2o adds nothing to the loss or its gradient; the case checks that, the plans and the paths. */
+    {"sparse h2o", "9,6,4", CLAE_ACT_TANH, CLAE_ACT_LINEAR, CLAE_LOSS_SSE, 1e-2f, set_h2o_small},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -374,6 +378,301 @@ START_TEST(test_variant_fashion_one_epoch)
 }
 END_TEST
 
+/* ---- h2o sparsity (H2O Deep Learning: average_activation, sparsity_beta) ------------------- */
+
+/* A 3-4-2-4-3 tanh model (three hidden layers) with h2o sparsity and the given optimizer. */
+static clae_model *h2o_model(clae_runtime *rt, clae_optimizer opt, float rho, float beta, int batch)
+{
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "3,4,2"), CLAE_OK);
+    clae_model_config_set_activations(&c, CLAE_ACT_TANH, CLAE_ACT_LINEAR);
+    c.loss = CLAE_LOSS_SSE;
+    c.optimizer = opt;
+    c.lr = 0.05f;
+    c.batch = batch;
+    c.seed = 9;
+    c.sparsity = CLAE_SPARSITY_H2O;
+    c.sparsity_rho = rho;
+    c.sparsity_beta = beta;
+    clae_model *m;
+    ck_assert_msg(clae_model_create(rt, &c, &m) == CLAE_OK, "%s", clae_last_error());
+    return m;
+}
+
+/* One ADADELTA step of a three-hidden-layer model on cpu-ref, replayed by hand. h2o's step acts
+ * on every hidden layer's bias after its update, with that update's rate:
+ *     Eg2 = (1−ρ_d)·g²,  r = √(ε/(Eg2 + ε)),  b ← b − r·g − r·β·(ā − ρ)
+ * with g the loss gradient alone and ā = 0.001·Σ_n 0.999^(B−1−n)·a_n. The output bias gets only
+ * −r·g. Adding β(ā − ρ) to g instead (the semantics before) gives another r and another step,
+ * and acting only on the code layer would leave layers 0 and 2 without their push. */
+START_TEST(test_h2o_step_by_hand)
+{
+    enum { B = 4 };
+    const float rho = 0.3f, beta = 1.0f;
+    clae_model *m = h2o_model(test_rt_ref(), CLAE_OPT_ADADELTA, rho, beta, B);
+    clae_model_config c;
+    clae_model_get_config(m, &c);
+    float x[B * 3];
+    test_fill_uniform(x, B * 3, 31, 0.0f, 1.0f);
+    float a[B * 4], db[4][4], b0[4][4], b1[4][4];
+    float ema[4][4] = {{0}};
+    for (int l = 0; l < 4; l++) {
+        size_t w = (size_t)c.sizes[l + 1];
+        ck_assert_int_eq(clae_model_gradients(m, x, B, l, NULL, db[l]), CLAE_OK);
+        ck_assert_int_eq(clae_model_get_layer(m, l, NULL, b0[l]), CLAE_OK);
+        if (l == 3) break;
+        ck_assert_int_eq(clae_model_encode_layer(m, x, B, l + 1, a), CLAE_OK);
+        for (size_t n = 0; n < B; n++)
+            for (size_t j = 0; j < w; j++) ema[l][j] = 0.999f * ema[l][j] + 0.001f * a[n * w + j];
+    }
+    float loss;
+    ck_assert_int_eq(clae_model_train_step(m, x, B, &loss), CLAE_OK);
+    double worst_old = 0.0;
+    for (int l = 0; l < 4; l++) {
+        ck_assert_int_eq(clae_model_get_layer(m, l, NULL, b1[l]), CLAE_OK);
+        for (int j = 0; j < c.sizes[l + 1]; j++) {
+            double rd = c.rho, eps = c.adadelta_eps, g = db[l][j];
+            double r = sqrt(eps / ((1.0 - rd) * g * g + eps));
+            double push = l < 3 ? beta * ((double)ema[l][j] - rho) : 0.0;
+            double want = b0[l][j] - r * g - r * push;
+            ck_assert_msg(fabs(b1[l][j] - want) <= 1e-7 + 1e-5 * fabs(want),
+                          "layer %d bias %d: %.9g, by hand %.9g (gradient %.3g, push %.3g)", l, j, (double)b1[l][j],
+                          want, g, push);
+            if (l < 3) {
+                double go = g + push, ro = sqrt(eps / ((1.0 - rd) * go * go + eps));
+                double d = fabs((b0[l][j] - ro * go) - want);
+                if (d > worst_old) worst_old = d;
+            }
+        }
+    }
+    /* The hand replay tells the two semantics apart by far more than its tolerance. */
+    ck_assert_msg(worst_old > 1e-3, "old semantics differ by only %g", worst_old);
+    clae_model_destroy(m);
+}
+END_TEST
+
+/* A short run on both paths: they agree on every parameter, and h2o's controller brings each
+ * hidden layer's mean activation over the data to ρ, while without it (β = 0) the means sit
+ * elsewhere. */
+START_TEST(test_h2o_every_hidden_layer_reaches_rho)
+{
+    enum { B = 256, ROWS = 256, STEPS = 150 };
+    const float rho = -0.3f;
+    float *x = malloc(ROWS * 3 * sizeof *x), *a = malloc(ROWS * 4 * sizeof *a);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(a);
+    test_fill_uniform(x, ROWS * 3, 32, 0.0f, 1.0f);
+    double mean[2][2][3];
+    float W[2][16], bias[2][4][4];
+    for (int on = 0; on < 2; on++)
+        for (int p = 0; p < 2; p++) {
+            clae_model *m = h2o_model(test_rt(p), CLAE_OPT_SGD, rho, on ? 2.0f : 0.0f, B);
+            for (int t = 0; t < STEPS; t++) {
+                size_t first = (size_t)(t % (ROWS / B)) * B;
+                ck_assert_int_eq(clae_model_train_step(m, x + first * 3, B, NULL), CLAE_OK);
+            }
+            for (int i = 1; i <= 3; i++) {
+                int w = i == 2 ? 2 : 4;
+                ck_assert_int_eq(clae_model_encode_layer(m, x, ROWS, i, a), CLAE_OK);
+                double sum = 0.0;
+                for (size_t k = 0; k < (size_t)ROWS * (size_t)w; k++) sum += a[k];
+                mean[on][p][i - 1] = sum / (double)(ROWS * w);
+            }
+            if (on) {
+                ck_assert_int_eq(clae_model_get_layer(m, 1, W[p], NULL), CLAE_OK);
+                for (int l = 0; l < 4; l++) ck_assert_int_eq(clae_model_get_layer(m, l, NULL, bias[p][l]), CLAE_OK);
+            }
+            clae_model_destroy(m);
+        }
+    for (int i = 0; i < 3; i++) {
+        fprintf(stderr, "h2o hidden layer %d mean activation: %.4f (ref %.4f), without the controller %.4f, rho %g\n",
+                i + 1, mean[1][1][i], mean[1][0][i], mean[0][0][i], (double)rho);
+        ck_assert_msg(fabs(mean[1][0][i] - rho) < 0.03, "layer %d: mean %g, rho %g", i + 1, mean[1][0][i], (double)rho);
+        ck_assert_msg(fabs(mean[1][1][i] - mean[1][0][i]) < 1e-3, "layer %d: paths %g and %g", i + 1, mean[1][1][i],
+                      mean[1][0][i]);
+        ck_assert_msg(fabs(mean[0][0][i] - rho) > 0.1, "layer %d: %g is near rho without the controller", i + 1,
+                      mean[0][0][i]);
+    }
+    ck_assert_allclose(W[1], W[0], 8, 1e-4, 1e-3);
+    for (int l = 0; l < 4; l++) ck_assert_allclose(bias[1][l], bias[0][l], l == 1 ? 2 : l == 3 ? 3 : 4, 1e-4, 1e-3);
+    free(x);
+    free(a);
+}
+END_TEST
+
+/* ---- denoising: the fill values come from the training data ---------------------------------- */
+
+/* Layer 0's weight gradient of a model whose every input is corrupted (ν = 1) to a per-feature
+ * value v: X̃ has v in every row, so dW_0[j,i] = Σ_n G_Z0[n,j]·v_i = db_0[j]·v_i. */
+static void expect_filled_with(clae_model *m, const float *x, size_t rows, const float *v, const char *what)
+{
+    float dW[6], db[2];
+    ck_assert_int_eq(clae_model_gradients(m, x, rows, 0, dW, db), CLAE_OK);
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 3; i++) {
+            double want = (double)db[j] * v[i];
+            ck_assert_msg(fabs(dW[j * 3 + i] - want) <= 1e-6 + 1e-5 * fabs(want), "%s: dW[%d,%d] %.9g, db·v %.9g",
+                          what, j, i, (double)dW[j * 3 + i], want);
+        }
+}
+
+static clae_model *noisy_model(clae_runtime *rt, clae_noise kind, int batch)
+{
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "3,2,3"), CLAE_OK);
+    clae_model_config_set_activations(&c, CLAE_ACT_TANH, CLAE_ACT_LINEAR);
+    c.loss = CLAE_LOSS_SSE;
+    c.batch = batch;
+    c.noise = kind;
+    c.noise_level = 1.0f;
+    clae_model *m;
+    ck_assert_msg(clae_model_create(rt, &c, &m) == CLAE_OK, "%s", clae_last_error());
+    return m;
+}
+
+/* Masking writes each feature's training mean and salt-and-pepper its training min or max (as
+ * clae_model_fit_feature_stats finds them), on both paths; a checkpoint stores the values and a
+ * restored model corrupts exactly as the saved one. Before any statistics: mean 0, min 0, max 1. */
+START_TEST(test_denoise_fill_values)
+{
+    enum { ROWS = 5, D = 3 };
+    float data[ROWS * D] = {1, -2, 10, 3, 0, 20, 2, 4, 30, 0, 1, 40, 4, 2, 50};
+    const float mean[D] = {2, 1, 30}, lo[D] = {0, -2, 10}, hi[D] = {4, 4, 50}, zero[D] = {0, 0, 0},
+                one[D] = {1, 1, 1};
+    clae_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.rows = ROWS;
+    ds.cols = D;
+    ds.x = data;
+    for (int p = 0; p < 2; p++) {
+        /* Masking. */
+        clae_model *m = noisy_model(test_rt(p), CLAE_NOISE_MASK, ROWS);
+        expect_filled_with(m, data, ROWS, zero, "mask before the statistics");
+        ck_assert_int_eq(clae_model_fit_feature_stats(m, &ds), CLAE_OK);
+        expect_filled_with(m, data, ROWS, mean, "mask");
+        const char *ck = test_tmp_path("mask.ckpt");
+        ck_assert_int_eq(clae_model_save_checkpoint(m, ck, NULL, NULL), CLAE_OK);
+        clae_model *r = noisy_model(test_rt(p), CLAE_NOISE_MASK, ROWS);
+        ck_assert_int_eq(clae_model_restore_checkpoint(r, ck, NULL), CLAE_OK);
+        expect_filled_with(r, data, ROWS, mean, "mask after restore");
+        clae_model_destroy(r);
+        clae_model_destroy(m);
+
+        /* Salt-and-pepper: the checkpoint holds the fitted min and max; setting min = max = v
+         * makes every corrupted input v, so each of the two is seen on its own. */
+        m = noisy_model(test_rt(p), CLAE_NOISE_SALTPEPPER, ROWS);
+        ck_assert_int_eq(clae_model_set_feature_stats(m, NULL, one, NULL), CLAE_OK);
+        expect_filled_with(m, data, ROWS, one, "salt-and-pepper at the default max 1, min set to 1");
+        ck_assert_int_eq(clae_model_fit_feature_stats(m, &ds), CLAE_OK);
+        ck = test_tmp_path("sp.ckpt");
+        ck_assert_int_eq(clae_model_save_checkpoint(m, ck, NULL, NULL), CLAE_OK);
+        clae_st_file *f;
+        ck_assert_int_eq(clae_st_open(ck, &f), CLAE_OK);
+        const float *got;
+        size_t shape[1] = {D};
+        ck_assert_int_eq(clae_st_get_f32(f, "noise.feature_min", 1, shape, &got), CLAE_OK);
+        ck_assert(memcmp(got, lo, sizeof lo) == 0);
+        ck_assert_int_eq(clae_st_get_f32(f, "noise.feature_max", 1, shape, &got), CLAE_OK);
+        ck_assert(memcmp(got, hi, sizeof hi) == 0);
+        ck_assert(clae_st_find(f, "noise.feature_mean") == NULL); /* salt-and-pepper does not use it */
+        clae_st_close(f);
+        ck_assert_int_eq(clae_model_set_feature_stats(m, NULL, lo, lo), CLAE_OK);
+        expect_filled_with(m, data, ROWS, lo, "pepper");
+        ck_assert_int_eq(clae_model_set_feature_stats(m, NULL, hi, hi), CLAE_OK);
+        expect_filled_with(m, data, ROWS, hi, "salt");
+        /* Refused: min above max, a non-finite value, data of another width. */
+        ck_assert_int_eq(clae_model_set_feature_stats(m, NULL, hi, lo), CLAE_ERR_ARG);
+        ck_assert(strstr(clae_model_error(m), "feature 0") != NULL);
+        const float bad[D] = {0, NAN, 0};
+        ck_assert_int_eq(clae_model_set_feature_stats(m, bad, NULL, NULL), CLAE_ERR_ARG);
+        clae_dataset narrow = ds;
+        narrow.cols = 2;
+        ck_assert_int_eq(clae_model_fit_feature_stats(m, &narrow), CLAE_ERR_SHAPE);
+        clae_model_destroy(m);
+    }
+}
+END_TEST
+
+/* The CLI fits the fill values on the scaled training rows and a checkpoint keeps them: after
+ * --scale minmax column c's mean is (mean_c − min_c)/(max_c − min_c); unscaled, salt-and-pepper
+ * writes the column's own min and max; after --scale normalize every mean is 0 (as h2o's input_dropout_ratio drops to the mean). A resumed run
+ * keeps the checkpoint's values. */
+START_TEST(test_denoise_cli_fits_on_scaled_data)
+{
+    /* Own copies: run_clae takes test_tmp_path slots of its own. */
+    char csv[1024], csv2[1024], ck[3][1024];
+    snprintf(csv, sizeof csv, "%s", test_tmp_path("d.csv"));
+    snprintf(csv2, sizeof csv2, "%s", test_tmp_path("e.csv"));
+    for (int k = 0; k < 3; k++) snprintf(ck[k], sizeof ck[k], "%s", test_tmp_path(k == 0 ? "m.ckpt" : k == 1 ? "sp.ckpt" : "n.ckpt"));
+    FILE *f = fopen(csv, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("a,b,c\n", f);
+    const double v[4][3] = {{1, 10, -5}, {3, 30, 5}, {2, 20, 0}, {6, 0, 10}};
+    for (int r = 0; r < 4; r++) fprintf(f, "%g,%g,%g\n", v[r][0], v[r][1], v[r][2]);
+    fclose(f);
+    for (int k = 0; k < 3; k++) {
+        const char *scale = k == 2 ? "normalize" : k == 1 ? "none" : "minmax", *noise = k == 1 ? "saltpepper:0.5" : "mask:0.5";
+        char args[8192];
+        snprintf(args, sizeof args,
+                 "train --device cpu-ref --batch 2 --steps 3 -q --layers 3,2 --loss sse --output-activation linear "
+                 "--scale %s --noise %s --data '%s' --test '%s' --checkpoint '%s'",
+                 scale, noise, csv, csv, ck[k]);
+        run_result r = run_clae(args);
+        ck_assert_msg(r.status == 0, "%s\n%s", args, r.err);
+        run_free(&r);
+        clae_st_file *st;
+        ck_assert_int_eq(clae_st_open(ck[k], &st), CLAE_OK);
+        const size_t shape[1] = {3};
+        const float *got;
+        for (int c = 0; c < 3; c++) {
+            double sum = 0, lo = 1e30, hi = -1e30;
+            for (int i = 0; i < 4; i++) {
+                sum += v[i][c];
+                lo = v[i][c] < lo ? v[i][c] : lo;
+                hi = v[i][c] > hi ? v[i][c] : hi;
+            }
+            if (k == 1) {
+                ck_assert_int_eq(clae_st_get_f32(st, "noise.feature_min", 1, shape, &got), CLAE_OK);
+                ck_assert_msg(got[c] == (float)lo, "min of column %d is %g", c, (double)got[c]);
+                ck_assert_int_eq(clae_st_get_f32(st, "noise.feature_max", 1, shape, &got), CLAE_OK);
+                ck_assert_msg(got[c] == (float)hi, "max of column %d is %g", c, (double)got[c]);
+                continue;
+            }
+            double want = k == 0 ? (sum / 4 - lo) / (hi - lo) : 0.0;
+            ck_assert_int_eq(clae_st_get_f32(st, "noise.feature_mean", 1, shape, &got), CLAE_OK);
+            ck_assert_msg(fabs(got[c] - want) < 1e-6, "%s: mean of column %d is %g, want %g", scale, c, (double)got[c],
+                          want);
+        }
+        clae_st_close(st);
+    }
+    /* Resuming with other data keeps the checkpoint's values (the run it continues used them). */
+    f = fopen(csv2, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("a,b,c\n9,0,0\n0,9,0\n0,0,9\n9,9,9\n", f);
+    fclose(f);
+    clae_st_file *st;
+    ck_assert_int_eq(clae_st_open(ck[0], &st), CLAE_OK);
+    const size_t shape[1] = {3};
+    const float *got;
+    float before[3];
+    ck_assert_int_eq(clae_st_get_f32(st, "noise.feature_mean", 1, shape, &got), CLAE_OK);
+    memcpy(before, got, sizeof before);
+    clae_st_close(st);
+    char args[4096];
+    snprintf(args, sizeof args, "train --device cpu-ref -q --steps 5 --data '%s' --test '%s' --checkpoint '%s' --resume",
+             csv2, csv2, ck[0]);
+    run_result r = run_clae(args);
+    ck_assert_msg(r.status == 0, "%s\n%s", args, r.err);
+    run_free(&r);
+    ck_assert_int_eq(clae_st_open(ck[0], &st), CLAE_OK);
+    ck_assert_int_eq(clae_st_get_f32(st, "noise.feature_mean", 1, shape, &got), CLAE_OK);
+    ck_assert(memcmp(got, before, sizeof before) == 0);
+    clae_st_close(st);
+}
+END_TEST
+
 Suite *suite_variants(void)
 {
     Suite *s = suite_create("variants");
@@ -386,6 +685,13 @@ Suite *suite_variants(void)
     tcase_add_test(tc, test_ksparse_code_counts);
     tcase_add_test(tc, test_ksparse_schedule_learns);
     tcase_add_test(tc, test_incompatible_combinations_refused);
+    tcase_add_test(tc, test_h2o_step_by_hand);
+    tcase_add_test(tc, test_h2o_every_hidden_layer_reaches_rho);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("denoise");
+    tcase_add_checked_fixture(tc, test_tmp_setup, test_tmp_teardown);
+    tcase_add_test(tc, test_denoise_fill_values);
+    tcase_add_test(tc, test_denoise_cli_fits_on_scaled_data);
     suite_add_tcase(s, tc);
     tc = tcase_create("fashion");
     tcase_set_timeout(tc, 600);

@@ -39,7 +39,8 @@ static void print_usage(FILE *out)
     for (size_t k = 0; k < N_COMMANDS; k++) fprintf(out, "  %-10s %s\n", commands[k].name, commands[k].summary);
     fprintf(out,
             "\n"
-            "'clae help <command>' or 'clae <command> --help' describes a command.\n"
+            "'clae help <command>' or 'clae <command> --help' describes a command; every\n"
+            "command takes --json (a JSON summary on stdout) and -q/--quiet (no notes).\n"
             "Exit status: 0 success, 1 a library error (message on stderr), 2 a bad command line,\n"
             "130 interrupted.\n"
             "Environment: CLAE_DEVICE (default device spec), CLAE_CACHE_DIR / CLAE_CACHE=off (kernel\n"
@@ -48,7 +49,16 @@ static void print_usage(FILE *out)
 
 static int unknown_command(const char *name)
 {
-    fprintf(stderr, "clae: '%s' is not a clae command. See 'clae --help'.\n", name);
+    const char *names[N_COMMANDS + 2];
+    size_t n = 0;
+    for (size_t k = 0; k < N_COMMANDS; k++) names[n++] = commands[k].name;
+    names[n++] = "help";
+    names[n++] = "version";
+    const char *near = cli_closest(name, names, n);
+    if (near)
+        fprintf(stderr, "clae: '%s' is not a clae command; did you mean '%s'? See 'clae --help'.\n", name, near);
+    else
+        fprintf(stderr, "clae: '%s' is not a clae command. See 'clae --help'.\n", name);
     return CLI_EXIT_USAGE;
 }
 
@@ -82,7 +92,11 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (first[0] == '-') {
-        fprintf(stderr, "clae: unknown option '%s'. See 'clae --help'.\n", first);
+        static const char *const global[] = {"--version", "--help", "-V", "-h"};
+        const char *near = cli_closest(first, global, sizeof global / sizeof global[0]);
+        char hint[64] = "";
+        if (near) snprintf(hint, sizeof hint, "; did you mean %s?", near);
+        fprintf(stderr, "clae: unknown option '%s'%s See 'clae --help'.\n", first, near ? hint : ".");
         return CLI_EXIT_USAGE;
     }
     const cli_command *cmd = cli_find_command(first);

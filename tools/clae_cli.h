@@ -56,6 +56,7 @@ extern const char cli_import_help[];
  *     if (a.failed) return CLI_EXIT_USAGE;
  * Each matcher consumes what it matched; any error is printed once, sets
  * failed and ends the loop. */
+#define CLI_MAX_KNOWN 128
 typedef struct cli_args {
     const char *cmd; /* argv[0], for messages */
     int argc;
@@ -64,6 +65,11 @@ typedef struct cli_args {
     const char *opt;   /* the option last matched, e.g. "--batch" */
     const char *value; /* its value */
     int failed;
+    /* Every name the matchers were asked about (string literals, not
+     * copied): an unknown argument has been tried against all of them, so
+     * cli_unknown can suggest the closest. */
+    const char *known[CLI_MAX_KNOWN];
+    int n_known;
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv);
@@ -72,8 +78,18 @@ int cli_next(const cli_args *a);
 int cli_flag(cli_args *a, const char *name);
 /* Matches `name VALUE` or `name=VALUE` and sets a->value. */
 int cli_opt(cli_args *a, const char *name);
-/* Reports the current argument as unknown. */
+/* Reports the current argument as unknown, with "did you mean X?" when one
+ * of the names tried is close (see cli_closest). */
 void cli_unknown(cli_args *a);
+/* Adds a name to the candidates without matching it, for flags a command
+ * recognises by hand rather than through cli_flag/cli_opt. */
+void cli_known(cli_args *a, const char *name);
+
+/* The name among names[0..n) closest to word (a typo, a missing letter, two
+ * letters swapped, a missing dash or a unique prefix), or NULL when none is
+ * close enough to be worth suggesting. For options only the part of word
+ * before an '=' counts. */
+const char *cli_closest(const char *word, const char *const *names, size_t n);
 
 /* Parse a->value as a number within [min, max]; on failure print an error
  * naming a->opt and what it expects, set failed and return -1. */
@@ -87,7 +103,9 @@ void cli_bad_value(cli_args *a, const char *msg);
 #define CLI_MODEL_FLAGS_HELP                                                                            \
     "  --layers L              layer widths, e.g. 784,256,64,256,784, or the symmetric\n"           \
     "                          shorthand 784,256,64 (default 784,256,64,256,784); the\n"            \
-    "                          first width must equal the data's column count\n"                    \
+    "                          first width must equal the data's column count, or be\n"             \
+    "                          'auto' to take it from the data: auto,256,64 is\n"                   \
+    "                          D,256,64,256,D for D columns\n"                                      \
     "  --activation A          hidden units: linear, sigmoid, tanh, relu (default relu)\n"          \
     "  --output-activation A   output units (default sigmoid; bce needs sigmoid)\n"                 \
     "  --loss sse|bce          training loss (default bce)\n"                                       \
@@ -105,18 +123,21 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --seed S                weights, shuffle order and noise (default 42); the same\n"           \
     "                          seed gives the same run on every device\n"                          \
     "\n"                                                                                             \
-    "Variants (VARIANTS.md §3-7; combine where the math allows):\n"                                  \
+    "Variants (formulas: README, The math; combine where the math allows):\n"                       \
     "  --sparsity kl|l1|l2|h2o code-layer sparsity: KL toward mean --rho with weight\n"              \
     "                          --beta; L1/L2 activation penalties with weight --lambda;\n"          \
-    "                          h2o: average_activation --rho, sparsity_beta --beta\n"             \
+    "                          h2o (on every hidden layer): average_activation --rho,\n"         \
+    "                          sparsity_beta --beta\n"                                            \
     "  --rho R --beta B        target mean activation (0.05) and KL/h2o weight (3)\n"              \
     "  --lambda L              L1/L2 activation penalty weight (0.001)\n"                          \
     "  --ksparse K             k-sparse: keep the K largest codes of each row\n"                  \
     "  --ksparse-alpha A       at inference keep round(A*K) (default 1)\n"                        \
     "  --ksparse-schedule K0:S start at K0 and reach K linearly after S steps\n"                 \
     "  --wta-rate P            winner-take-all: each code unit fires for its top P%\n"            \
-    "                          of the batch (e.g. 5)\n"                                           \
-    "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P or saltpepper:P\n"              \
+    "                          of the batch, P in [1, 100] (e.g. 5 or 5%): ceil(P*B/100)\n"       \
+    "                          winners of B rows\n"                                              \
+    "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
+    "                          training mean) or saltpepper:P (its training min/max)\n"          \
     "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"
 
 /* The model flags shared by train, plan and the other model-building commands
@@ -134,6 +155,11 @@ typedef struct cli_model_opts {
      * another configuration (a checkpoint's) by cli_model_opts_replay(). */
     char *given[CLI_MODEL_MAX_ARGS];
     int n_given;
+    /* --layers auto,H1,...: the input width comes from the data. A command
+     * that reads data sets allow_auto before parsing; finish then puts a
+     * placeholder width in cfg and sets auto_input, and the command calls
+     * cli_set_input_width() once the data is loaded. */
+    int allow_auto, auto_input;
 } cli_model_opts;
 
 void cli_model_opts_init(cli_model_opts *o);
@@ -159,11 +185,56 @@ void cli_default_data_path(const char *file, char *buf, size_t cap);
  * that its width fits cfg; on failure *out is NULL and clae_last_error() says why. */
 clae_status cli_load_data(const char *path, long limit, const clae_model_config *cfg, clae_dataset **out);
 
+/* The column flags of every data-reading command (--skip-columns, --label-column). */
+typedef struct cli_data_opts {
+    const char *skip;  /* --skip-columns LIST, or NULL */
+    const char *label; /* --label-column COL, or NULL */
+} cli_data_opts;
+
+#define CLI_DATA_FLAGS_HELP                                                                             \
+    "  --skip-columns LIST     drop these columns before anything else: numbers\n"                  \
+    "                          counted from 1, ranges N-M, or names from a CSV\n"                   \
+    "                          header, comma-separated (e.g. 1,id or 3-5)\n"                        \
+    "  --label-column COL      a column (number or header name) that is a label,\n"                 \
+    "                          not a feature: dropped from the input\n"
+
+/* Matches --skip-columns or --label-column; returns 1 if it did. */
+int cli_data_opt(cli_args *a, cli_data_opts *d);
+
+/* cli_load_data with the column flags: loads path ("-": standard input),
+ * drops the --skip-columns and --label-column columns (when labels is not
+ * NULL and there is a label column, its values are returned in *labels, one
+ * per row, malloc'd; the first `limit` of them belong to the rows kept), then
+ * keeps `limit` rows and, when cfg is not NULL, checks the width. Returns -1
+ * to go on, or an exit status after printing why ("clae CMD: ..."); *out
+ * (and *labels) are then NULL. d may be NULL. */
+int cli_load_data_ex(const char *cmd, const char *path, long limit, const cli_data_opts *d,
+                     const clae_model_config *cfg, clae_dataset **out, float **labels);
+
+/* For cli_model_opts_finish: when *layers is "auto,H1,...,Hk" (and
+ * o->allow_auto), writes the full list with a placeholder input width into
+ * buf, points *layers at it and sets o->auto_input; otherwise clears
+ * auto_input and leaves *layers. Returns 0, or -1 after printing why. */
+int cli_expand_layers(const char *cmd, cli_model_opts *o, const char **layers, char *buf, size_t cap);
+
+/* For --layers auto,...: the input and output width become cols, and cfg is
+ * validated again. Prints "clae CMD: ..." and returns CLI_EXIT_USAGE on a
+ * failure, -1 to go on. */
+int cli_set_input_width(const char *cmd, clae_model_config *cfg, size_t cols);
+
 /* Checks, before any work, that an output file can be written where path
  * says: not a directory, its directory exists and takes new files (probed with
  * a temporary file, as the atomic write will need). Prints "clae CMD: FLAG
  * PATH: why" and returns -1 when not; 0 when it can. */
 int cli_check_output(const char *cmd, const char *flag, const char *path);
+
+/* JSON shared by every --json: "layers" is always this array of the widths,
+ * input first (e.g. [784,256,64,256,784]). Adds it to obj; 0 when out of memory. */
+struct cJSON;
+int cli_json_add_layers(struct cJSON *obj, const clae_model_config *cfg);
+/* Prints obj on one line to stdout and deletes it; 0, or -1 after "clae CMD:
+ * out of memory building JSON" (obj NULL counts as out of memory). */
+int cli_json_print(const char *cmd, struct cJSON *obj);
 
 /* Prints "clae: <clae_last_error()>" and returns CLI_EXIT_FAIL. */
 int cli_fail_lib(void);

@@ -34,7 +34,8 @@ const char cli_compare_help[] =
     "  --data PATH      IDX, CSV or NPY rows (default the Fashion-MNIST training file\n"
     "                   in $CLAE_DATA_DIR or " CLI_DEFAULT_DATA_DIR ")\n"
     "  --limit N        use only the first N rows\n"
-    "  --json           a JSON array, one object per device (null: not measured)\n"
+    "  --json           a JSON array, one object per device (null: not measured),\n"
+    "                   with the CSV's fields and layers (an array of widths)\n"
     "  --csv            a header line, then one line per device\n"
     "                   Fields: spec id name type platform platform_version\n"
     "                   driver_version reference status stage error\n"
@@ -75,10 +76,11 @@ const char cli_bench_help[] =
     "  --data PATH             rows with 784 columns (default $CLAE_DATA_DIR or\n"
     "                          " CLI_DEFAULT_DATA_DIR "/" CLI_DEFAULT_TRAIN_FILE ")\n"
     "  --json                  one JSON object: device, device_id, platform,\n"
-    "                          driver_version, build_seconds, programs_from_cache, steps,\n"
-    "                          timed_steps, batch, layers, and workloads: an array of\n"
-    "                          {name, variant, status, error (failed only), ms_per_step,\n"
-    "                          samples_per_sec, final_loss}\n"
+    "                          driver_version, build_seconds, programs_from_cache,\n"
+    "                          steps, timed_steps, batch, layers (an array of widths)\n"
+    "                          and workloads: an array of {name, variant, status,\n"
+    "                          error (failed only), ms_per_step, samples_per_sec,\n"
+    "                          final_loss}\n"
     "  --quiet, -q             no progress lines on stderr\n"
     "  --help                  show this help\n"
     "\n"
@@ -514,7 +516,8 @@ static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows,
     r->cached_s = rs.build_seconds;
     r->cached_from_cache = rs.programs_from_cache;
 
-    if (clae_model_create(rt, &o->cfg, &m) != CLAE_OK) {
+    /* As clae train does: denoising fills from the training columns' statistics. */
+    if (clae_model_create(rt, &o->cfg, &m) != CLAE_OK || clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
         row_fail(r, "create", clae_last_error());
         goto done;
     }
@@ -652,7 +655,7 @@ static int print_compare_json(const cmp_opts *o, const char *variant, const cmp_
                  add_num(j, "programs_from_cache", r->have_cached, r->cached_from_cache) &&
                  cJSON_AddNumberToObject(j, "steps", (double)o->steps) &&
                  add_num(j, "timed_steps", r->trained, (double)r->st.timed_steps) &&
-                 cJSON_AddNumberToObject(j, "batch", o->cfg.batch) &&
+                 cJSON_AddNumberToObject(j, "batch", o->cfg.batch) && cli_json_add_layers(j, &o->cfg) &&
                  cJSON_AddStringToObject(j, "variant", variant) &&
                  add_num(j, "ms_per_step", r->trained, round_sig(ms_per_step(&r->st), 6)) &&
                  add_num(j, "samples_per_sec", r->trained, round_sig(samples_per_sec(&r->st), 6)) &&
@@ -916,7 +919,8 @@ int cli_bench(int argc, char **argv)
         clae_model *m = NULL;
         batch_source src;
         memset(&src, 0, sizeof src);
-        if (clae_model_config_validate(&c) != CLAE_OK || clae_model_create(rt, &c, &m) != CLAE_OK) {
+        if (clae_model_config_validate(&c) != CLAE_OK || clae_model_create(rt, &c, &m) != CLAE_OK ||
+            clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
             r->failed = 1;
             copy_message(r->error, sizeof r->error, clae_last_error());
         } else {
@@ -948,8 +952,7 @@ int cli_bench(int argc, char **argv)
                  cJSON_AddNumberToObject(j, "programs_from_cache", rs.programs_from_cache) &&
                  cJSON_AddNumberToObject(j, "steps", (double)steps) &&
                  cJSON_AddNumberToObject(j, "timed_steps", (double)(steps > 1 ? steps - 1 : 1)) &&
-                 cJSON_AddNumberToObject(j, "batch", (double)batch) &&
-                 cJSON_AddStringToObject(j, "layers", layers);
+                 cJSON_AddNumberToObject(j, "batch", (double)batch) && cli_json_add_layers(j, &base);
         if (ok) cJSON_AddItemToObject(j, "workloads", arr);
         else cJSON_Delete(arr);
         for (size_t w = 0; ok && w < N_WORKLOADS; w++) {

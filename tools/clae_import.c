@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "clae_cli.h"
 
 const char cli_import_help[] =
@@ -26,6 +28,8 @@ const char cli_import_help[] =
     "  any other model flag of clae train (--loss, --optimizer, ...) is recorded\n"
     "                          for a later train --init\n"
     "  --device SPEC           where the weights pass through (default cpu-ref)\n"
+    "  --json                  print {model, out, layers, activation,\n"
+    "                          output_activation} on stdout\n"
     "  --quiet, -q             no note on stderr\n"
     "\n"
     "The same conversion: clae train --init WEIGHTS --steps 0 --out MODEL.\n"
@@ -34,7 +38,7 @@ const char cli_import_help[] =
 int cli_import(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *device = "cpu-ref";
-    int quiet = 0;
+    int quiet = 0, json = 0;
     cli_model_opts mo;
     cli_model_opts_init(&mo);
     cli_args a;
@@ -52,6 +56,8 @@ int cli_import(int argc, char **argv)
             device = a.value;
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
             quiet = 1;
+        } else if (cli_flag(&a, "--json")) {
+            json = 1;
         } else if (cli_model_opt(&a, &mo)) {
             /* matched a model flag */
         } else {
@@ -82,6 +88,18 @@ int cli_import(int argc, char **argv)
     if (clae_runtime_open(device, &rt) != CLAE_OK || clae_model_import(rt, in, &mo.cfg, 0, &m) != CLAE_OK ||
         clae_model_save(m, out, NULL) != CLAE_OK) {
         rc = cli_fail_lib();
+    } else if (json) {
+        cJSON *j = cJSON_CreateObject();
+        int ok = j && cJSON_AddStringToObject(j, "model", in) && cJSON_AddStringToObject(j, "out", out) &&
+                 cli_json_add_layers(j, &mo.cfg) &&
+                 cJSON_AddStringToObject(j, "activation", clae_activation_name(mo.cfg.activation[0])) &&
+                 cJSON_AddStringToObject(j, "output_activation",
+                                         clae_activation_name(mo.cfg.activation[mo.cfg.n_layers - 1]));
+        if (!ok) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
+        if (cli_json_print("import", j) != 0) rc = CLI_EXIT_FAIL;
     } else if (!quiet) {
         fprintf(stderr, "wrote %s: layers ", out);
         for (int l = 0; l <= mo.cfg.n_layers; l++) fprintf(stderr, "%s%d", l ? "," : "", mo.cfg.sizes[l]);

@@ -34,6 +34,30 @@ static int parse_float(cli_args *a, double lo, double hi, float *out)
     return 0;
 }
 
+/* --wta-rate P: a percent of the batch, "5" or "5%", in [1, 100]. Below 1 is most likely a
+ * fraction meant as a share (0.05 for 5%), so it is refused with the percent it would be. */
+static void parse_wta_rate(cli_args *a, cli_model_opts *o)
+{
+    char *end = NULL;
+    double pct = strtod(a->value, &end);
+    int percent_sign = end != a->value && *end == '%';
+    end += percent_sign;
+    if (end == a->value || *end || !isfinite(pct) || pct <= 0.0 || (percent_sign && pct < 1.0) || pct > 100.0) {
+        cli_bad_value(a, "expected a percent of the batch in [1, 100], e.g. 5 or 5%");
+        return;
+    }
+    if (pct < 1.0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s is a percent of the batch, in [1, 100]; did you mean %g (%g%%)?", a->value,
+                 pct * 100.0, pct * 100.0);
+        cli_bad_value(a, msg);
+        return;
+    }
+    /* One rounding, P/100 to the nearest float, whose shortest decimal is then P/100 as written
+     * (the winner count in lib/variant_select.c counts from that decimal). */
+    o->cfg.wta_rate = (float)(pct / 100.0);
+}
+
 /* KIND:VALUE, e.g. mask:0.25 or gaussian:0.1. */
 static void parse_noise(cli_args *a, cli_model_opts *o)
 {
@@ -129,8 +153,7 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     } else if (cli_opt(a, "--ksparse-schedule")) {
         if (a->value) parse_schedule(a, o);
     } else if (cli_opt(a, "--wta-rate")) {
-        float pct = 0.0f;
-        if (a->value && parse_float(a, 1e-6, 100.0, &pct) == 0) o->cfg.wta_rate = pct / 100.0f;
+        if (a->value) parse_wta_rate(a, o);
     } else if (cli_opt(a, "--noise")) {
         if (a->value) parse_noise(a, o);
     } else if (cli_opt(a, "--contractive")) {
@@ -143,7 +166,10 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
 
 int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
 {
-    if (o->layers && clae_model_config_set_layers(&o->cfg, o->layers) != CLAE_OK) {
+    const char *layers = o->layers;
+    char expanded[1024];
+    if (cli_expand_layers(cmd, o, &layers, expanded, sizeof expanded) != 0) return CLI_EXIT_USAGE;
+    if (layers && clae_model_config_set_layers(&o->cfg, layers) != CLAE_OK) {
         fprintf(stderr, "clae %s: --%s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }
@@ -169,7 +195,9 @@ int cli_model_opts_replay(const char *cmd, cli_model_opts *o, const clae_model_c
     const int n = o->n_given;
     words[0] = (char *)cmd;
     memcpy(words + 1, o->given, (size_t)n * sizeof *words);
+    const int allow_auto = o->allow_auto;
     cli_model_opts_init(o);
+    o->allow_auto = allow_auto;
     o->cfg = *base;
     o->hidden = base->activation[0];
     o->output = base->activation[base->n_layers - 1];

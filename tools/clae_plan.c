@@ -28,7 +28,10 @@ const char cli_plan_help[] =
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
     "  --inference             plan an inference-only model (no gradients or optimizer state)\n"
     "  --unplanned             every tensor in its own allocation (as CLAE_PLAN=off)\n"
-    "  --json                  one JSON object: device, summary fields, steps, tensors\n"
+    "  --json                  one JSON object: device, device_id, layers (an array\n"
+    "                          of widths), batch, inference, the summary fields,\n"
+    "                          steps, tensors\n"
+    "  --quiet, -q             nothing on stderr but errors\n"
     "  --help                  show this help\n"
     "\n"
     "Exit status 1 (after printing) when the plan does not fit the device.\n";
@@ -63,11 +66,16 @@ static void print_summary(FILE *f, const clae_plan_summary *s, const char *lb_st
             (unsigned long long)s->align_bytes, s->n_tensors, s->n_steps);
 }
 
-static int print_json(clae_model *m, const clae_plan_summary *s, const clae_device_info *dev, int fits)
+static int print_json(clae_model *m, const clae_plan_summary *s, const clae_device_info *dev, int fits,
+                      const clae_model_config *cfg, int inference)
 {
     cJSON *j = cJSON_CreateObject();
+    if (!j) return cli_json_print("plan", NULL) != 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     cJSON_AddStringToObject(j, "device", dev->name);
     cJSON_AddStringToObject(j, "device_id", dev->id);
+    cli_json_add_layers(j, cfg);
+    cJSON_AddNumberToObject(j, "batch", cfg->batch);
+    cJSON_AddBoolToObject(j, "inference", inference);
     cJSON_AddBoolToObject(j, "planned", s->planned);
     cJSON_AddBoolToObject(j, "fits", fits);
     cJSON_AddNumberToObject(j, "peak_bytes", (double)s->peak_bytes);
@@ -91,15 +99,7 @@ static int print_json(clae_model *m, const clae_plan_summary *s, const clae_devi
         cJSON_AddBoolToObject(t, "persistent", e.persistent);
         cJSON_AddItemToArray(tensors, t);
     }
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!text) {
-        fprintf(stderr, "clae plan: out of memory writing JSON\n");
-        return CLI_EXIT_FAIL;
-    }
-    puts(text);
-    cJSON_free(text);
-    return CLI_EXIT_OK;
+    return cli_json_print("plan", j) != 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 int cli_plan(int argc, char **argv)
@@ -125,6 +125,8 @@ int cli_plan(int argc, char **argv)
             flags |= CLAE_MODEL_UNPLANNED;
         } else if (cli_flag(&a, "--json")) {
             json = 1;
+        } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
+            /* plan writes nothing on stderr but errors anyway */
         } else {
             cli_unknown(&a);
         }
@@ -148,7 +150,7 @@ int cli_plan(int argc, char **argv)
     int fits = !((dev.global_mem_bytes && s.peak_bytes > dev.global_mem_bytes) ||
                  (dev.max_alloc_bytes && s.planned && s.peak_bytes > dev.max_alloc_bytes));
     if (json) {
-        rc = print_json(m, &s, &dev, fits);
+        rc = print_json(m, &s, &dev, fits, &mo.cfg, (flags & CLAE_MODEL_INFERENCE) != 0);
     } else {
         char desc[256];
         clae_model_describe(m, desc, sizeof desc);

@@ -409,6 +409,9 @@ typedef struct chart {
     int x0, x1, y0, y1; /* plot area in pixels, inclusive; y0 at the top */
     double xlo, xhi, ylo, yhi;
     double xstep, ystep; /* tick spacing */
+    int xtick_limited;   /* x ticks stop at xtick_hi (a histogram's tail bar lies beyond) */
+    double xtick_hi;
+    int ylog;            /* y holds log10 values: ticks are labelled 10^v */
 } chart;
 
 static double map_x(const chart *ch, double x)
@@ -492,9 +495,10 @@ static void chart_axes(chart *ch, const char *title, const char *xlabel, const c
     char buf[64];
     double xmax = fmax(fabs(ch->xlo), fabs(ch->xhi)), ymax = fmax(fabs(ch->ylo), fabs(ch->yhi));
     double t0 = first_tick(ch->xlo, ch->xstep);
+    const double xend = ch->xtick_limited ? ch->xtick_hi : ch->xhi;
     for (int i = 0; i < 100; i++) {
         double v = t0 + i * ch->xstep;
-        if (v > ch->xhi + ch->xstep * 1e-9) break;
+        if (v > xend + ch->xstep * 1e-9) break;
         int x = (int)lround(map_x(ch, v));
         fill(c, x, ch->y0, x + 1, ch->y1, GRID);
         fill(c, x, ch->y1, x + 1, ch->y1 + 5, INK);
@@ -508,7 +512,13 @@ static void chart_axes(chart *ch, const char *title, const char *xlabel, const c
         int y = (int)lround(map_y(ch, v));
         fill(c, ch->x0, y, ch->x1, y + 1, GRID);
         fill(c, ch->x0 - 5, y, ch->x0, y + 1, INK);
-        tick_label(buf, sizeof buf, v, ch->ystep, ymax);
+        if (ch->ylog) {
+            double p = pow(10.0, v);
+            if (p < 1e5) snprintf(buf, sizeof buf, "%.0f", p);
+            else snprintf(buf, sizeof buf, "1E%d", (int)lround(v));
+        } else {
+            tick_label(buf, sizeof buf, v, ch->ystep, ymax);
+        }
         text(c, ch->x0 - 8 - text_width(buf, 1), y - 3, buf, 1, INK);
     }
     frame(c, ch->x0, ch->y0, ch->x1, ch->y1, INK);
@@ -523,46 +533,92 @@ static void chart_axes(chart *ch, const char *title, const char *xlabel, const c
     if (ylabel && *ylabel) text(c, 8, ch->y0 - 13, ylabel, 1, INK);
 }
 
-/* A line two pixels wide from (ax, ay) to (bx, by) in pixel coordinates,
- * clipped to the plot area. */
-static void chart_line(chart *ch, double ax, double ay, double bx, double by, rgb col)
+/* A line from (ax, ay) to (bx, by) in pixel coordinates, clipped to the plot
+ * area: two pixels wide, or one when thin. With dash > 0 it is drawn on for
+ * dash pixels and off for 2/3 of that; *phase carries the pattern's position
+ * from one segment to the next so a polyline's dashes run on evenly. */
+static void chart_line(chart *ch, double ax, double ay, double bx, double by, rgb col, int thin, int dash,
+                       double *phase)
 {
     double dx = bx - ax, dy = by - ay;
+    double len = sqrt(dx * dx + dy * dy);
     int steps = (int)ceil(fmax(fabs(dx), fabs(dy)));
     if (steps < 1) steps = 1;
+    const int wide = thin ? 1 : 2;
+    const double gap = dash > 0 ? fmax(2.0, dash * 2.0 / 3.0) : 0.0, period = dash + gap;
+    double p0 = phase ? *phase : 0.0;
     for (int i = 0; i <= steps; i++) {
+        if (dash > 0 && fmod(p0 + len * i / steps, period) >= dash) continue;
         int x = (int)lround(ax + dx * i / steps), y = (int)lround(ay + dy * i / steps);
-        for (int oy = 0; oy < 2; oy++)
-            for (int ox = 0; ox < 2; ox++) {
+        for (int oy = 0; oy < wide; oy++)
+            for (int ox = 0; ox < wide; ox++) {
                 int px = x + ox, py = y + oy;
                 if (px > ch->x0 && px < ch->x1 && py > ch->y0 && py < ch->y1) put(&ch->c, px, py, col);
             }
     }
+    if (phase) *phase = p0 + len;
 }
 
-/* A legend box in the top-right corner of the plot area. kinds[i] is 0 for a
- * line sample, 1 for a filled square. */
-static void chart_legend(chart *ch, const char *const *names, const rgb *cols, const int *kinds, size_t k)
+/* A marker centred on (cx, cy), clipped to the plot area. */
+static void chart_marker(chart *ch, int cx, int cy, clae_png_marker m, rgb col)
+{
+    for (int oy = -4; oy <= 4; oy++)
+        for (int ox = -4; ox <= 4; ox++) {
+            int on = 0, d = abs(ox) + abs(oy), r2 = ox * ox + oy * oy;
+            if (m == CLAE_PNG_MARK_SQUARE || m == CLAE_PNG_MARK_AUTO) on = abs(ox) <= 2 && abs(oy) <= 2;
+            else if (m == CLAE_PNG_MARK_DIAMOND) on = d == 4 || d == 3;
+            else if (m == CLAE_PNG_MARK_CIRCLE) on = r2 >= 6 && r2 <= 13;
+            int px = cx + ox, py = cy + oy;
+            if (on && px > ch->x0 && px < ch->x1 && py > ch->y0 && py < ch->y1) put(&ch->c, px, py, col);
+        }
+}
+
+/* A colour mixed halfway toward white, for thin background lines. */
+static rgb tint(rgb c)
+{
+    return (rgb){(unsigned char)((c.r + 255) / 2), (unsigned char)((c.g + 255) / 2), (unsigned char)((c.b + 255) / 2)};
+}
+
+/* One legend entry: a line sample (with its dash and marker) or a filled box. */
+typedef struct legend_entry {
+    const char *name;
+    rgb col;
+    int box;
+    int dash, thin;
+    clae_png_marker marker;
+} legend_entry;
+
+/* A legend box in the top-right corner of the plot area. */
+static void chart_legend(chart *ch, const legend_entry *e, size_t k)
 {
     int wmax = 0;
     for (size_t i = 0; i < k; i++) {
-        int tw = text_width(names[i], 1);
+        int tw = text_width(e[i].name, 1);
         if (tw > wmax) wmax = tw;
     }
-    int bw = 8 + 18 + 6 + wmax + 8, bh = 6 + (int)k * 12 + 2;
+    int bw = 8 + 24 + 6 + wmax + 8, bh = 6 + (int)k * 14 + 2;
     int bx = ch->x1 - 8 - bw, by = ch->y0 + 8;
     fill(&ch->c, bx, by, bx + bw, by + bh, WHITE);
     frame(&ch->c, bx, by, bx + bw, by + bh, (rgb){160, 160, 160});
     for (size_t i = 0; i < k; i++) {
-        int y = by + 6 + (int)i * 12;
-        if (kinds[i]) fill(&ch->c, bx + 12, y, bx + 22, y + 7, cols[i]);
-        else fill(&ch->c, bx + 8, y + 3, bx + 26, y + 5, cols[i]);
-        text(&ch->c, bx + 32, y, names[i], 1, INK);
+        int y = by + 6 + (int)i * 14;
+        if (e[i].box) {
+            fill(&ch->c, bx + 14, y, bx + 26, y + 8, e[i].col);
+        } else {
+            /* Drawn through chart_line's clipping, so the sample lies inside the plot area as the legend does. */
+            double phase = 0.0;
+            chart_line(ch, bx + 8, y + 3, bx + 31, y + 3, e[i].col, e[i].thin, e[i].dash, &phase);
+            if (e[i].marker != CLAE_PNG_MARK_NONE && !(e[i].marker == CLAE_PNG_MARK_AUTO && e[i].thin))
+                chart_marker(ch, bx + 20, y + 3, e[i].marker, e[i].col);
+        }
+        text(&ch->c, bx + 38, y, e[i].name, 1, INK);
     }
 }
 
 /* Legend text: at most 28 characters so the box stays small. */
 #define LEGEND_CHARS 28
+/* More points than this and markers go on every k-th point only. */
+#define MARKS_MAX 60
 
 int clae_png_plot_lines(const char *path, const char *title, const clae_png_series *series, size_t k,
                         const char *xlabel, const char *ylabel, char *err, size_t errcap)
@@ -588,6 +644,7 @@ int clae_png_plot_lines(const char *path, const char *title, const clae_png_seri
     widen(&xlo, &xhi);
     widen(&ylo, &yhi);
     chart ch;
+    memset(&ch, 0, sizeof ch);
     if (!canvas_init(&ch.c, CHART_W, CHART_H, WHITE)) return fail(err, errcap, "%s: out of memory", path);
     chart_init_area(&ch);
     ch.xstep = nice_step(xhi - xlo, 8, whole);
@@ -601,55 +658,76 @@ int clae_png_plot_lines(const char *path, const char *title, const clae_png_seri
     if (ch.yhi <= ch.ylo) ch.yhi = ch.ylo + ch.ystep;
     chart_axes(&ch, title, xlabel, ylabel);
 
-    for (size_t s = 0; s < k; s++) {
-        rgb col = PALETTE[s % 8];
-        const clae_png_series *se = &series[s];
-        int have_prev = 0;
-        double px = 0, py = 0;
-        for (size_t i = 0; i < se->n; i++) {
-            if (!isfinite(se->x[i]) || !isfinite(se->y[i])) {
-                have_prev = 0;
-                continue;
+    /* Thin (dense, background) series first, then the others in order. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t s = 0; s < k; s++) {
+            const clae_png_series *se = &series[s];
+            if ((se->thin != 0) != (pass == 0)) continue;
+            rgb col = se->thin ? tint(PALETTE[s % 8]) : PALETTE[s % 8];
+            int have_prev = 0;
+            double px = 0, py = 0, phase = 0.0;
+            for (size_t i = 0; i < se->n; i++) {
+                if (!isfinite(se->x[i]) || !isfinite(se->y[i])) {
+                    have_prev = 0;
+                    continue;
+                }
+                double x = map_x(&ch, se->x[i]), y = map_y(&ch, se->y[i]);
+                if (have_prev) chart_line(&ch, px, py, x, y, col, se->thin, se->dash, &phase);
+                px = x;
+                py = y;
+                have_prev = 1;
             }
-            double x = map_x(&ch, se->x[i]), y = map_y(&ch, se->y[i]);
-            if (have_prev) chart_line(&ch, px, py, x, y, col);
-            if (se->n <= 60) {
-                int cx = (int)lround(x), cy = (int)lround(y);
-                fill(&ch.c, cx - 2, cy - 2, cx + 3, cy + 3, col);
-            }
-            px = x;
-            py = y;
-            have_prev = 1;
+            /* Markers after the whole line, so the line never cuts through them. */
+            size_t every = se->n > MARKS_MAX ? (se->n + MARKS_MAX - 1) / MARKS_MAX : 1;
+            int marks = se->marker == CLAE_PNG_MARK_AUTO ? se->n <= MARKS_MAX : se->marker != CLAE_PNG_MARK_NONE;
+            for (size_t i = 0; marks && i < se->n; i += every)
+                if (isfinite(se->x[i]) && isfinite(se->y[i]))
+                    chart_marker(&ch, (int)lround(map_x(&ch, se->x[i])), (int)lround(map_y(&ch, se->y[i])),
+                                 se->marker, col);
         }
-    }
 
     /* The legend is drawn last so lines pass under it, not through its text. */
     char(*names)[LEGEND_CHARS + 1] = calloc(k, sizeof *names);
-    const char **np = calloc(k, sizeof *np);
-    rgb *cols = calloc(k, sizeof *cols);
-    int *kinds = calloc(k, sizeof *kinds);
+    legend_entry *le = calloc(k, sizeof *le);
     int rc;
-    if (!names || !np || !cols || !kinds) {
+    if (!names || !le) {
         rc = fail(err, errcap, "%s: out of memory", path);
     } else {
         for (size_t s = 0; s < k; s++) {
-            snprintf(names[s], sizeof names[s], "%s", series[s].name ? series[s].name : "");
-            np[s] = names[s];
-            cols[s] = PALETTE[s % 8];
+            const clae_png_series *se = &series[s];
+            snprintf(names[s], sizeof names[s], "%s", se->name ? se->name : "");
+            int marks = se->marker == CLAE_PNG_MARK_AUTO ? se->n <= MARKS_MAX : se->marker != CLAE_PNG_MARK_NONE;
+            le[s] = (legend_entry){names[s], se->thin ? tint(PALETTE[s % 8]) : PALETTE[s % 8], 0, se->dash, se->thin,
+                                   marks ? se->marker : CLAE_PNG_MARK_NONE};
         }
-        chart_legend(&ch, np, cols, kinds, k);
+        chart_legend(&ch, le, k);
         rc = png_save(path, &ch.c, err, errcap);
     }
     free(names);
-    free(np);
-    free(cols);
-    free(kinds);
+    free(le);
     free(ch.c.px);
     return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of sorted v[0..n), interpolated as numpy's default. */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    if (lo >= n - 1) return v[n - 1];
+    return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+static const rgb TAIL = {230, 140, 40}; /* the gathered outlier bar */
+
 int clae_png_histogram(const char *path, const char *title, const char *xlabel, const float *values, size_t n,
-                       size_t bins, double threshold, char *err, size_t errcap)
+                       size_t bins, double threshold, unsigned flags, char *err, size_t errcap)
 {
     if (!path) return fail(err, errcap, "png: no output path");
     if (!values && n > 0) return fail(err, errcap, "%s: no values", path);
@@ -664,10 +742,32 @@ int clae_png_histogram(const char *path, const char *title, const char *xlabel, 
         if (isfinite(threshold) && v > threshold) above++;
     }
     if (nf == 0) return fail(err, errcap, "%s: no finite value to draw", path);
+    const double vmax = hi;
+    /* Where the bulk ends: beyond Q3 + 3·IQR lie only far outliers (Tukey's
+     * "far out" fence). A threshold near the bulk stays on the axis; one
+     * among the outliers (a percentile when they are more than 100 − Q % of
+     * the rows) is drawn on the tail bar. */
+    double clip = INFINITY;
+    if ((flags & CLAE_PNG_HIST_CLIP_TAIL) && nf >= 4) {
+        double *sorted = malloc(nf * sizeof *sorted);
+        if (!sorted) return fail(err, errcap, "%s: out of memory", path);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(values[i])) sorted[m++] = values[i];
+        qsort(sorted, m, sizeof *sorted, cmp_double);
+        double q1 = quantile(sorted, m, 0.25), q3 = quantile(sorted, m, 0.75);
+        free(sorted);
+        double bulk = q3 + 3.0 * (q3 - q1);
+        if (isfinite(threshold) && threshold > bulk && threshold < lo + 2.0 * (bulk - lo)) bulk = threshold;
+        if (bulk > lo && hi > lo + 2.0 * (bulk - lo)) clip = lo + 1.1 * (bulk - lo);
+    }
+    const int clipped = isfinite(clip);
     if (isfinite(threshold)) {
         lo = fmin(lo, threshold);
         hi = fmax(hi, threshold);
     }
+    if (clipped) hi = clip;
+    const int thr_in_tail = clipped && isfinite(threshold) && threshold >= clip;
     widen(&lo, &hi);
     if (bins == 0) {
         bins = (size_t)lround(sqrt((double)nf));
@@ -675,59 +775,83 @@ int clae_png_histogram(const char *path, const char *title, const char *xlabel, 
         if (bins > 60) bins = 60;
     }
     if (bins > 2000) bins = 2000; /* beyond the plot's width in pixels anyway */
-    size_t *count = calloc(bins, sizeof *count);
+    /* A clipped histogram has one more bin, right of the axis's end: the tail. */
+    const size_t nb = bins + (clipped ? 1 : 0);
+    size_t *count = calloc(nb, sizeof *count);
     if (!count) return fail(err, errcap, "%s: out of memory", path);
-    size_t cmax = 0;
+    size_t cmax = 0, tail = 0;
     for (size_t i = 0; i < n; i++) {
         double v = values[i];
         if (!isfinite(v)) continue;
-        size_t b = (size_t)((v - lo) / (hi - lo) * (double)bins);
-        if (b >= bins) b = bins - 1; /* the maximum itself */
+        size_t b;
+        if (clipped && v >= clip) {
+            b = bins;
+            tail++;
+        } else {
+            b = (size_t)((v - lo) / (hi - lo) * (double)bins);
+            if (b >= bins) b = bins - 1; /* the maximum itself */
+        }
         if (++count[b] > cmax) cmax = count[b];
     }
 
     chart ch;
+    memset(&ch, 0, sizeof ch);
     if (!canvas_init(&ch.c, CHART_W, CHART_H, WHITE)) {
         free(count);
         return fail(err, errcap, "%s: out of memory", path);
     }
     chart_init_area(&ch);
-    /* The x axis spans the data exactly, so the bars fill the plot; ticks
-     * fall on the round values inside. */
-    ch.xlo = lo;
-    ch.xhi = hi;
-    ch.xstep = nice_step(hi - lo, 8, 0);
-    ch.ylo = 0.0;
-    ch.ystep = nice_step((double)cmax, 6, 1);
-    ch.yhi = ceil((double)cmax / ch.ystep) * ch.ystep;
-    if (ch.yhi <= 0.0) ch.yhi = ch.ystep;
-    chart_axes(&ch, title, xlabel, "COUNT");
-
     double bw = (hi - lo) / (double)bins;
-    for (size_t b = 0; b < bins; b++) {
+    /* The x axis spans the data exactly, so the bars fill the plot; ticks
+     * fall on the round values inside. The tail bar sits one bin further. */
+    ch.xlo = lo;
+    ch.xhi = clipped ? hi + bw : hi;
+    ch.xstep = nice_step(hi - lo, 8, 0);
+    ch.xtick_limited = clipped;
+    ch.xtick_hi = hi;
+    ch.ylog = (flags & CLAE_PNG_HIST_LOG_COUNT) != 0;
+    if (ch.ylog) {
+        /* From 0.5, so a bin of one value has a visible bar. */
+        ch.ylo = log10(0.5);
+        ch.yhi = ceil(log10((double)(cmax > 1 ? cmax : 2)) - 1e-9);
+        if (ch.yhi < 1.0) ch.yhi = 1.0;
+        ch.ystep = 1.0;
+    } else {
+        ch.ylo = 0.0;
+        ch.ystep = nice_step((double)cmax, 6, 1);
+        ch.yhi = ceil((double)cmax / ch.ystep) * ch.ystep;
+        if (ch.yhi <= 0.0) ch.yhi = ch.ystep;
+    }
+    chart_axes(&ch, title, xlabel, ch.ylog ? "COUNT (LOG)" : "COUNT");
+
+    for (size_t b = 0; b < nb; b++) {
         if (!count[b]) continue;
         int x0 = (int)lround(map_x(&ch, lo + (double)b * bw)), x1 = (int)lround(map_x(&ch, lo + (double)(b + 1) * bw));
         if (x1 - x0 >= 4) x1--; /* a 1-pixel gap between wide bars */
         if (x1 <= x0) x1 = x0 + 1;
-        int y = (int)lround(map_y(&ch, (double)count[b]));
+        double h = ch.ylog ? log10((double)count[b]) : (double)count[b];
+        int y = (int)lround(map_y(&ch, h));
         if (y >= ch.y1) y = ch.y1 - 1; /* a bin with one value in thousands still shows */
-        fill(&ch.c, x0 + 1, y, x1, ch.y1, BAR);
+        fill(&ch.c, x0 + 1, y, x1, ch.y1, b == bins ? TAIL : BAR);
     }
     free(count);
 
-    char l0[64], l1[64];
+    char l0[64], l1[64], l2[64];
     snprintf(l0, sizeof l0, "VALUES (N=%zu)", nf);
-    const char *names[2] = {l0, l1};
-    const rgb cols[2] = {BAR, THRESH};
-    const int kinds[2] = {1, 0};
-    size_t nleg = 1;
+    legend_entry le[3];
+    size_t nleg = 0;
+    le[nleg++] = (legend_entry){l0, BAR, 1, 0, 0, CLAE_PNG_MARK_NONE};
     if (isfinite(threshold)) {
-        int x = (int)lround(map_x(&ch, threshold));
+        int x = (int)lround(map_x(&ch, thr_in_tail ? hi + bw / 2 : threshold));
         fill(&ch.c, x, ch.y0 + 1, x + 2, ch.y1, THRESH);
-        snprintf(l1, sizeof l1, "THRESHOLD %.4g: %zu ABOVE", threshold, above);
-        nleg = 2;
+        snprintf(l1, sizeof l1, "THRESHOLD %.4g%s: %zu ABOVE", threshold, thr_in_tail ? " (LAST BAR)" : "", above);
+        le[nleg++] = (legend_entry){l1, THRESH, 0, 0, 0, CLAE_PNG_MARK_NONE};
     }
-    chart_legend(&ch, names, cols, kinds, nleg);
+    if (clipped) {
+        snprintf(l2, sizeof l2, "TAIL: %zu FROM %.3g TO %.3g", tail, clip, vmax);
+        le[nleg++] = (legend_entry){l2, TAIL, 1, 0, 0, CLAE_PNG_MARK_NONE};
+    }
+    chart_legend(&ch, le, nleg);
     int rc = png_save(path, &ch.c, err, errcap);
     free(ch.c.px);
     return rc;

@@ -28,17 +28,27 @@ const char cli_train_help[] =
     "usage: clae train [options]\n"
     "\n"
     "Trains a dense autoencoder and tests the per-row reconstruction MSE after each\n"
-    "epoch. Progress goes to stderr, the summary to stdout.\n"
+    "epoch. Progress goes to stderr (on a terminal a bar as wide as it, otherwise a\n"
+    "line per epoch and at most one more every 10 s), the summary to stdout.\n"
     "\n"
-    "Data (IDX, plain or gzip; CSV, header optional; NPY f4/f8/u1):\n"
+    "Data (IDX; CSV, header optional; NPY f4/f8/u1; any of them gzip'd; - is stdin).\n"
+    "Values are taken as stored, except bytes (IDX, NPY u1), which are divided by\n"
+    "255: CSV pixels 0..255 stay 0..255 (use --scale minmax, or write them /255).\n"
     "  --data PATH             training data (default " CLI_DEFAULT_TRAIN_FILE "\n"
     "                          in $CLAE_DATA_DIR, else in\n"
     "                          " CLI_DEFAULT_DATA_DIR ")\n"
     "  --test PATH             test data (default " CLI_DEFAULT_TEST_FILE " there,\n"
-    "                          but for CSV or NPY --data the training data itself)\n"
+    "                          but for CSV, NPY or stdin --data the training data)\n"
+    "  --validation-split F    no --test: hold out the last fraction F (0 < F < 1) of\n"
+    "                          the training rows (after --limit) as the test set,\n"
+    "                          in file order as Keras does; the rest trains\n"
     "  --limit N, --test-limit N  use only the first N rows\n"
-    "  --scale none|minmax|zscore  per-column scaling fitted on the training rows,\n"
-    "                          applied to both sets, stored with the model (none)\n"
+    CLI_DATA_FLAGS_HELP
+    "  --scale KIND            per-column scaling fitted on the training rows,\n"
+    "                          applied to both sets, stored with the model:\n"
+    "                          none (default), minmax (x-min)/(max-min),\n"
+    "                          zscore (x-mean)/std, normalize (x-mean)/(max-min)\n"
+    "                          (h2o's; the column mean becomes 0)\n"
     "\n"
     "Model:\n"
     CLI_MODEL_FLAGS_HELP
@@ -62,7 +72,9 @@ const char cli_train_help[] =
     "                          flag is read from it (flags given again must agree);\n"
     "                          bit-identical to a run never interrupted\n"
     "  --plot PATH             PNG of the test MSE and train MSE (first 10000 rows)\n"
-    "                          by epoch, and for sse the batch MSE per step\n"
+    "                          by epoch (solid with squares, dashed with diamonds)\n"
+    "                          and the training batches' MSE per step (thin), for\n"
+    "                          every loss\n"
     "\n"
     "Run:\n"
     "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"
@@ -86,6 +98,8 @@ typedef struct train_opts {
     const char *out, *init, *checkpoint, *plot;
     clae_scale_kind scale;
     int scale_given;
+    cli_data_opts cols;      /* --skip-columns, --label-column */
+    double validation_split; /* 0: none */
     int json, quiet;
     cli_model_opts model;
     clae_model_config cfg; /* model.cfg once parsed */
@@ -107,6 +121,7 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     cli_default_data_path(CLI_DEFAULT_TEST_FILE, o->test, sizeof o->test);
     o->epochs = DEFAULT_EPOCHS;
     cli_model_opts_init(&o->model);
+    o->model.allow_auto = 1; /* --layers auto,...: the width comes from --data */
 
     cli_args a;
     cli_args_init(&a, argc, argv);
@@ -135,8 +150,14 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
             if (a.value) cli_long(&a, 1, LONG_MAX, &o->test_limit);
         } else if (cli_opt(&a, "--scale")) {
             if (a.value && clae_scale_kind_parse(a.value, &o->scale) != CLAE_OK)
-                cli_bad_value(&a, "expected none, minmax or zscore");
+                cli_bad_value(&a, "expected none, minmax, zscore or normalize");
             o->scale_given = 1;
+        } else if (cli_data_opt(&a, &o->cols)) {
+            /* matched a column flag */
+        } else if (cli_opt(&a, "--validation-split")) {
+            if (a.value && (cli_positive_double(&a, &o->validation_split) != 0 || o->validation_split >= 1.0) &&
+                !a.failed)
+                cli_bad_value(&a, "expected a fraction of the rows, 0 < F < 1 (e.g. 0.2)");
         } else if (cli_flag(&a, "--no-shuffle")) {
             o->no_shuffle = 1;
         } else if (cli_opt(&a, "--init")) {
@@ -169,6 +190,20 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
             fprintf(stderr, "clae train: %s: the path is empty\n", paths[k].flag);
             return CLI_EXIT_USAGE;
         }
+    }
+    if (o->validation_split > 0.0 && o->test_given) {
+        fprintf(stderr, "clae train: --validation-split holds out training rows as the test set; with --test %s "
+                        "there is one already: give one or the other\n", o->test);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->test_given && o->data_given && strcmp(o->data, "-") == 0 && strcmp(o->test, "-") == 0) {
+        fprintf(stderr, "clae train: --data - and --test -: standard input can be read only once; give the test "
+                        "set as a file, or use --validation-split\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->data[0] || !o->test[0]) {
+        fprintf(stderr, "clae train: %s: the path is empty\n", !o->data[0] ? "--data" : "--test");
+        return CLI_EXIT_USAGE;
     }
     if (o->checkpoint_every && !o->checkpoint) {
         fprintf(stderr, "clae train: --checkpoint-every needs --checkpoint PATH\n");
@@ -208,23 +243,6 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     if (rc >= 0) return rc;
     o->cfg = o->model.cfg;
     return -1;
-}
-
-/* Whether clae_dataset_load will read path as IDX: the rule of that function
- * (by name, then the NPY magic) so the default test file is only paired with
- * image data of the same kind. */
-static int is_idx_file(const char *path)
-{
-    size_t n = strlen(path);
-    static const char *const other[] = {".csv", ".tsv", ".npy"};
-    for (size_t k = 0; k < 3; k++)
-        if (n >= 4 && strcasecmp(path + n - 4, other[k]) == 0) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 1; /* the loader reports the missing file */
-    unsigned char magic[6] = {0};
-    size_t got = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    return !(got == 6 && memcmp(magic, "\x93NUMPY", 6) == 0);
 }
 
 static int mean_row_error(clae_model *m, const float *x, size_t rows, float *err, double *mse)
@@ -412,9 +430,13 @@ static int run_epochs(train_ctx *c, train_result *r)
         rc = -2;
         goto done;
     }
-    /* The per-step curve (sse only: there loss·2/D is the batch MSE, on the
-     * chart's scale) averages windows of steps so it stays readable. */
-    const int step_curve = o->plot && o->cfg.loss == CLAE_LOSS_SSE;
+    /* The per-step curve, one point per window of steps so it stays
+     * readable, on the chart's scale (MSE per element) whatever the loss: for
+     * sse the mean over the window of loss·2/D, which is the batch MSE, for
+     * free; for bce the MSE of the window's last batch measured after its
+     * step (one extra forward pass of a batch per window). */
+    const int step_curve = o->plot != NULL;
+    const int sse = o->cfg.loss == CLAE_LOSS_SSE;
     uint64_t planned = 0;
     if ((long)r->start.epoch < o->epochs)
         planned = (uint64_t)(o->epochs - (long)r->start.epoch) * steps - r->start.step_in_epoch;
@@ -481,9 +503,15 @@ static int run_epochs(train_ctx *c, train_result *r)
             cli_progress_step(&prog, s, seen, loss_sum / (double)seen);
             const uint64_t done_steps = clae_model_steps(m);
             if (step_curve) {
-                win_sum += ((double)loss - (double)clae_model_last_penalty(m)) * 2.0 / (double)cols;
+                if (sse) win_sum += ((double)loss - (double)clae_model_last_penalty(m)) * 2.0 / (double)cols;
                 if (++win_n == window || s == steps) {
-                    if (curve_add(&r->step_curve, (double)e + (double)s / (double)steps, win_sum / (double)win_n) != 0) {
+                    double y = win_sum / (double)win_n;
+                    if (!sse && mean_row_error(m, xb, n, err, &y) != 0) {
+                        cli_progress_clear(&prog);
+                        rc = -1;
+                        goto done;
+                    }
+                    if (curve_add(&r->step_curve, (double)e + (double)s / (double)steps, y) != 0) {
                         rc = -2;
                         goto done;
                     }
@@ -574,13 +602,20 @@ done:
 /* Draws --plot. Returns 0, or prints the problem and returns -1. */
 static int write_plot(const train_opts *o, const train_result *r)
 {
+    /* Test and train often coincide (the same distribution, a small model):
+     * a solid line with filled squares under a dashed one with hollow
+     * diamonds keeps both visible, and the per-step curve lies beneath. */
     clae_png_series s[3];
     size_t k = 0;
-    if (r->test_curve.n) s[k++] = (clae_png_series){"test MSE", r->test_curve.x, r->test_curve.y, r->test_curve.n};
+    if (r->test_curve.n)
+        s[k++] = (clae_png_series){"test MSE", r->test_curve.x, r->test_curve.y, r->test_curve.n,
+                                   CLAE_PNG_MARK_SQUARE, 0, 0};
     if (r->train_curve.n)
-        s[k++] = (clae_png_series){"train MSE", r->train_curve.x, r->train_curve.y, r->train_curve.n};
+        s[k++] = (clae_png_series){"train MSE", r->train_curve.x, r->train_curve.y, r->train_curve.n,
+                                   CLAE_PNG_MARK_DIAMOND, 6, 0};
     if (r->step_curve.n)
-        s[k++] = (clae_png_series){"train batch MSE", r->step_curve.x, r->step_curve.y, r->step_curve.n};
+        s[k++] = (clae_png_series){"train batch MSE, per step", r->step_curve.x, r->step_curve.y, r->step_curve.n,
+                                   CLAE_PNG_MARK_NONE, 0, 1};
     if (k == 0) {
         fprintf(stderr, "clae train: --plot %s: nothing was trained, so there is no curve to draw\n", o->plot);
         return -1;
@@ -800,6 +835,40 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
     return -1;
 }
 
+/* Loads the training data and, unless the training rows must also serve as
+ * the test set (*test NULL), the test set: --test, a --validation-split of
+ * the training rows, or for IDX training data the default test file (image
+ * data of the same kind). Patches an `--layers auto` width from the data.
+ * Returns -1 to go on, or an exit status after a message. */
+static int load_train_data(train_opts *o, clae_dataset **train, clae_dataset **test)
+{
+    int rc = cli_load_data_ex("train", o->data, o->limit, &o->cols, NULL, train, NULL);
+    if (rc >= 0) return rc;
+    if (o->model.auto_input) {
+        rc = cli_set_input_width("train", &o->cfg, (*train)->cols);
+        if (rc >= 0) return rc;
+    }
+    if (clae_model_config_check_data(&o->cfg, *train) != CLAE_OK) return cli_fail_lib();
+    if (o->validation_split > 0.0) {
+        /* Keras' rule: the first int(n·(1 − F)) rows train, the rest test. */
+        const size_t n = (*train)->rows, keep = (size_t)((double)n * (1.0 - o->validation_split));
+        if (keep == 0 || keep >= n) {
+            fprintf(stderr, "clae train: --validation-split %g of %zu rows leaves %s; use more rows or another "
+                            "fraction\n", o->validation_split, n, keep == 0 ? "no training rows" : "no test rows");
+            return CLI_EXIT_USAGE;
+        }
+        if (clae_dataset_split(*train, keep, test) != CLAE_OK) return cli_fail_lib();
+        if (o->test_limit > 0) clae_dataset_truncate(*test, (size_t)o->test_limit);
+        if (!o->quiet)
+            fprintf(stderr, "note: --validation-split %g: %zu rows train, the last %zu of %s test\n",
+                    o->validation_split, keep, (*test)->rows, o->data);
+        return -1;
+    }
+    if (o->test_given || !o->data_given || ((*train)->format == CLAE_FORMAT_IDX && strcmp(o->data, "-") != 0))
+        return cli_load_data_ex("train", o->test, o->test_limit, &o->cols, &o->cfg, test, NULL);
+    return -1;
+}
+
 /* Binary cross-entropy is a loss only for targets in [0, 1]: beyond them it
  * falls without bound (to -4e12 on z-scored data) while the error grows. */
 static int check_bce_range(const train_opts *o, const clae_dataset *train)
@@ -808,9 +877,10 @@ static int check_bce_range(const train_opts *o, const clae_dataset *train)
         const float v = train->x[i];
         if (v >= -1e-6f && v <= 1.0f + 1e-6f) continue; /* minmax rounding */
         fprintf(stderr,
-                "clae train: --loss bce needs training data in [0, 1], but %s row %zu column %zu is %g%s%s; use "
+                "clae train: --loss bce needs training data in [0, 1], but %s row %zu, column %zu (from 1, of the "
+                "columns kept) is %g%s%s; use "
                 "--scale minmax (maps each column onto [0, 1]) or --loss sse --output-activation linear\n",
-                o->data, i / train->cols, i % train->cols, (double)v, o->scale == CLAE_SCALE_NONE ? "" : " after --scale ",
+                o->data, i / train->cols + 1, i % train->cols + 1, (double)v, o->scale == CLAE_SCALE_NONE ? "" : " after --scale ",
                 o->scale == CLAE_SCALE_NONE ? "" : clae_scale_kind_name(o->scale));
         return -1;
     }
@@ -838,16 +908,9 @@ int cli_train(int argc, char **argv)
 
     /* Data before device: a wrong path or width is reported at once instead of
      * after the device has compiled (or loaded) its kernels. */
-    clae_status st = cli_load_data(o.data, o.limit, &o.cfg, &train);
-    if (st != CLAE_OK) {
-        rc = cli_fail_lib();
-        goto done;
-    }
-    if (o.test_given || !o.data_given || is_idx_file(o.data)) {
-        if (cli_load_data(o.test, o.test_limit, &o.cfg, &test_owned) != CLAE_OK) {
-            rc = cli_fail_lib();
-            goto done;
-        }
+    rc = load_train_data(&o, &train, &test_owned);
+    if (rc >= 0) goto done;
+    if (test_owned) {
         test = test_owned;
     } else {
         /* A view, not a copy: scaling the training data scales it too. */
@@ -866,6 +929,12 @@ int cli_train(int argc, char **argv)
     if (rc >= 0) goto done;
     if (clae_scaling_apply(&scaling, train) != CLAE_OK ||
         (test_owned && clae_scaling_apply(&scaling, test_owned) != CLAE_OK)) {
+        rc = cli_fail_lib();
+        goto done;
+    }
+    /* Masking and salt-and-pepper write the scaled training mean / min / max; a resumed run
+     * keeps the checkpoint's, so it corrupts exactly as the interrupted one did. */
+    if (!r.resumed && clae_model_fit_feature_stats(m, train) != CLAE_OK) {
         rc = cli_fail_lib();
         goto done;
     }

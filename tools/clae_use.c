@@ -28,18 +28,25 @@
     "  --layers L --activation A --output-activation A\n"                                             \
     "                          a weights-only model's widths (default: read from\n"                   \
     "                          the tensors) and units (default relu, sigmoid)\n"                      \
-    "  --data PATH             IDX (plain or gzip), CSV (header optional) or NPY\n"                 \
-    "                          (float32, float64, uint8) rows as wide as the input\n"                \
+    "  --data PATH             IDX, CSV (header optional) or NPY (float32, float64,\n"              \
+    "                          uint8), any of them gzip'd, or - for stdin: rows as\n"               \
+    "                          wide as the input once columns are dropped; bytes\n"                 \
+    "                          (IDX, uint8) are divided by 255, all else is as stored\n"            \
+    CLI_DATA_FLAGS_HELP                                                                                 \
     "  --limit N               use only the first N rows\n"                                           \
     "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"                       \
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"             \
+    "  --json                  the summary as one JSON object on stdout (below)\n"                \
+    "  --quiet, -q             nothing on stderr but errors\n"                                       \
     "  --help                  show this help\n"
 
 const char cli_encode_help[] =
     "usage: clae encode --model M --data P --out FILE [--layer L] [options]\n"
     "\n"
     "Writes the deep features of every row of P (h2o.deepfeatures): the activations\n"
-    "of layer L of the model, one row per data row. A summary line goes to stderr.\n"
+    "of layer L of the model, one row per data row. A summary line goes to stderr;\n"
+    "--json prints {model, data, out, format, rows, layer, code_layer, width,\n"
+    "layers} on stdout instead.\n"
     "\n"
     "  --out FILE              codes.csv (a header f0,f1,... then a line per row,\n"
     "                          numbers that read back as the same floats) or\n"
@@ -61,29 +68,41 @@ const char cli_score_help[] =
     "default: position (Q/100)(n-1) in the sorted list.\n"
     "\n"
     "  --out FILE              CSV of columns row,score,flagged: row counts the data\n"
-    "                          rows from 0; flagged is 1 when score > threshold\n"
+    "                          rows from 0; flagged is 1 when score > threshold;\n"
+    "                          with --label-column a fourth column, label, holds it\n"
     "  --threshold-percentile Q  a number from 0 to 100 (default 99)\n"
-    "  --plot FILE             PNG histogram of the scores with the threshold line\n"
-    "  --json                  the summary as one JSON object: model, data, rows,\n"
-    "                          mean, min, max, percentile, threshold, flagged (and\n"
-    "                          out, plot)\n" USE_COMMON_HELP
+    "  --plot FILE             PNG histogram of the scores with the threshold line,\n"
+    "                          counts on a log scale so single rows stay visible; a\n"
+    "                          tail of outliers far beyond the threshold is gathered\n"
+    "                          into one last bar so the bulk keeps the width\n"
+    "  (--json: model, data, layers, rows, mean, min, max, percentile, threshold,\n"
+    "                          flagged, and out and plot when written)\n" USE_COMMON_HELP
     "\n"
     "The summary (rows, mean, min, max, threshold, flagged count) goes to stdout.\n"
     "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
 
 const char cli_reconstruct_help[] =
-    "usage: clae reconstruct --model M --data P --out grid.png [--count N]\n"
-    "                        [--first K] [options]\n"
+    "usage: clae reconstruct --model M --data P --out grid.png|recon.csv|recon.npy\n"
+    "                        [--count N] [--first K] [options]\n"
     "\n"
-    "Draws rows of P as square grayscale images, each original above its\n"
-    "reconstruction. The data's width must be a square number (784 = 28x28).\n"
-    "Reconstructions are mapped back through the model's scaling into the data's\n"
-    "units and clamped to [0,1]; when the originals shown lie outside [0,1] (e.g.\n"
-    "0..255 pixels), both are first mapped from the originals' range onto [0,1].\n"
+    "Reconstructs rows of P with the model and maps them back through the model's\n"
+    "stored scaling (the inverse of train --scale: x = x'/scale + offset per\n"
+    "column) into the data's own units, the units P is loaded in.\n"
     "\n"
-    "  --out FILE              the PNG to write\n"
-    "  --count N               how many rows to draw (default 16)\n"
-    "  --first K               start at row K, counting from 0 (default 0)\n" USE_COMMON_HELP
+    "As a PNG (--out *.png): rows drawn as square grayscale images, each original\n"
+    "above its reconstruction; the data's width must be a square number (784 =\n"
+    "28x28). Pixels are clamped to [0,1]; when the originals shown lie outside\n"
+    "[0,1] (e.g. 0..255 pixels), both are first mapped from the originals' range\n"
+    "onto [0,1]. As CSV (*.csv: the data's own CSV header, else x0,x1,..., then\n"
+    "one line per row, numbers that read back as the same floats) or NPY (*.npy:\n"
+    "float32, rows x width): the reconstructions themselves, unclamped, one row\n"
+    "per data row.\n"
+    "\n"
+    "  --out FILE              the file to write; its extension picks the format\n"
+    "  --count N               how many rows (default 16 for a PNG, every row from\n"
+    "                          --first on for CSV and NPY)\n"
+    "  --first K               start at row K, counting from 0 (default 0)\n"
+    "  (--json: model, data, out, format, first, rows, cols, scale, layers)\n" USE_COMMON_HELP
     "\n"
     "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
 
@@ -91,8 +110,11 @@ const char cli_reconstruct_help[] =
 typedef struct use_opts {
     const char *model, *data, *out, *device;
     long limit;
+    int json, quiet;
     cli_model_opts arch; /* --layers/--activation/--output-activation, for a weights-only --model */
     int arch_given;
+    cli_data_opts cols; /* --skip-columns, --label-column */
+    const char *cmd;    /* the subcommand, for messages */
 } use_opts;
 
 /* The model flags that describe a weights-only file's architecture. */
@@ -109,6 +131,7 @@ static int is_arch_flag(const char *arg)
 /* Matches one shared flag; returns 1 if it did. */
 static int use_opt(cli_args *a, use_opts *o)
 {
+    o->cmd = a->cmd;
     if (cli_opt(a, "--model")) {
         o->model = a->value;
     } else if (cli_opt(a, "--data")) {
@@ -119,8 +142,18 @@ static int use_opt(cli_args *a, use_opts *o)
         o->device = a->value;
     } else if (cli_opt(a, "--limit")) {
         if (a->value) cli_long(a, 1, LONG_MAX, &o->limit);
-    } else if (is_arch_flag(a->argv[a->i])) {
-        if (!o->arch_given) cli_model_opts_init(&o->arch);
+    } else if (cli_data_opt(a, &o->cols)) {
+        /* a column flag */
+    } else if (cli_flag(a, "--json")) {
+        o->json = 1;
+    } else if (cli_flag(a, "--quiet") || cli_flag(a, "-q")) {
+        o->quiet = 1;
+    } else if ((cli_known(a, "--layers"), cli_known(a, "--activation"), cli_known(a, "--output-activation"),
+                is_arch_flag(a->argv[a->i]))) {
+        if (!o->arch_given) {
+            cli_model_opts_init(&o->arch);
+            o->arch.allow_auto = 1;
+        }
         o->arch_given = 1;
         cli_model_opt(a, &o->arch);
     } else {
@@ -152,6 +185,8 @@ typedef struct use_ctx {
     clae_model_config cfg;
     clae_dataset *ds;
     clae_scaling scaling;
+    float *labels; /* --label-column's values, one per row, or NULL */
+    int quiet;
 } use_ctx;
 
 static void use_close(use_ctx *c)
@@ -160,6 +195,7 @@ static void use_close(use_ctx *c)
     clae_runtime_close(c->rt);
     clae_dataset_free(c->ds);
     clae_scaling_free(&c->scaling);
+    free(c->labels);
     memset(c, 0, sizeof *c);
 }
 
@@ -170,13 +206,20 @@ static int open_weights_only(use_opts *o, use_ctx *c)
 {
     if (!o->arch_given) cli_model_opts_init(&o->arch);
     if (!o->arch.layers && clae_model_config_from_weights(o->model, &o->arch.cfg) != CLAE_OK) return cli_fail_lib();
-    int rc = cli_model_opts_finish("model", &o->arch);
+    const char *cmd = o->cmd ? o->cmd : "model"; /* messages say "clae score: ...", not "clae model: ..." */
+    int rc = cli_model_opts_finish(cmd, &o->arch);
     if (rc >= 0) return rc;
+    if (o->arch.auto_input) {
+        rc = cli_set_input_width(cmd, &o->arch.cfg, c->ds->cols);
+        if (rc >= 0) return rc;
+    }
     const clae_model_config *g = &o->arch.cfg;
-    fprintf(stderr, "note: %s holds weights only: using layers ", o->model);
-    for (int l = 0; l <= g->n_layers; l++) fprintf(stderr, "%s%d", l ? "," : "", g->sizes[l]);
-    fprintf(stderr, ", %s hidden and %s output units, no scaling\n", clae_activation_name(g->activation[0]),
-            clae_activation_name(g->activation[g->n_layers - 1]));
+    if (!o->quiet) {
+        fprintf(stderr, "note: %s holds weights only: using layers ", o->model);
+        for (int l = 0; l <= g->n_layers; l++) fprintf(stderr, "%s%d", l ? "," : "", g->sizes[l]);
+        fprintf(stderr, ", %s hidden and %s output units, no scaling\n", clae_activation_name(g->activation[0]),
+                clae_activation_name(g->activation[g->n_layers - 1]));
+    }
     if (clae_model_import(c->rt, o->model, g, CLAE_MODEL_INFERENCE, &c->m) != CLAE_OK) return cli_fail_lib();
     return -1;
 }
@@ -188,8 +231,9 @@ static int open_weights_only(use_opts *o, use_ctx *c)
 static int use_open(use_opts *o, use_ctx *c)
 {
     memset(c, 0, sizeof *c);
-    if (clae_dataset_load(o->data, &c->ds) != CLAE_OK) return cli_fail_lib();
-    if (o->limit > 0) clae_dataset_truncate(c->ds, (size_t)o->limit);
+    c->quiet = o->quiet;
+    int lrc = cli_load_data_ex(o->cmd ? o->cmd : "data", o->data, o->limit, &o->cols, NULL, &c->ds, &c->labels);
+    if (lrc >= 0) return lrc;
     if (clae_runtime_open(o->device, &c->rt) != CLAE_OK) return cli_fail_lib();
     clae_file_kind kind;
     if (clae_model_file_kind(o->model, &kind) != CLAE_OK) return cli_fail_lib();
@@ -209,10 +253,26 @@ static int use_open(use_opts *o, use_ctx *c)
     return -1;
 }
 
-/* Applies the model's stored scaling to the data, in place. */
+/* Applies the model's stored scaling to the data, in place. A sigmoid output
+ * can only produce (0, 1): data beyond it after the scaling (typically CSV
+ * pixels written as 0..255 for a model trained on bytes, which the IDX and
+ * NPY readers divide by 255) scores by that gap alone, so say so. */
 static int use_scale(use_ctx *c)
 {
-    return clae_scaling_apply(&c->scaling, c->ds) == CLAE_OK ? -1 : cli_fail_lib();
+    if (clae_scaling_apply(&c->scaling, c->ds) != CLAE_OK) return cli_fail_lib();
+    if (c->quiet || c->cfg.activation[c->cfg.n_layers - 1] != CLAE_ACT_SIGMOID) return -1;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < c->ds->rows * c->ds->cols; i++) {
+        if (c->ds->x[i] < lo) lo = c->ds->x[i];
+        if (c->ds->x[i] > hi) hi = c->ds->x[i];
+    }
+    if (lo >= -1e-6f && hi <= 1.0f + 1e-6f) return -1;
+    fprintf(stderr,
+            "note: %s has values from %g to %g%s, but the model's sigmoid outputs lie in (0, 1), so no row can be "
+            "reconstructed closely; if these are 0..255 pixels, divide them by 255 (IDX and uint8 NPY bytes are, "
+            "CSV and float NPY values are taken as stored) or train the model with --scale minmax\n",
+            c->ds->path, (double)lo, (double)hi, c->scaling.kind == CLAE_SCALE_NONE ? "" : " after the model's scaling");
+    return -1;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -301,8 +361,26 @@ int cli_encode(int argc, char **argv)
         rc = cli_fail_lib();
         goto done;
     }
-    fprintf(stderr, "clae encode: %zu rows x %zu features of layer %ld%s written to %s\n", c.ds->rows, width, layer,
-            layer == c.cfg.code_layer ? " (the code layer)" : "", o.out);
+    if (o.json) {
+        cJSON *j = cJSON_CreateObject();
+        int ok = j && cJSON_AddStringToObject(j, "model", o.model) && cJSON_AddStringToObject(j, "data", o.data) &&
+                 cJSON_AddStringToObject(j, "out", o.out) && cJSON_AddStringToObject(j, "format", npy ? "npy" : "csv") &&
+                 cJSON_AddNumberToObject(j, "rows", (double)c.ds->rows) &&
+                 cJSON_AddNumberToObject(j, "layer", (double)layer) &&
+                 cJSON_AddBoolToObject(j, "code_layer", layer == c.cfg.code_layer) &&
+                 cJSON_AddNumberToObject(j, "width", (double)width) && cli_json_add_layers(j, &c.cfg);
+        if (!ok) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
+        if (cli_json_print("encode", j) != 0) {
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    } else if (!o.quiet) {
+        fprintf(stderr, "clae encode: %zu rows x %zu features of layer %ld%s written to %s\n", c.ds->rows, width,
+                layer, layer == c.cfg.code_layer ? " (the code layer)" : "", o.out);
+    }
     rc = CLI_EXIT_OK;
 done:
     if (names)
@@ -342,7 +420,7 @@ static double percentile(const float *v, size_t n, double q)
 
 /* row,score,flagged, written to a temporary name and renamed like every clae
  * file, so a reader never sees half of it. Returns 0, or -1 after a message. */
-static int write_scores(const char *path, const float *score, size_t n, double threshold)
+static int write_scores(const char *path, const float *score, size_t n, double threshold, const float *labels)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -351,9 +429,14 @@ static int write_scores(const char *path, const float *score, size_t n, double t
         fprintf(stderr, "clae score: --out %s: %s\n", path, strerror(errno));
         return -1;
     }
-    int bad = fputs("row,score,flagged\n", f) < 0;
-    for (size_t r = 0; r < n && !bad; r++)
-        bad = fprintf(f, "%zu,%.9g,%d\n", r, (double)score[r], (double)score[r] > threshold) < 0;
+    /* The --label-column beside each score, so flagged rows can be checked
+     * against known classes without joining files. */
+    int bad = fputs(labels ? "row,score,flagged,label\n" : "row,score,flagged\n", f) < 0;
+    for (size_t r = 0; r < n && !bad; r++) {
+        bad = fprintf(f, "%zu,%.9g,%d", r, (double)score[r], (double)score[r] > threshold) < 0;
+        if (!bad && labels) bad = fprintf(f, ",%.9g", (double)labels[r]) < 0;
+        if (!bad) bad = fputc('\n', f) == EOF;
+    }
     int e = errno;
     if (fclose(f) != 0 && !bad) {
         bad = 1;
@@ -390,10 +473,11 @@ typedef struct score_summary {
     double mean, min, max, q, threshold;
 } score_summary;
 
-static int print_score_json(const use_opts *o, const char *plot, const score_summary *s)
+static int print_score_json(const use_opts *o, const char *plot, const score_summary *s, const clae_model_config *cfg)
 {
     cJSON *j = cJSON_CreateObject();
     int ok = j && cJSON_AddStringToObject(j, "model", o->model) && cJSON_AddStringToObject(j, "data", o->data) &&
+             cli_json_add_layers(j, cfg) &&
              cJSON_AddNumberToObject(j, "rows", (double)s->rows) && cJSON_AddNumberToObject(j, "mean", s->mean) &&
              cJSON_AddNumberToObject(j, "min", s->min) && cJSON_AddNumberToObject(j, "max", s->max) &&
              cJSON_AddNumberToObject(j, "percentile", s->q) &&
@@ -401,15 +485,11 @@ static int print_score_json(const use_opts *o, const char *plot, const score_sum
              cJSON_AddNumberToObject(j, "flagged", (double)s->flagged) &&
              (!o->out || cJSON_AddStringToObject(j, "out", o->out)) &&
              (!plot || cJSON_AddStringToObject(j, "plot", plot));
-    char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!text) {
-        fprintf(stderr, "clae score: out of memory building JSON\n");
-        return -1;
+    if (!ok) {
+        cJSON_Delete(j);
+        j = NULL;
     }
-    puts(text);
-    cJSON_free(text);
-    return 0;
+    return cli_json_print("score", j);
 }
 
 int cli_score(int argc, char **argv)
@@ -418,7 +498,6 @@ int cli_score(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *plot = NULL;
     double q = DEFAULT_PERCENTILE;
-    int json = 0;
     cli_args a;
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
@@ -432,8 +511,6 @@ int cli_score(int argc, char **argv)
             if (a.value) parse_percentile(&a, &q);
         } else if (cli_opt(&a, "--plot")) {
             plot = a.value;
-        } else if (cli_flag(&a, "--json")) {
-            json = 1;
         } else {
             cli_unknown(&a);
         }
@@ -479,21 +556,22 @@ int cli_score(int argc, char **argv)
         s.flagged += v > s.threshold;
     }
     s.mean = sum / (double)n;
-    if (o.out && write_scores(o.out, score, n, s.threshold) != 0) {
+    if (o.out && write_scores(o.out, score, n, s.threshold, c.labels) != 0) {
         rc = CLI_EXIT_FAIL;
         goto done;
     }
     if (plot) {
         char err[512], title[96];
         snprintf(title, sizeof title, "clae score: %zu rows, %zu above percentile %g", n, s.flagged, q);
-        if (clae_png_histogram(plot, title, "reconstruction MSE", score, n, 0, s.threshold, err, sizeof err) != 0) {
+        if (clae_png_histogram(plot, title, "reconstruction MSE", score, n, 0, s.threshold,
+                               CLAE_PNG_HIST_LOG_COUNT | CLAE_PNG_HIST_CLIP_TAIL, err, sizeof err) != 0) {
             fprintf(stderr, "clae score: --plot: %s\n", err);
             rc = CLI_EXIT_FAIL;
             goto done;
         }
     }
-    if (json) {
-        if (print_score_json(&o, plot, &s) != 0) {
+    if (o.json) {
+        if (print_score_json(&o, plot, &s, &c.cfg) != 0) {
             rc = CLI_EXIT_FAIL;
             goto done;
         }
@@ -518,11 +596,61 @@ done:
 /* reconstruct                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* The reconstructions of rows [first, first + n) of the (scaled) data, in
+ * batches, mapped back into the data's units. Returns -1 to go on or an exit status. */
+static int reconstruct_rows(use_ctx *c, size_t first, size_t n, float *recon)
+{
+    const size_t cols = c->ds->cols, batch = (size_t)c->cfg.batch;
+    const float *scaled = c->ds->x + first * cols;
+    for (size_t r = 0; r < n; r += batch) {
+        size_t k = n - r < batch ? n - r : batch;
+        if (clae_model_reconstruct(c->m, scaled + r * cols, k, recon + r * cols) != CLAE_OK) return cli_fail_lib();
+    }
+    /* The model works in the scaled space; the user's units are the data's. */
+    if (clae_scaling_invert(&c->scaling, recon, n, cols) != CLAE_OK) return cli_fail_lib();
+    return -1;
+}
+
+/* --out *.csv or *.npy: the reconstructions themselves, a CSV under the data's
+ * own header when it had one. Returns 0 or -1 after a message. */
+static int write_matrix(const char *path, int npy, const float *x, size_t rows, size_t cols, char *const *data_names)
+{
+    clae_status st;
+    if (npy) {
+        st = clae_matrix_save_npy(path, x, rows, cols);
+    } else if (data_names) {
+        st = clae_matrix_save_csv(path, x, rows, cols, (const char *const *)data_names);
+    } else {
+        char **names = calloc(cols, sizeof *names);
+        size_t made = 0;
+        for (; names && made < cols; made++) {
+            names[made] = malloc(24);
+            if (!names[made]) break;
+            snprintf(names[made], 24, "x%zu", made);
+        }
+        if (!names || made < cols) {
+            for (size_t j = 0; names && j < made; j++) free(names[j]);
+            free(names);
+            fprintf(stderr, "clae reconstruct: out of memory for the CSV header\n");
+            return -1;
+        }
+        st = clae_matrix_save_csv(path, x, rows, cols, (const char *const *)names);
+        for (size_t j = 0; j < cols; j++) free(names[j]);
+        free(names);
+    }
+    if (st != CLAE_OK) {
+        cli_fail_lib();
+        return -1;
+    }
+    return 0;
+}
+
 int cli_reconstruct(int argc, char **argv)
 {
     use_opts o;
     memset(&o, 0, sizeof o);
     long count = DEFAULT_COUNT, first = 0;
+    int count_given = 0;
     cli_args a;
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
@@ -533,7 +661,8 @@ int cli_reconstruct(int argc, char **argv)
         } else if (use_opt(&a, &o)) {
             /* shared flag */
         } else if (cli_opt(&a, "--count")) {
-            if (a.value) cli_long(&a, 1, 10000, &count);
+            if (a.value) cli_long(&a, 1, LONG_MAX, &count);
+            count_given = 1;
         } else if (cli_opt(&a, "--first")) {
             if (a.value) cli_long(&a, 0, LONG_MAX, &first);
         } else {
@@ -543,6 +672,16 @@ int cli_reconstruct(int argc, char **argv)
     if (a.failed) return CLI_EXIT_USAGE;
     int rc = use_require("reconstruct", &o, 1);
     if (rc >= 0) return rc;
+    const int png = ends_with(o.out, ".png"), npy = ends_with(o.out, ".npy"), csv = ends_with(o.out, ".csv");
+    if (!png && !npy && !csv) {
+        fprintf(stderr, "clae reconstruct: --out %s: the name must end in .png (a picture), .csv or .npy (the "
+                        "reconstructed values); it picks the format\n", o.out);
+        return CLI_EXIT_USAGE;
+    }
+    if (png && count > 10000) {
+        fprintf(stderr, "clae reconstruct: --count %ld: a picture holds at most 10000 rows\n", count);
+        return CLI_EXIT_USAGE;
+    }
 
     use_ctx c;
     float *orig = NULL, *recon = NULL;
@@ -550,10 +689,10 @@ int cli_reconstruct(int argc, char **argv)
     if (rc >= 0) goto done;
     const size_t cols = c.ds->cols;
     size_t side = (size_t)llround(sqrt((double)cols));
-    if (side * side != cols) {
+    if (png && side * side != cols) {
         fprintf(stderr,
                 "clae reconstruct: %s has %zu columns, which is not a square number, so its rows cannot be drawn "
-                "as square images (784 = 28x28 would be)\n",
+                "as square images (784 = 28x28 would be); --out with .csv or .npy writes the values instead\n",
                 o.data, cols);
         rc = CLI_EXIT_FAIL;
         goto done;
@@ -564,59 +703,79 @@ int cli_reconstruct(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto done;
     }
-    size_t n = (size_t)count;
-    if (n > c.ds->rows - (size_t)first) n = c.ds->rows - (size_t)first;
-    orig = malloc(n * cols * sizeof *orig);
+    size_t n = c.ds->rows - (size_t)first;
+    if ((png || count_given) && (size_t)count < n) n = (size_t)count;
+    orig = png ? malloc(n * cols * sizeof *orig) : NULL;
     recon = malloc(n * cols * sizeof *recon);
-    if (!orig || !recon) {
-        fprintf(stderr, "clae reconstruct: out of memory for %zu images\n", n);
+    if ((png && !orig) || !recon) {
+        fprintf(stderr, "clae reconstruct: out of memory for %zu rows of %zu\n", n, cols);
         rc = CLI_EXIT_FAIL;
         goto done;
     }
     /* The originals as they are in the file; the model sees them scaled. */
-    memcpy(orig, c.ds->x + (size_t)first * cols, n * cols * sizeof *orig);
+    if (png) memcpy(orig, c.ds->x + (size_t)first * cols, n * cols * sizeof *orig);
     rc = use_scale(&c);
     if (rc >= 0) goto done;
-    const float *scaled = c.ds->x + (size_t)first * cols;
-    const size_t batch = (size_t)c.cfg.batch;
-    for (size_t r = 0; r < n; r += batch) {
-        size_t k = n - r < batch ? n - r : batch;
-        if (clae_model_reconstruct(c.m, scaled + r * cols, k, recon + r * cols) != CLAE_OK) {
-            rc = cli_fail_lib();
+    rc = reconstruct_rows(&c, (size_t)first, n, recon);
+    if (rc >= 0) goto done;
+    int remap = 0;
+    if (png) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < n * cols; i++) {
+            if (orig[i] < lo) lo = orig[i];
+            if (orig[i] > hi) hi = orig[i];
+        }
+        /* Pixels stored as 0..255 (or any range) would all clamp to white: show
+         * them on the originals' own range instead. */
+        remap = (lo < 0.0f || hi > 1.0f) && hi > lo;
+        for (size_t i = 0; i < n * cols; i++) {
+            if (remap) {
+                orig[i] = (orig[i] - lo) / (hi - lo);
+                recon[i] = (recon[i] - lo) / (hi - lo);
+            }
+            recon[i] = recon[i] < 0.0f ? 0.0f : recon[i] > 1.0f ? 1.0f : recon[i];
+        }
+        /* Rows of equal length: 16 pairs as two rows of 8 rather than 10 + 6. */
+        size_t groups = (n + 9) / 10, per_row = (n + groups - 1) / groups;
+        char err[512];
+        if (clae_png_write_pairs(o.out, orig, recon, n, side, side, per_row, err, sizeof err) != 0) {
+            fprintf(stderr, "clae reconstruct: --out: %s\n", err);
+            rc = CLI_EXIT_FAIL;
             goto done;
         }
-    }
-    /* Back into the data's units, to sit beside the originals. */
-    if (clae_scaling_invert(&c.scaling, recon, n, cols) != CLAE_OK) {
-        rc = cli_fail_lib();
-        goto done;
-    }
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n * cols; i++) {
-        if (orig[i] < lo) lo = orig[i];
-        if (orig[i] > hi) hi = orig[i];
-    }
-    /* Pixels stored as 0..255 (or any range) would all clamp to white: show
-     * them on the originals' own range instead. */
-    const int remap = (lo < 0.0f || hi > 1.0f) && hi > lo;
-    for (size_t i = 0; i < n * cols; i++) {
-        if (remap) {
-            orig[i] = (orig[i] - lo) / (hi - lo);
-            recon[i] = (recon[i] - lo) / (hi - lo);
-        }
-        recon[i] = recon[i] < 0.0f ? 0.0f : recon[i] > 1.0f ? 1.0f : recon[i];
-    }
-    /* Rows of equal length: 16 pairs as two rows of 8 rather than 10 + 6. */
-    size_t groups = (n + 9) / 10, per_row = (n + groups - 1) / groups;
-    char err[512];
-    if (clae_png_write_pairs(o.out, orig, recon, n, side, side, per_row, err, sizeof err) != 0) {
-        fprintf(stderr, "clae reconstruct: --out: %s\n", err);
+    } else if (write_matrix(o.out, npy, recon, n, cols, c.ds->names) != 0) {
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    fprintf(stderr, "clae reconstruct: rows %ld to %zu of %s (%zux%zu)%s drawn beside their reconstructions in %s\n",
-            first, (size_t)first + n - 1, o.data, side, side, remap ? ", shown on their own value range," : "",
-            o.out);
+    if (o.json) {
+        cJSON *j = cJSON_CreateObject();
+        int ok = j && cJSON_AddStringToObject(j, "model", o.model) && cJSON_AddStringToObject(j, "data", o.data) &&
+                 cJSON_AddStringToObject(j, "out", o.out) &&
+                 cJSON_AddStringToObject(j, "format", png ? "png" : npy ? "npy" : "csv") &&
+                 cJSON_AddNumberToObject(j, "first", (double)first) && cJSON_AddNumberToObject(j, "rows", (double)n) &&
+                 cJSON_AddNumberToObject(j, "cols", (double)cols) &&
+                 cJSON_AddStringToObject(j, "scale", clae_scale_kind_name(c.scaling.kind)) &&
+                 (!png || cJSON_AddBoolToObject(j, "remapped", remap)) && cli_json_add_layers(j, &c.cfg);
+        if (!ok) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
+        if (cli_json_print("reconstruct", j) != 0) {
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
+    } else if (!o.quiet && png) {
+        fprintf(stderr, "clae reconstruct: rows %ld to %zu of %s (%zux%zu)%s drawn beside their reconstructions in %s\n",
+                first, (size_t)first + n - 1, o.data, side, side, remap ? ", shown on their own value range," : "",
+                o.out);
+    } else if (!o.quiet) {
+        char undone[64] = "";
+        if (c.scaling.kind != CLAE_SCALE_NONE)
+            snprintf(undone, sizeof undone, ", the model's --scale %s undone", clae_scale_kind_name(c.scaling.kind));
+        fprintf(stderr, "clae reconstruct: the reconstructions of rows %ld to %zu of %s (%zu columns) written to %s "
+                        "in the data's units%s\n",
+                first, (size_t)first + n - 1, o.data, cols, o.out, undone);
+    }
     rc = CLI_EXIT_OK;
 done:
     free(orig);
