@@ -32,7 +32,11 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC   := $(sort $(wildcard lib/*.c))
+# The library's layers are folders (README, Layout); every object lands under $(BUILD)/lib/<layer>/.
+LIB_SRC   := $(sort $(wildcard lib/*/*.c lib/*/*/*.c))
+LIB_HDR   := $(sort $(wildcard lib/*/*.h lib/*/*/*.h))
+# A file left flat in lib/ would build nowhere: say so instead of failing later at link time.
+$(if $(wildcard lib/*.c lib/*.h),$(error $(wildcard lib/*.c lib/*.h): library files live in a layer folder under lib/ (README, Layout)))
 LIB_OBJ   := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC)) $(BUILD)/lib/kernels.o
 CL_SRC    := $(sort $(wildcard cl/*.cl cl/*.h))
 CLI_SRC   := $(sort $(wildcard tools/clae*.c))
@@ -64,11 +68,11 @@ $(BUILD)/embed_kernels: tools/embed_kernels.c
 $(BUILD)/kernels.c: $(CL_SRC) $(BUILD)/embed_kernels
 	$(BUILD)/embed_kernels $(CL_SRC) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/lib/kernels.o: $(BUILD)/kernels.c lib/runtime.h $(BUILD)/.flags
+$(BUILD)/lib/kernels.o: $(BUILD)/kernels.c lib/runtime/runtime.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
-$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) -c -o $@ $<
 
@@ -78,7 +82,7 @@ $(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/clae.h $(BUILD)/.fla
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h) $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h) $(LIB_HDR) include/clae.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
@@ -140,7 +144,7 @@ $(BUILD)/.bench-flags: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(BLAS_CFLAGS) $(BLAS_LIBS)' | cmp -s - $@ || echo '$(BLAS_CFLAGS) $(BLAS_LIBS)' > $@
 
-$(BUILD)/bench_gemm: tools/bench_gemm.c $(STATIC) $(wildcard lib/*.h) include/clae.h $(BUILD)/.flags $(BUILD)/.bench-flags
+$(BUILD)/bench_gemm: tools/bench_gemm.c $(STATIC) $(LIB_HDR) include/clae.h $(BUILD)/.flags $(BUILD)/.bench-flags
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(BLAS_LIBS),-DCLAE_BENCH_OPENBLAS $(BLAS_CFLAGS)) $(LDFLAGS) -o $@ $< \
 		$(STATIC) $(LDLIBS) $(BLAS_LIBS)
 

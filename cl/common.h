@@ -79,7 +79,7 @@ float clae_u01(uint w) { return (float)(w >> 8) * 5.9604644775390625e-8f; }
 /* Uniform in (0,1) for logs: ((w >> 9)·2 + 1)·2^-24 stays below 2^24, so it is exact. */
 float clae_u01_open(uint w) { return (float)((w >> 9) * 2u + 1u) * 0x1p-24f; }
 
-/* ---- clae's own float log and cos(2πu) (twins of lib/mathf.c, operation for operation) ---- */
+/* ---- clae's own float log and cos(2πu) (twins of lib/ops/mathf.c, operation for operation) */
 
 /* The builtins may differ from glibc by an ulp (more without correctly rounded options), and
  * Gaussian noise must be bit-identical on every path, so Box–Muller uses these polynomials;

@@ -1,8 +1,8 @@
-/* gemm.cl — the "tiled" GEMM engine's kernels (lib/gemm_tiled.c): register-tiled row-major
+/* gemm.cl — the "tiled" GEMM engine's kernels (lib/ops/gemm/gemm_tiled.c): register-tiled row-major
  * C = alpha·op(A)·op(B) + beta·C, each work-item owning one TM×(VW·NV) tile of C in registers. */
 
 /* Tile shape, CLBlast style: defaults tuned for CPU devices (PoCL), overridable per device with
- * -D (CLAE_BUILD_OPTIONS); lib/gemm_tiled.c reads the same names from the build options so the
+ * -D (CLAE_BUILD_OPTIONS); lib/ops/gemm/gemm_tiled.c reads the same names from the build options so the
  * host's grid and the kernel's tile always agree.
  *   CLAE_GEMM_TM  rows of C per work-item (A elements broadcast per k)
  *   CLAE_GEMM_VW  vector width of a B row segment: 2, 4, 8 or 16
@@ -18,7 +18,7 @@
  * engine table). */
 /* Defaults follow the device's preferred float vector width (CLAE_VEC_FLOAT): 8×32 in zmm where
  * it is 16 (AVX-512: 16 accumulators of 32 registers), 6×16 in ymm otherwise (AVX2: 12 of 16).
- * tile_of() in lib/gemm_tiled.c applies the same rule. */
+ * tile_of() in lib/ops/gemm/gemm_tiled.c applies the same rule. */
 #ifndef CLAE_GEMM_VW
 #if CLAE_VEC_FLOAT >= 16
 #define CLAE_GEMM_VW 16

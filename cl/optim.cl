@@ -1,5 +1,5 @@
 /* optim.cl — one optimizer update per parameter (README, The math: optimizers), state in float32
- * with the parameters' layout. Each expression matches lib/ops_ref.c operation for operation. */
+ * with the parameters' layout. Each expression matches lib/ops/ops_ref.c operation for operation. */
 
 /* SGD: θ ← θ − η·g. */
 __kernel void opt_sgd(__global float *theta, ulong toff, __global const float *grad, ulong goff, ulong n,

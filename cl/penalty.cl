@@ -1,12 +1,12 @@
 /* penalty.cl — activation-sparsity (Ng, CS294A) and contractive (Rifai et al. 2011) penalties: values,
- * the statistics the backward pass needs, and gradients. Twins of lib/ops_variants_ref.c: sums run in
+ * the statistics the backward pass needs, and gradients. Twins of lib/ops/ops_variants_ref.c: sums run in
  * a fixed order by one work-item each, and per-element float expressions match operation for operation. */
 
-/* Optimizer kinds: the clae_optimizer enum of clae.h (checked by lib/ops_variants_cl.c). */
+/* Optimizer kinds: the clae_optimizer enum of clae.h (checked by lib/ops/ops_variants_cl.c). */
 #define CLAE_OPT_ADAM 3
 #define CLAE_OPT_ADADELTA 4
 
-/* ρ̂ clamp of the KL penalty (CLAE_KL_Q_MIN/MAX in lib/ops_variants.h). */
+/* ρ̂ clamp of the KL penalty (CLAE_KL_Q_MIN/MAX in lib/ops/ops_variants.h). */
 #define CLAE_KL_Q_MIN 1e-6f
 #define CLAE_KL_Q_MAX (1.0f - 1e-6f)
 

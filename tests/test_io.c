@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 #include "test_util.h"
 
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "models/model_internal.h"
 #include "test_util.h"
 
 /* ---- configuration ---------------------------------------------------- */

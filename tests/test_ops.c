@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "ops.h"
+#include "ops/gemm/gemm.h"
+#include "ops/ops.h"
 #include "test_ops_kit.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -279,7 +279,7 @@ START_TEST(test_gemm_tiled_workspace)
 }
 END_TEST
 
-/* The engine table (lib/runtime.c): CPU devices get the tiled engine unless CLAE_GEMM says
+/* The engine table (lib/runtime/runtime.c): CPU devices get the tiled engine unless CLAE_GEMM says
  * otherwise; an unknown CLAE_GEMM fails the open, naming the variable and the choices. */
 START_TEST(test_gemm_engine_choice)
 {

@@ -3,7 +3,7 @@
 #ifndef CLAE_TEST_OPS_KIT_H
 #define CLAE_TEST_OPS_KIT_H
 
-#include "ops.h"
+#include "ops/ops.h"
 #include "test_util.h"
 
 #define OK(expr)                                                                                    \

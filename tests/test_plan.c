@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
+#include "plan/plan.h"
 #include "test_util.h"
 
 /* ---- the independent checker -------------------------------------------------

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gemm.h"
-#include "ops.h"
-#include "runtime.h"
+#include "ops/gemm/gemm.h"
+#include "ops/ops.h"
+#include "runtime/runtime.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */

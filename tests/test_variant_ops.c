@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mathf.h"
-#include "ops.h"
+#include "ops/mathf.h"
+#include "ops/ops.h"
 #include "test_ops_kit.h"
 
 /* ---- helpers (the conventions of test_ops.c) ------------------------------------------------- */
@@ -59,7 +59,7 @@ static const char *sparsity_name(clae_sparsity k)
     return names[k];
 }
 
-/* ---- clae's float log and cos(2πu) (lib/mathf.c, twins of cl/common.h) ----------------------- */
+/* ---- clae's float log and cos(2πu) (lib/ops/mathf.c, twins of cl/common.h) ------------------- */
 
 START_TEST(test_mathf_accuracy)
 {

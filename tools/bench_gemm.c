@@ -6,14 +6,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "gemm.h"
-#include "runtime.h"
+#include "ops/gemm/gemm.h"
+#include "runtime/runtime.h"
 
 #ifdef CLAE_BENCH_OPENBLAS
 #include <cblas.h>
 #endif
 
-/* The GEMMs of one training step of 784-256-64-256-784 at batch 256 (lib/model.c): forward
+/* The GEMMs of one training step of 784-256-64-256-784 at batch 256 (lib/models/model.c): forward
  * Z = X·Wᵀ (NT), weight gradient dW = Gᵀ·X (TN), input gradient G' = G·W (NN, not for layer 0). */
 typedef struct shape {
     const char *what;

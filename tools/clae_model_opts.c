@@ -54,7 +54,7 @@ static void parse_wta_rate(cli_args *a, cli_model_opts *o)
         return;
     }
     /* One rounding, P/100 to the nearest float, whose shortest decimal is then P/100 as written
-     * (the winner count in lib/variant_select.c counts from that decimal). */
+     * (the winner count in lib/models/variant_select.c counts from that decimal). */
     o->cfg.wta_rate = (float)(pct / 100.0);
 }
 

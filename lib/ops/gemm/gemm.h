@@ -1,0 +1,41 @@
+/* gemm.h — the one interface every GEMM goes through, so engines can be chosen per device.
+ * Callers use rt->ops->gemm; the runtime picks rt->gemm when it opens a device. */
+#ifndef CLAE_GEMM_H
+#define CLAE_GEMM_H
+
+#include "runtime/runtime.h"
+
+typedef struct clae_gemm_engine {
+    const char *name; /* "ref", "clblast", ... */
+    /* Row-major C = alpha·op(A)·op(B) + beta·C (see clae_ops.gemm). */
+    clae_status (*sgemm)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                         float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta,
+                         clae_buf C, size_t ldc);
+    /* Bytes of device workspace the engine wants for this shape (0: none).
+     * The planner sizes one workspace tensor from the largest of a step's GEMMs
+     * and hands it over with clae_rt_set_gemm_workspace(). */
+    size_t (*workspace_bytes)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                              size_t lda, size_t ldb, size_t ldc);
+} clae_gemm_engine;
+
+/* Shared by the OpenCL engines (lib/ops/gemm/gemm_common.c). The prologue checks leading
+ * dimensions and buffer sizes (CLAE_ERR_ARG naming the engine, the shape and
+ * what is wrong) and settles empty products itself: *done = 1 when nothing is
+ * left to compute (M or N zero, or K zero after C = beta·C). */
+clae_status clae_gemm_prologue(clae_runtime *rt, const char *engine, int ta, int tb, size_t M, size_t N, size_t K,
+                               clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc,
+                               int *done);
+/* Records a failure of engine on that call's shape and returns st. */
+clae_status clae_gemm_fail(clae_runtime *rt, clae_status st, const char *engine, const char *why, int ta, int tb,
+                           size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc);
+
+/* Lends the engine a planned workspace (an OpenCL sub-buffer of `bytes`), or
+ * takes it back with mem = NULL. Without one, or when a shape needs more, the
+ * engine falls back to allocating its own. */
+void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
+
+extern const clae_gemm_engine clae_gemm_ref;     /* naive loops accumulating in double */
+extern const clae_gemm_engine clae_gemm_clblast; /* CLBlastSgemm on rt->queue */
+extern const clae_gemm_engine clae_gemm_tiled;   /* cl/gemm.cl register tiles (CPU devices) */
+
+#endif

@@ -1,0 +1,252 @@
+/* ops_ref.c — the plain-C reference of every op in ops.h, written to read like the README's math.
+ * It runs the cpu-ref device and is the yardstick the OpenCL kernels are tested against. */
+#include <math.h>
+
+#include "ops/gemm/gemm.h"
+#include "ops/ops.h"
+#include "ops/ops_ref_util.h"
+#include "ops/ops_variants.h"
+
+/* σ(z) = 1/(1+e^−z) for z ≥ 0, e^z/(1+e^z) otherwise: only ever exp of a non-positive number, so
+ * no overflow for any z. */
+static float sigmoid(float z)
+{
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+/* softplus(z) = max(z,0) + log1p(exp(−|z|)), in double for the loss sums. */
+static double softplus(double z) { return (z > 0.0 ? z : 0.0) + log1p(exp(-fabs(z))); }
+
+/* GEMM is clae_op_gemm (ops_common.h): the runtime's engine. */
+
+/* ---- dense layer: bias, activation forward and backward --------------------------------- */
+
+static clae_status bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols)
+{
+    NEED("bias_add", Z, rows * cols);
+    NEED("bias_add", b, rows ? cols : 0);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) Z.host[r * cols + c] += b.host[c];
+    return CLAE_OK;
+}
+
+static clae_status act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n)
+{
+    clae_status s = check_act(rt, "act_forward", f);
+    if (s != CLAE_OK) return s;
+    NEED("act_forward", Z, n);
+    NEED("act_forward", A, n);
+    for (size_t i = 0; i < n; i++) {
+        float z = Z.host[i];
+        switch (f) {
+        case CLAE_ACT_SIGMOID: A.host[i] = sigmoid(z); break;
+        case CLAE_ACT_TANH: A.host[i] = tanhf(z); break;
+        case CLAE_ACT_RELU: A.host[i] = z > 0.0f ? z : 0.0f; break;
+        default: A.host[i] = z; break;
+        }
+    }
+    return CLAE_OK;
+}
+
+static clae_status act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n)
+{
+    clae_status s = check_act(rt, "act_backward", f);
+    if (s != CLAE_OK) return s;
+    NEED("act_backward", A, n);
+    NEED("act_backward", G, n);
+    for (size_t i = 0; i < n; i++) G.host[i] = G.host[i] * act_deriv(f, A.host[i]);
+    return CLAE_OK;
+}
+
+/* ---- losses: per-row value and output-gradient seed (sse ½(x̂−x)², bce softplus(o) − x·o) ---- */
+
+static clae_status loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae_buf Xhat, clae_buf X,
+                             size_t rows, size_t cols, clae_buf out)
+{
+    clae_status s = check_loss(rt, "loss_rows", loss);
+    if (s != CLAE_OK) return s;
+    NEED("loss_rows", X, rows * cols);
+    if (loss == CLAE_LOSS_BCE) NEED("loss_rows", O, rows * cols);
+    else NEED("loss_rows", Xhat, rows * cols);
+    NEED("loss_rows", out, rows);
+    for (size_t r = 0; r < rows; r++) {
+        double sum = 0.0;
+        for (size_t c = 0; c < cols; c++) {
+            size_t i = r * cols + c;
+            double x = X.host[i];
+            if (loss == CLAE_LOSS_BCE) {
+                double o = O.host[i];
+                sum += softplus(o) - x * o; /* = −x log σ(o) − (1−x) log(1−σ(o)) */
+            } else {
+                double d = (double)Xhat.host[i] - x;
+                sum += 0.5 * d * d;
+            }
+        }
+        out.host[r] = (float)sum;
+    }
+    return CLAE_OK;
+}
+
+static clae_status loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat,
+                             clae_buf X, size_t n, float scale, clae_buf G)
+{
+    clae_status s = check_loss(rt, "loss_grad", loss);
+    if (s == CLAE_OK) s = check_act(rt, "loss_grad", out_act);
+    if (s != CLAE_OK) return s;
+    /* The fused form σ(o) − x holds only for a sigmoid output. */
+    if (loss == CLAE_LOSS_BCE && out_act != CLAE_ACT_SIGMOID)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "loss_grad (ref): bce needs a sigmoid output, not %s",
+                                          clae_activation_name(out_act)));
+    NEED("loss_grad", Xhat, n);
+    NEED("loss_grad", X, n);
+    NEED("loss_grad", G, n);
+    for (size_t i = 0; i < n; i++) {
+        float xh = Xhat.host[i];
+        float d = xh - X.host[i];
+        if (loss != CLAE_LOSS_BCE) d = d * act_deriv(out_act, xh);
+        G.host[i] = scale * d;
+    }
+    return CLAE_OK;
+}
+
+static clae_status row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
+                                clae_buf out)
+{
+    NEED("row_sq_error", Xhat, rows * cols);
+    NEED("row_sq_error", X, rows * cols);
+    NEED("row_sq_error", out, rows);
+    for (size_t r = 0; r < rows; r++) {
+        double sum = 0.0;
+        for (size_t c = 0; c < cols; c++) {
+            double d = (double)Xhat.host[r * cols + c] - (double)X.host[r * cols + c];
+            sum += d * d;
+        }
+        out.host[r] = (float)sum;
+    }
+    return CLAE_OK;
+}
+
+/* ---- reductions -------------------------------------------------------------------------- */
+
+static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out)
+{
+    NEED("colsum", G, rows * cols);
+    NEED("colsum", out, cols);
+    for (size_t c = 0; c < cols; c++) {
+        double sum = 0.0;
+        for (size_t r = 0; r < rows; r++) sum += G.host[r * cols + c];
+        out.host[c] = (float)sum;
+    }
+    return CLAE_OK;
+}
+
+/* ---- optimizers (README, The math); float32 state, one rounding per operation as written ---- */
+
+static clae_status opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad,
+                              clae_buf s1, clae_buf s2, size_t n)
+{
+    NEED("opt_update", theta, n);
+    NEED("opt_update", grad, n);
+    float *th = theta.host, *g = grad.host;
+    switch (h->kind) {
+    case CLAE_OPT_SGD: /* θ ← θ − η·g */
+        for (size_t i = 0; i < n; i++) th[i] = th[i] - h->lr * g[i];
+        return CLAE_OK;
+    case CLAE_OPT_MOMENTUM: { /* v ← μ·v − η·g; θ ← θ + v */
+        NEED("opt_update(momentum)", s1, n);
+        float *v = s1.host;
+        for (size_t i = 0; i < n; i++) {
+            v[i] = h->momentum * v[i] - h->lr * g[i];
+            th[i] = th[i] + v[i];
+        }
+        return CLAE_OK;
+    }
+    case CLAE_OPT_NESTEROV: { /* v ← μ·v + g; θ ← θ − η·(g + μ·v) */
+        NEED("opt_update(nesterov)", s1, n);
+        float *v = s1.host;
+        for (size_t i = 0; i < n; i++) {
+            v[i] = h->momentum * v[i] + g[i];
+            th[i] = th[i] - h->lr * (g[i] + h->momentum * v[i]);
+        }
+        return CLAE_OK;
+    }
+    case CLAE_OPT_ADAM: { /* m, v moments; bias corrections bc1, bc2 from the host */
+        NEED("opt_update(adam)", s1, n);
+        NEED("opt_update(adam)", s2, n);
+        float *m = s1.host, *v = s2.host;
+        for (size_t i = 0; i < n; i++) {
+            m[i] = h->beta1 * m[i] + (1.0f - h->beta1) * g[i];
+            v[i] = h->beta2 * v[i] + (1.0f - h->beta2) * (g[i] * g[i]);
+            float mhat = m[i] / h->bc1, vhat = v[i] / h->bc2;
+            th[i] = th[i] - h->lr * mhat / (sqrtf(vhat) + h->eps);
+        }
+        return CLAE_OK;
+    }
+    case CLAE_OPT_ADADELTA: { /* Eg2, Edx2 running averages; no learning rate */
+        NEED("opt_update(adadelta)", s1, n);
+        NEED("opt_update(adadelta)", s2, n);
+        float *eg2 = s1.host, *edx2 = s2.host, rho = h->rho, eps = h->adadelta_eps;
+        for (size_t i = 0; i < n; i++) {
+            eg2[i] = rho * eg2[i] + (1.0f - rho) * (g[i] * g[i]);
+            float r = sqrtf((edx2[i] + eps) / (eg2[i] + eps));
+            float dx = -r * g[i];
+            edx2[i] = rho * edx2[i] + (1.0f - rho) * (dx * dx);
+            th[i] = th[i] + dx;
+        }
+        return CLAE_OK;
+    }
+    default:
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "opt_update (ref): unknown optimizer %d", (int)h->kind));
+    }
+}
+
+/* ---- random numbers ---------------------------------------------------------------------- */
+
+static clae_status init_uniform(clae_runtime *rt, clae_buf theta, size_t n, uint64_t seed, uint32_t layer_id,
+                                float a)
+{
+    NEED("init_uniform", theta, n);
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    for (size_t e = 0; e < n; e++) {
+        const uint32_t ctr[4] = {(uint32_t)e, (uint32_t)((uint64_t)e >> 32), layer_id, 9u};
+        uint32_t w[4];
+        clae_philox4x32_10(ctr, key, w);
+        float u = (float)(w[0] >> 8) * 0x1p-24f;
+        theta.host[e] = a * (2.0f * u - 1.0f);
+    }
+    return CLAE_OK;
+}
+
+static clae_status philox(clae_runtime *rt, const uint32_t *ctr, const uint32_t key[2], uint32_t *out, size_t n)
+{
+    (void)rt;
+    for (size_t i = 0; i < n; i++) clae_philox4x32_10(ctr + 4 * i, key, out + 4 * i);
+    return CLAE_OK;
+}
+
+const clae_ops clae_ops_ref = {
+    .name = "ref",
+    .gemm = clae_op_gemm,
+    .bias_add = bias_add,
+    .act_forward = act_forward,
+    .act_backward = act_backward,
+    .loss_rows = loss_rows,
+    .loss_grad = loss_grad,
+    .row_sq_error = row_sq_error,
+    .colsum = colsum,
+    .opt_update = opt_update,
+    .init_uniform = init_uniform,
+    .philox = philox,
+    .corrupt = clae_ref_corrupt,
+    .topk_rows = clae_ref_topk_rows,
+    .topk_cols = clae_ref_topk_cols,
+    .mul_mask = clae_ref_mul_mask,
+    .sparsity_forward = clae_ref_sparsity_forward,
+    .sparsity_backward = clae_ref_sparsity_backward,
+    .sparsity_h2o_push = clae_ref_sparsity_h2o_push,
+    .contractive_forward = clae_ref_contractive_forward,
+    .contractive_grad_z = clae_ref_contractive_grad_z,
+    .contractive_grad_w = clae_ref_contractive_grad_w,
+};

@@ -1,0 +1,109 @@
+/* runtime.h — internal view of a runtime: device, context, queue, programs, device buffers.
+ * The ops and the models build on this; the public API exposes only the opaque handle. */
+#ifndef CLAE_RUNTIME_H
+#define CLAE_RUNTIME_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include "clae.h"
+#include "runtime/error.h"
+
+struct clae_ops;
+struct clae_gemm_engine;
+
+/* A span of device (or, for cpu-ref, host) memory holding floats. `off` is in
+ * floats from the start of `mem` (OpenCL) or already applied to `host` (cpu-ref)
+ * so a buffer can live inside a larger arena. */
+typedef struct clae_buf {
+    float *host;   /* cpu-ref: the data; OpenCL: NULL */
+    cl_mem mem;    /* OpenCL: the memory object; cpu-ref: NULL */
+    size_t off;    /* OpenCL: offset in floats into mem */
+    size_t n;      /* number of floats */
+    int owns;      /* 1 if clae_buf_free releases the memory */
+} clae_buf;
+
+/* One embedded kernel source file (generated build/kernels.c). */
+typedef struct clae_kernel_source {
+    const char *name;          /* file name within cl/, e.g. "elementwise.cl" */
+    const unsigned char *data; /* file contents, not NUL-terminated */
+    size_t size;
+} clae_kernel_source;
+
+extern const clae_kernel_source clae_kernel_sources[];
+extern const size_t clae_kernel_source_count;
+
+#define CLAE_MAX_PROGRAMS 32
+#define CLAE_MAX_KERNELS 128
+
+typedef struct clae_kernel_entry {
+    char name[64];
+    cl_kernel kernel;
+} clae_kernel_entry;
+
+struct clae_runtime {
+    int is_ref;                     /* 1 for the cpu-ref pseudo-device */
+    clae_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program programs[CLAE_MAX_PROGRAMS];
+    char program_names[CLAE_MAX_PROGRAMS][64];
+    int n_programs;
+    clae_kernel_entry kernels[CLAE_MAX_KERNELS];
+    int n_kernels;
+    char options[2048];             /* build options shared by every program */
+    char cache_dir[1024];           /* "" when the cache is off */
+    unsigned mem_align_bytes;       /* CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8 */
+    int has_fp64;
+    unsigned vector_width_float;
+    clae_runtime_stats stats;
+    const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
+    const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
+    cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
+    size_t gemm_workspace_bytes;
+    char error[CLAE_ERROR_MAX];
+};
+
+/* Records the thread's last error in the runtime and returns status (for
+ * `return clae_rt_fail(rt, clae_fail(...));`). */
+clae_status clae_rt_fail(clae_runtime *rt, clae_status status);
+
+/* The kernel `name` from whichever program defines it, created once and cached.
+ * NULL with the error set (CLAE_ERR_OPENCL naming the kernel) if none does. */
+cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name);
+
+/* Device-memory helpers. Each works for cpu-ref (host memory) and OpenCL. */
+clae_status clae_buf_alloc(clae_runtime *rt, size_t n, clae_buf *out);
+void clae_buf_free(clae_buf *b);
+/* A view of floats [off, off+n) of `parent` (no ownership). */
+clae_buf clae_buf_view(clae_buf parent, size_t off, size_t n);
+clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n);
+clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n);
+clae_status clae_buf_zero(clae_runtime *rt, clae_buf b);
+/* Waits until all queued work has finished. */
+clae_status clae_rt_finish(clae_runtime *rt);
+
+/* Sets kernel arguments and enqueues a 1-D range of `global` items (rounded up
+ * to a multiple of `local`, or local chosen by the driver when 0). Helpers for
+ * ops_cl.c; `what` names the kernel in errors. */
+clae_status clae_rt_enqueue_1d(clae_runtime *rt, cl_kernel k, const char *what, size_t global, size_t local);
+clae_status clae_rt_enqueue_2d(clae_runtime *rt, cl_kernel k, const char *what, size_t g0, size_t g1,
+                               size_t l0, size_t l1);
+
+/* Program cache (lib/runtime/cache.c). The key is any string; it is hashed (SHA-256)
+ * for the file name and stored whole in the entry header, and the payload
+ * carries a checksum. */
+/* Loads the entry for key from dir. CLAE_OK with *data malloc'd (caller frees);
+ * CLAE_ERR_CACHE if absent; CLAE_ERR_FORMAT if present but corrupt or for
+ * another key (the file is then deleted). */
+clae_status clae_cache_load(const char *dir, const char *key, unsigned char **data, size_t *size);
+/* Writes the entry atomically (temporary file + rename); creates dir if needed. */
+clae_status clae_cache_store(const char *dir, const char *key, const unsigned char *data, size_t size);
+/* The file path of key's entry in dir (for tests that corrupt entries). */
+void clae_cache_entry_path(const char *dir, const char *key, char *path, size_t cap);
+/* Lowercase hex SHA-256 of data into hex (65 bytes). */
+void clae_sha256_hex(const void *data, size_t size, char hex[65]);
+
+#endif
