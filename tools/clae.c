@@ -10,7 +10,7 @@ static const cli_command commands[] = {
     {"train", "train a dense autoencoder on IDX, CSV or NPY data", cli_train, cli_train_help},
     {"encode", "write a model's deep features of data to CSV or NPY", cli_encode, cli_encode_help},
     {"score", "per-row reconstruction error (anomaly score) of data", cli_score, cli_score_help},
-    {"reconstruct", "draw originals beside reconstructions as a PNG grid", cli_reconstruct, cli_reconstruct_help},
+    {"reconstruct", "originals above reconstructions as a PNG grid, or reconstructions as CSV/NPY", cli_reconstruct, cli_reconstruct_help},
     {"compare", "run the same model on several devices and compare", cli_compare, cli_compare_help},
     {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},
     {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},

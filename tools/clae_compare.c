@@ -1,5 +1,5 @@
-/* clae_compare.c — `clae compare` (one model, seed and batch sequence on several devices, checked
- * against cpu-ref) and `clae bench` (the standard workloads on one device), both timed per step. */
+/* clae_compare.c — `clae compare`: one model, seed and batch sequence trained on several devices, checked
+ * against cpu-ref, timed per step. */
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
@@ -10,9 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "clae_cli.h"
+#include "clae_steps.h"
 
-#define DEFAULT_STEPS 20
-#define MAX_STEPS 100000000L
 #define REF_SPEC "cpu-ref"
 
 const char cli_compare_help[] =
@@ -50,214 +49,11 @@ const char cli_compare_help[] =
     "Exit status: 0 when cpu-ref and at least one other device ran and none failed;\n"
     "1 when any device failed or no device besides cpu-ref was chosen; 2 usage.\n";
 
-const char cli_bench_help[] =
-    "usage: clae bench [--device SPEC] [--steps N] [--batch N] [--data PATH] [--json] [--quiet]\n"
-    "\n"
-    "Times the standard workloads on one device: the reference dense autoencoder\n"
-    "(784,256,64,256,784, relu, sigmoid output, bce, Adam 1e-3) and one of each variant\n"
-    "family on the same shape:\n"
-    "  dense         the reference model\n"
-    "  sparse-kl     KL sparsity rho=0.05 beta=3, sigmoid hidden units\n"
-    "  k-sparse      k=25 of the 64 codes, linear hidden units\n"
-    "  wta           winner-take-all, 5% of the batch per code unit\n"
-    "  denoising     mask noise, 25% of the inputs dropped\n"
-    "  contractive   contractive penalty 0.1, sigmoid hidden units\n"
-    "Each trains --steps steps on consecutive batches of the first batch*steps rows of\n"
-    "Fashion-MNIST (rows wrap around when the file has fewer). MS/STEP and SAMPLES/S\n"
-    "exclude the first step as warm-up when --steps > 1. There is no GEMM row: libclae\n"
-    "has no public GEMM entry point ('make bench-gemm' times the GEMM engines alone),\n"
-    "and the dense workload's time is mostly its GEMMs.\n"
-    "\n"
-    "Options:\n"
-    "  --device SPEC           P:D index, type word (gpu, cpu, cpu-ref) or name part\n"
-    "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
-    "  --steps N               steps per workload (default 20)\n"
-    "  --batch N               rows per step (default 256)\n"
-    "  --data PATH             rows with 784 columns (default $CLAE_DATA_DIR or\n"
-    "                          " CLI_DEFAULT_DATA_DIR "/" CLI_DEFAULT_TRAIN_FILE ")\n"
-    "  --json                  one JSON object: device, device_id, platform,\n"
-    "                          driver_version, build_seconds, programs_from_cache,\n"
-    "                          steps, timed_steps, batch, layers (an array of widths)\n"
-    "                          and workloads: an array of {name, variant, status,\n"
-    "                          error (failed only), ms_per_step, samples_per_sec,\n"
-    "                          final_loss}\n"
-    "  --quiet, -q             no progress lines on stderr\n"
-    "  --help                  show this help\n"
-    "\n"
-    "Exit status: 0 when every workload ran, 1 when the device or any workload failed\n"
-    "(the other workloads still run), 2 for a bad command line.\n";
-
-/* ------------------------------------------------------------------------ */
-/* Shared: data, batches and the timed training loop                        */
-/* ------------------------------------------------------------------------ */
-
-/* Where the rows of each step come from. compare follows clae train exactly
- * (a fresh shuffle per epoch, a short last batch), so a compare run is the
- * start of a train run; bench takes consecutive full batches so every timed
- * step does the same work. */
-typedef struct batch_source {
-    const clae_dataset *ds;
-    size_t batch;
-    int shuffle;
-    uint64_t seed;
-    size_t *order; /* ds->rows entries (shuffle only) */
-    uint32_t epoch;
-    size_t pos;    /* next row: within the epoch (shuffle), or overall (bench) */
-} batch_source;
-
-static int source_init(batch_source *s, const clae_dataset *ds, size_t batch, int shuffle, uint64_t seed)
-{
-    memset(s, 0, sizeof *s);
-    s->ds = ds;
-    s->batch = batch;
-    s->shuffle = shuffle;
-    s->seed = seed;
-    if (shuffle) {
-        s->order = malloc(ds->rows * sizeof *s->order);
-        if (!s->order) return -1;
-        clae_shuffle_order(ds->rows, seed, 0, s->order);
-    }
-    return 0;
-}
-
-/* The next step's row ids into idx (size_t, for gather) and ids (uint32, for the
- * model); returns the row count. */
-static size_t source_next(batch_source *s, size_t *idx, uint32_t *ids)
-{
-    const size_t rows = s->ds->rows;
-    size_t n;
-    if (s->shuffle) {
-        if (s->pos >= rows) {
-            s->epoch++;
-            s->pos = 0;
-            clae_shuffle_order(rows, s->seed, s->epoch, s->order);
-        }
-        n = rows - s->pos < s->batch ? rows - s->pos : s->batch;
-        for (size_t k = 0; k < n; k++) idx[k] = s->order[s->pos + k];
-    } else {
-        n = s->batch;
-        for (size_t k = 0; k < n; k++) idx[k] = (s->pos + k) % rows;
-    }
-    s->pos += n;
-    for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)idx[k];
-    return n;
-}
-
-static void source_free(batch_source *s) { free(s->order); }
-
-typedef struct step_stats {
-    long steps_done;
-    long timed_steps;
-    size_t timed_samples;
-    double timed_seconds;
-    float final_loss;
-} step_stats;
-
-/* Trains `steps` steps from src, timing only the library call (gathering rows
- * is the host's work, the same for every device). The first step is left out
- * of the timing when there are more: it pays for first-use allocations and any
- * lazy driver work, which would distort short runs. Returns 0, -1 after a
- * library failure (message in clae_last_error()) or -2 out of host memory. */
-static int run_steps(clae_model *m, batch_source *src, long steps, step_stats *st)
-{
-    memset(st, 0, sizeof *st);
-    const size_t cols = src->ds->cols, batch = src->batch;
-    size_t *idx = malloc(batch * sizeof *idx);
-    uint32_t *ids = malloc(batch * sizeof *ids);
-    float *xb = malloc(batch * cols * sizeof *xb);
-    int rc = 0;
-    if (!idx || !ids || !xb) {
-        rc = -2;
-        goto done;
-    }
-    for (long s = 0; s < steps; s++) {
-        size_t n = source_next(src, idx, ids);
-        if (clae_dataset_gather(src->ds, idx, n, xb) != CLAE_OK) {
-            rc = -1;
-            goto done;
-        }
-        float loss = 0.0f;
-        double t0 = cli_now();
-        if (clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
-            rc = -1;
-            goto done;
-        }
-        double dt = cli_now() - t0;
-        st->steps_done = s + 1;
-        st->final_loss = loss;
-        if (s > 0 || steps == 1) {
-            st->timed_steps++;
-            st->timed_samples += n;
-            st->timed_seconds += dt;
-        }
-    }
-done:
-    free(idx);
-    free(ids);
-    free(xb);
-    return rc;
-}
-
-static double ms_per_step(const step_stats *st)
-{
-    return st->timed_steps > 0 ? 1000.0 * st->timed_seconds / (double)st->timed_steps : 0.0;
-}
-
-static double samples_per_sec(const step_stats *st)
-{
-    return st->timed_seconds > 0 ? (double)st->timed_samples / st->timed_seconds : 0.0;
-}
-
-/* Copies a library message into buf with line breaks folded into "; ", so a
- * table row or CSV record stays one line. */
-static void copy_message(char *buf, size_t cap, const char *msg)
-{
-    size_t n = 0;
-    for (const char *p = msg; *p && n + 3 < cap; p++) {
-        if (*p == '\n' || *p == '\r') {
-            if (p[1] == '\0' || (p[0] == '\r' && p[1] == '\n')) continue;
-            buf[n++] = ';';
-            buf[n++] = ' ';
-        } else {
-            buf[n++] = *p;
-        }
-    }
-    buf[n] = '\0';
-}
-
-static void format_layers(const clae_model_config *c, char *buf, size_t cap)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int l = 0; l <= c->n_layers && n < cap; l++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%d", l ? "," : "", c->sizes[l]);
-}
-
-/* Rounds to `digits` significant digits for JSON, so 123.456789 ms prints as
- * 123.457 instead of 17 digits of timer noise. */
-static double round_sig(double v, int digits)
-{
-    if (v == 0.0 || !isfinite(v)) return v;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    return strtod(buf, NULL);
-}
-
-/* Adds a number, or null when the value was never measured. */
-static int add_num(cJSON *o, const char *key, int have, double v)
-{
-    return have ? cJSON_AddNumberToObject(o, key, v) != NULL : cJSON_AddNullToObject(o, key) != NULL;
-}
-
 /* Adds a string, or null when the device was never opened. */
 static int add_str(cJSON *o, const char *key, int have, const char *v)
 {
     return have ? cJSON_AddStringToObject(o, key, v) != NULL : cJSON_AddNullToObject(o, key) != NULL;
 }
-
-/* ------------------------------------------------------------------------ */
-/* compare                                                                   */
-/* ------------------------------------------------------------------------ */
 
 typedef struct cmp_row {
     char spec[128];
@@ -272,7 +68,7 @@ typedef struct cmp_row {
     unsigned cold_built, cached_from_cache;
     int duplicate; /* names a device an earlier row ran: dropped */
     int trained;   /* every step ran */
-    step_stats st;
+    cli_step_stats st;
     int have_dw;
     double max_dw;
 } cmp_row;
@@ -289,7 +85,7 @@ typedef struct cmp_opts {
 static int parse_compare_args(int argc, char **argv, cmp_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->steps = DEFAULT_STEPS;
+    o->steps = CLI_STEPS_DEFAULT;
     cli_default_data_path(CLI_DEFAULT_TRAIN_FILE, o->data, sizeof o->data);
     cli_model_opts_init(&o->model);
     cli_args a;
@@ -303,7 +99,7 @@ static int parse_compare_args(int argc, char **argv, cmp_opts *o)
             if (a.value && !*a.value) cli_bad_value(&a, "expected 'all' or a comma-separated list of device specs");
             o->devices = a.value;
         } else if (cli_opt(&a, "--steps")) {
-            if (a.value) cli_long(&a, 1, MAX_STEPS, &o->steps);
+            if (a.value) cli_long(&a, 1, CLI_STEPS_MAX, &o->steps);
         } else if (cli_opt(&a, "--data")) {
             if (a.value) snprintf(o->data, sizeof o->data, "%s", a.value);
         } else if (cli_opt(&a, "--limit")) {
@@ -408,7 +204,7 @@ static void row_fail(cmp_row *r, const char *stage, const char *msg)
 {
     r->failed = 1;
     snprintf(r->stage, sizeof r->stage, "%s", stage);
-    copy_message(r->error, sizeof r->error, msg);
+    cli_copy_message(r->error, sizeof r->error, msg);
 }
 
 /* Opens spec with clae's program cache off and reports the build time.
@@ -523,13 +319,13 @@ static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows,
     }
     clae_model_describe(m, variant, variant_cap);
 
-    batch_source src;
-    if (source_init(&src, ds, (size_t)o->cfg.batch, 1, o->cfg.seed) != 0) {
+    cli_batch_source src;
+    if (cli_source_init(&src, ds, (size_t)o->cfg.batch, 1, o->cfg.seed) != 0) {
         row_fail(r, "train", "out of host memory for the batch order");
         goto done;
     }
-    int sr = run_steps(m, &src, o->steps, &r->st);
-    source_free(&src);
+    int sr = cli_run_steps(m, &src, o->steps, &r->st);
+    cli_source_free(&src);
     if (sr != 0) {
         char stage[32];
         snprintf(stage, sizeof stage, "step %ld", r->st.steps_done + 1);
@@ -553,7 +349,6 @@ done:
 
 /* ---- compare output ---- */
 
-static const char *or_dash(const char *s) { return (s && *s) ? s : "-"; }
 
 static void compare_fields(const cmp_row *r, char cold[32], char cached[32], char ms[32], char sps[32],
                            char loss[32], char dw[32], char status[48])
@@ -567,8 +362,8 @@ static void compare_fields(const cmp_row *r, char cold[32], char cached[32], cha
     if (r->have_cold) snprintf(cold, 32, "%.3f", r->cold_s);
     if (r->have_cached) snprintf(cached, 32, "%.3f", r->cached_s);
     if (r->trained) {
-        snprintf(ms, 32, "%.2f", ms_per_step(&r->st));
-        snprintf(sps, 32, "%.0f", samples_per_sec(&r->st));
+        snprintf(ms, 32, "%.2f", cli_ms_per_step(&r->st));
+        snprintf(sps, 32, "%.0f", cli_samples_per_sec(&r->st));
         snprintf(loss, 32, "%.6g", (double)r->st.final_loss);
     }
     if (r->reference && r->have_dw) strcpy(dw, "ref");
@@ -577,17 +372,12 @@ static void compare_fields(const cmp_row *r, char cold[32], char cached[32], cha
     else strcpy(status, "ok");
 }
 
-static int col_width(int w, const char *s)
-{
-    int n = (int)strlen(s);
-    return n > w ? n : w;
-}
 
 static void print_compare_table(const cmp_opts *o, const clae_dataset *ds, const char *variant, const cmp_row *rows,
                                 int n)
 {
     char layers[512];
-    format_layers(&o->cfg, layers, sizeof layers);
+    cli_format_layers(&o->cfg, layers, sizeof layers);
     printf("model  %s (%s), %s, %s lr %g, batch %d, seed %llu\n", layers, variant, clae_loss_name(o->cfg.loss),
            clae_optimizer_name(o->cfg.optimizer), cli_clean_float(o->cfg.lr), o->cfg.batch,
            (unsigned long long)o->cfg.seed);
@@ -608,10 +398,11 @@ static void print_compare_table(const cmp_opts *o, const clae_dataset *ds, const
         const cmp_row *r = &rows[i];
         snprintf(cell[i][0], 300, "%s", r->have_dev ? r->dev.id : r->spec);
         snprintf(cell[i][1], 300, "%s", r->have_dev ? r->dev.name : "-");
-        if (r->have_dev) snprintf(cell[i][2], 300, "%s / %s", or_dash(r->dev.platform), or_dash(r->dev.driver_version));
+        if (r->have_dev)
+            snprintf(cell[i][2], 300, "%s / %s", cli_or_dash(r->dev.platform), cli_or_dash(r->dev.driver_version));
         else strcpy(cell[i][2], "-");
         compare_fields(r, cell[i][3], cell[i][4], cell[i][5], cell[i][6], cell[i][7], cell[i][8], cell[i][9]);
-        for (int c = 0; c < NCOL; c++) w[c] = col_width(w[c], cell[i][c]);
+        for (int c = 0; c < NCOL; c++) w[c] = cli_col_width(w[c], cell[i][c]);
     }
     /* Text columns left-aligned, numbers right-aligned, no padding after the last. */
     w[NCOL - 1] = 0;
@@ -649,19 +440,19 @@ static int print_compare_json(const cmp_opts *o, const char *variant, const cmp_
                  cJSON_AddStringToObject(j, "status", r->failed ? "failed" : "ok") &&
                  (!r->failed || (cJSON_AddStringToObject(j, "stage", r->stage) &&
                                  cJSON_AddStringToObject(j, "error", r->error))) &&
-                 add_num(j, "build_cold_seconds", r->have_cold, round_sig(r->cold_s, 4)) &&
-                 add_num(j, "programs_built_cold", r->have_cold, r->cold_built) &&
-                 add_num(j, "build_cached_seconds", r->have_cached, round_sig(r->cached_s, 4)) &&
-                 add_num(j, "programs_from_cache", r->have_cached, r->cached_from_cache) &&
+                 cli_json_add_num(j, "build_cold_seconds", r->have_cold, cli_round_sig(r->cold_s, 4)) &&
+                 cli_json_add_num(j, "programs_built_cold", r->have_cold, r->cold_built) &&
+                 cli_json_add_num(j, "build_cached_seconds", r->have_cached, cli_round_sig(r->cached_s, 4)) &&
+                 cli_json_add_num(j, "programs_from_cache", r->have_cached, r->cached_from_cache) &&
                  cJSON_AddNumberToObject(j, "steps", (double)o->steps) &&
-                 add_num(j, "timed_steps", r->trained, (double)r->st.timed_steps) &&
+                 cli_json_add_num(j, "timed_steps", r->trained, (double)r->st.timed_steps) &&
                  cJSON_AddNumberToObject(j, "batch", o->cfg.batch) && cli_json_add_layers(j, &o->cfg) &&
                  cJSON_AddStringToObject(j, "variant", variant) &&
-                 add_num(j, "ms_per_step", r->trained, round_sig(ms_per_step(&r->st), 6)) &&
-                 add_num(j, "samples_per_sec", r->trained, round_sig(samples_per_sec(&r->st), 6)) &&
+                 cli_json_add_num(j, "ms_per_step", r->trained, cli_round_sig(cli_ms_per_step(&r->st), 6)) &&
+                 cli_json_add_num(j, "samples_per_sec", r->trained, cli_round_sig(cli_samples_per_sec(&r->st), 6)) &&
                  /* The loss exactly as the device returned it, so two devices' values can be compared. */
-                 add_num(j, "final_loss", r->trained, (double)r->st.final_loss) &&
-                 add_num(j, "max_abs_dw", r->have_dw, r->max_dw);
+                 cli_json_add_num(j, "final_loss", r->trained, (double)r->st.final_loss) &&
+                 cli_json_add_num(j, "max_abs_dw", r->have_dw, r->max_dw);
         if (!ok) goto nomem;
     }
     char *text = cJSON_Print(arr);
@@ -716,8 +507,8 @@ static void print_compare_csv(const cmp_opts *o, const char *variant, const cmp_
         }
         if (r->trained) {
             snprintf(num[4], 40, "%ld", r->st.timed_steps);
-            snprintf(num[5], 40, "%.6g", ms_per_step(&r->st));
-            snprintf(num[6], 40, "%.6g", samples_per_sec(&r->st));
+            snprintf(num[5], 40, "%.6g", cli_ms_per_step(&r->st));
+            snprintf(num[6], 40, "%.6g", cli_samples_per_sec(&r->st));
             snprintf(num[7], 40, "%.9g", (double)r->st.final_loss);
         }
         char steps[24], batch[24], dw[40] = "";
@@ -779,7 +570,7 @@ int cli_compare(int argc, char **argv)
                 fprintf(stderr, "compare: [%d/%d] %s: FAILED (%s): %s\n", i + 1, n, r->spec, r->stage, r->error);
             else
                 fprintf(stderr, "compare: [%d/%d] %s: %.2f ms/step, final loss %.6g\n", i + 1, n, r->spec,
-                        ms_per_step(&r->st), (double)r->st.final_loss);
+                        cli_ms_per_step(&r->st), (double)r->st.final_loss);
         }
     }
     int failed = 0, others_ok = 0;
@@ -803,206 +594,6 @@ int cli_compare(int argc, char **argv)
         free(ref_b[l]);
     }
     free(rows);
-    clae_dataset_free(ds);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* bench                                                                     */
-/* ------------------------------------------------------------------------ */
-
-typedef struct workload {
-    const char *name;
-    void (*setup)(clae_model_config *c);
-} workload;
-
-static void wl_dense(clae_model_config *c) { (void)c; }
-
-static void wl_sparse_kl(clae_model_config *c)
-{
-    clae_model_config_set_activations(c, CLAE_ACT_SIGMOID, CLAE_ACT_SIGMOID);
-    c->sparsity = CLAE_SPARSITY_KL;
-}
-
-static void wl_ksparse(clae_model_config *c)
-{
-    /* Makhzani & Frey's k-sparse codes are linear; k=25 of the 64 code units. */
-    clae_model_config_set_activations(c, CLAE_ACT_LINEAR, CLAE_ACT_SIGMOID);
-    c->ksparse_k = 25;
-}
-
-static void wl_wta(clae_model_config *c) { c->wta_rate = 0.05f; }
-
-static void wl_denoising(clae_model_config *c)
-{
-    c->noise = CLAE_NOISE_MASK;
-    c->noise_level = 0.25f;
-}
-
-static void wl_contractive(clae_model_config *c)
-{
-    clae_model_config_set_activations(c, CLAE_ACT_SIGMOID, CLAE_ACT_SIGMOID);
-    c->contractive = 0.1f;
-}
-
-static const workload workloads[] = {
-    {"dense", wl_dense},         {"sparse-kl", wl_sparse_kl}, {"k-sparse", wl_ksparse},
-    {"wta", wl_wta},             {"denoising", wl_denoising}, {"contractive", wl_contractive},
-};
-#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
-
-typedef struct bench_result {
-    char variant[256];
-    int failed;
-    char error[1024];
-    step_stats st;
-} bench_result;
-
-int cli_bench(int argc, char **argv)
-{
-    const char *device = NULL;
-    long steps = DEFAULT_STEPS, batch = 256;
-    int json = 0, quiet = 0;
-    char data[1024];
-    cli_default_data_path(CLI_DEFAULT_TRAIN_FILE, data, sizeof data);
-
-    cli_args a;
-    cli_args_init(&a, argc, argv);
-    while (cli_next(&a)) {
-        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
-            if (a.failed) break;
-            fputs(cli_bench_help, stdout);
-            return CLI_EXIT_OK;
-        } else if (cli_opt(&a, "--device")) {
-            device = a.value;
-        } else if (cli_opt(&a, "--steps")) {
-            if (a.value) cli_long(&a, 1, MAX_STEPS, &steps);
-        } else if (cli_opt(&a, "--batch")) {
-            if (a.value) cli_long(&a, 1, 1L << 30, &batch);
-        } else if (cli_opt(&a, "--data")) {
-            if (a.value) snprintf(data, sizeof data, "%s", a.value);
-        } else if (cli_flag(&a, "--json")) {
-            json = 1;
-        } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
-            quiet = 1;
-        } else {
-            cli_unknown(&a);
-        }
-    }
-    if (a.failed) return CLI_EXIT_USAGE;
-
-    clae_model_config base;
-    clae_model_config_default(&base);
-    base.batch = (int)batch;
-    clae_dataset *ds = NULL;
-    /* Only the rows the steps use are kept; a shorter file wraps around. */
-    long limit = steps > LONG_MAX / batch ? LONG_MAX : steps * batch;
-    if (cli_load_data(data, limit, &base, &ds) != CLAE_OK) return cli_fail_lib();
-
-    clae_runtime *rt = NULL;
-    clae_device_info dev;
-    clae_runtime_stats rs;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
-        clae_runtime_stats_get(rt, &rs) != CLAE_OK) {
-        clae_runtime_close(rt);
-        clae_dataset_free(ds);
-        return cli_fail_lib();
-    }
-
-    bench_result res[N_WORKLOADS];
-    memset(res, 0, sizeof res);
-    int failed = 0;
-    for (size_t w = 0; w < N_WORKLOADS; w++) {
-        bench_result *r = &res[w];
-        clae_model_config c = base;
-        workloads[w].setup(&c);
-        clae_model *m = NULL;
-        batch_source src;
-        memset(&src, 0, sizeof src);
-        if (clae_model_config_validate(&c) != CLAE_OK || clae_model_create(rt, &c, &m) != CLAE_OK ||
-            clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
-            r->failed = 1;
-            copy_message(r->error, sizeof r->error, clae_last_error());
-        } else {
-            clae_model_describe(m, r->variant, sizeof r->variant);
-            if (!quiet) fprintf(stderr, "bench: %s (%s): %ld steps\n", workloads[w].name, r->variant, steps);
-            int sr = source_init(&src, ds, (size_t)batch, 0, c.seed) == 0 ? run_steps(m, &src, steps, &r->st) : -2;
-            if (sr != 0) {
-                r->failed = 1;
-                copy_message(r->error, sizeof r->error, sr == -2 ? "out of host memory" : clae_last_error());
-            }
-        }
-        source_free(&src);
-        clae_model_destroy(m);
-        failed += r->failed;
-        if (!quiet && r->failed) fprintf(stderr, "bench: %s FAILED: %s\n", workloads[w].name, r->error);
-    }
-
-    char layers[512];
-    format_layers(&base, layers, sizeof layers);
-    int rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON *arr = cJSON_CreateArray();
-        int ok = j && arr && cJSON_AddStringToObject(j, "device", dev.name) &&
-                 cJSON_AddStringToObject(j, "device_id", dev.id) &&
-                 cJSON_AddStringToObject(j, "platform", dev.platform) &&
-                 cJSON_AddStringToObject(j, "driver_version", dev.driver_version) &&
-                 cJSON_AddNumberToObject(j, "build_seconds", round_sig(rs.build_seconds, 4)) &&
-                 cJSON_AddNumberToObject(j, "programs_from_cache", rs.programs_from_cache) &&
-                 cJSON_AddNumberToObject(j, "steps", (double)steps) &&
-                 cJSON_AddNumberToObject(j, "timed_steps", (double)(steps > 1 ? steps - 1 : 1)) &&
-                 cJSON_AddNumberToObject(j, "batch", (double)batch) && cli_json_add_layers(j, &base);
-        if (ok) cJSON_AddItemToObject(j, "workloads", arr);
-        else cJSON_Delete(arr);
-        for (size_t w = 0; ok && w < N_WORKLOADS; w++) {
-            const bench_result *r = &res[w];
-            cJSON *o = cJSON_CreateObject();
-            ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddStringToObject(o, "name", workloads[w].name) &&
-                 cJSON_AddStringToObject(o, "variant", r->variant) &&
-                 cJSON_AddStringToObject(o, "status", r->failed ? "failed" : "ok") &&
-                 (!r->failed || cJSON_AddStringToObject(o, "error", r->error)) &&
-                 add_num(o, "ms_per_step", !r->failed, round_sig(ms_per_step(&r->st), 6)) &&
-                 add_num(o, "samples_per_sec", !r->failed, round_sig(samples_per_sec(&r->st), 6)) &&
-                 add_num(o, "final_loss", !r->failed, (double)r->st.final_loss);
-        }
-        char *text = ok ? cJSON_Print(j) : NULL;
-        cJSON_Delete(j);
-        if (!text) {
-            fprintf(stderr, "clae bench: out of memory building JSON\n");
-            rc = CLI_EXIT_FAIL;
-        } else {
-            puts(text);
-            cJSON_free(text);
-        }
-    } else {
-        printf("device  %s (%s), %s %s\n", dev.name, dev.id, or_dash(dev.platform), or_dash(dev.driver_version));
-        if (dev.type == CLAE_DEVICE_CPU_REF)
-            printf("kernels none (plain C)\n");
-        else
-            printf("kernels %.3f s to build or load (%u of %u programs from the cache)\n", rs.build_seconds,
-                   rs.programs_from_cache, rs.programs_from_cache + rs.programs_built);
-        printf("model   %s, bce, adam lr %g, batch %ld, %ld step%s on %zu rows of %s\n", layers,
-               cli_clean_float(base.lr), batch, steps, steps == 1 ? "" : "s", ds->rows, ds->path);
-        printf("        ms/step and samples/s %s\n\n",
-               steps > 1 ? "leave out the first step (warm-up)" : "time the only step");
-        int wv = 7;
-        for (size_t w = 0; w < N_WORKLOADS; w++) wv = col_width(wv, res[w].failed ? "-" : res[w].variant);
-        printf("%-11s  %-*s  %9s  %9s  %10s  %s\n", "WORKLOAD", wv, "VARIANT", "MS/STEP", "SAMPLES/S", "FINAL LOSS",
-               "STATUS");
-        for (size_t w = 0; w < N_WORKLOADS; w++) {
-            const bench_result *r = &res[w];
-            if (r->failed) {
-                printf("%-11s  %-*s  %9s  %9s  %10s  FAILED: %s\n", workloads[w].name, wv, "-", "-", "-", "-",
-                       r->error);
-            } else {
-                printf("%-11s  %-*s  %9.2f  %9.0f  %10.6g  ok\n", workloads[w].name, wv, r->variant,
-                       ms_per_step(&r->st), samples_per_sec(&r->st), (double)r->st.final_loss);
-            }
-        }
-    }
-    fflush(stdout);
-    clae_runtime_close(rt);
     clae_dataset_free(ds);
     return rc;
 }

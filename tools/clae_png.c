@@ -1,4 +1,4 @@
-/* clae_png.c — PNG pictures for the CLI: image grids, originals beside reconstructions, loss-curve line charts
+/* clae_png.c — PNG pictures for the CLI: image grids, originals above reconstructions, loss-curve line charts
  * and score histograms, drawn into an RGB buffer with a tiny built-in font and written by libpng. */
 #include "clae_png.h"
 

@@ -1,4 +1,4 @@
-/* clae_png.h — the CLI's pictures: image grids (originals beside reconstructions), line charts of the
+/* clae_png.h — the CLI's pictures: image grids (originals above reconstructions), line charts of the
  * loss curves and score histograms, drawn into memory and written as PNG through libpng. */
 #ifndef CLAE_PNG_H
 #define CLAE_PNG_H
@@ -20,7 +20,7 @@
 int clae_png_write_gray_grid(const char *path, const float *images, size_t n, size_t h, size_t w, size_t cols,
                              char *err, size_t errcap);
 
-/* Originals beside their reconstructions: n pairs (orig[i], recon[i], each
+/* Originals above their reconstructions: n pairs (orig[i], recon[i], each
  * h × w in [0,1]), `per_row` pairs across (0: up to 10). Each group is two
  * grid rows — originals on top, their reconstructions directly below — with
  * a thicker gap between groups and "ORIG" / "RECON" written at the left of

@@ -1,5 +1,5 @@
 /* clae_use.c — the commands that use a trained model file: `clae encode` (deep features),
- * `clae score` (per-row anomaly scores) and `clae reconstruct` (originals beside reconstructions). */
+ * `clae score` (per-row anomaly scores) and `clae reconstruct` (originals above reconstructions). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -765,7 +765,7 @@ int cli_reconstruct(int argc, char **argv)
             goto done;
         }
     } else if (!o.quiet && png) {
-        fprintf(stderr, "clae reconstruct: rows %ld to %zu of %s (%zux%zu)%s drawn beside their reconstructions in %s\n",
+        fprintf(stderr, "clae reconstruct: rows %ld to %zu of %s (%zux%zu)%s drawn above their reconstructions in %s\n",
                 first, (size_t)first + n - 1, o.data, side, side, remap ? ", shown on their own value range," : "",
                 o.out);
     } else if (!o.quiet) {

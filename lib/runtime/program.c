@@ -1,0 +1,402 @@
+/* program.c — what the kernels are built for (device probe, build options), their sources (embedded or
+ * CLAE_KERNEL_DIR) and the program build, through the on-disk cache when it has the binary. */
+#include "runtime/runtime_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Build options                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Tuned values per device family, first match wins, in the spirit of CLBlast's
+ * database: NULL/-1 fields match anything. Unlisted devices get the defaults. */
+typedef struct tune_entry {
+    const char *vendor;  /* substring of CL_DEVICE_VENDOR */
+    const char *name;    /* substring of CL_DEVICE_NAME */
+    int type;            /* clae_device_type or -1 */
+    unsigned wg;         /* CLAE_WG: work-group size of the 1-D kernels */
+} tune_entry;
+
+static const tune_entry tune_table[] = {
+    {"NVIDIA", NULL, CLAE_DEVICE_GPU, 256},
+    {"Advanced Micro Devices", NULL, CLAE_DEVICE_GPU, 256},
+    {"AMD", NULL, CLAE_DEVICE_GPU, 256},
+    {"Intel", NULL, CLAE_DEVICE_GPU, 128},
+    {"ARM", "Mali", CLAE_DEVICE_GPU, 64},
+    {"Qualcomm", NULL, CLAE_DEVICE_GPU, 128},
+    {NULL, NULL, CLAE_DEVICE_CPU, 64},
+};
+
+unsigned clae_rt_tuned_wg(const clae_device_info *d)
+{
+    unsigned wg = 256;
+    for (size_t i = 0; i < sizeof tune_table / sizeof tune_table[0]; i++) {
+        const tune_entry *e = &tune_table[i];
+        if (e->vendor && !clae_rt_str_icontains(d->vendor, e->vendor)) continue;
+        if (e->name && !clae_rt_str_icontains(d->name, e->name)) continue;
+        if (e->type >= 0 && (int)d->type != e->type) continue;
+        wg = e->wg;
+        break;
+    }
+    if (d->max_work_group_size > 0 && wg > d->max_work_group_size) wg = (unsigned)d->max_work_group_size;
+    return wg ? wg : 1;
+}
+
+/* "OpenCL C 1.2 pocl" → major 1, minor 2; 0 if the string has no version. */
+static int parse_c_version(const char *s, int *major, int *minor)
+{
+    const char *p = strstr(s, "OpenCL C ");
+    if (!p) return 0;
+    p += strlen("OpenCL C ");
+    if (sscanf(p, "%d.%d", major, minor) != 2) return 0;
+    return 1;
+}
+
+static void make_options(clae_runtime *rt)
+{
+    const clae_device_info *d = &rt->info;
+    char *o = rt->options;
+    size_t cap = sizeof rt->options, len = 0;
+    int major = 0, minor = 0;
+    o[0] = '\0';
+    /* The device's OpenCL C version, not the platform's: PoCL rejects a
+     * -cl-std above what its compiler supports. */
+    if (parse_c_version(d->opencl_c_version, &major, &minor) && (major > 1 || (major == 1 && minor >= 2)))
+        len += (size_t)snprintf(o + len, cap - len, "-cl-std=CL%d.%d ", major, minor);
+    if (len < cap)
+        len += (size_t)snprintf(o + len, cap - len,
+                                "-DCLAE_HAS_FP64=%d -DCLAE_VEC_FLOAT=%u -DCLAE_MAX_WG=%zu -DCLAE_DEVICE_IS_CPU=%d "
+                                "-DCLAE_WG=%u",
+                                rt->has_fp64, rt->vector_width_float, d->max_work_group_size,
+                                d->type == CLAE_DEVICE_CPU, clae_rt_tuned_wg(d));
+    /* OpenCL lets float division and sqrt be off by ulps; ask for IEEE rounding
+     * where the device offers it, so results match the C reference bit for bit. */
+    cl_device_fp_config fp = 0;
+    if (!rt->is_ref && clGetDeviceInfo(rt->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+        (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) && len < cap)
+        len += (size_t)snprintf(o + len, cap - len, " -cl-fp32-correctly-rounded-divide-sqrt");
+    const char *extra = getenv("CLAE_BUILD_OPTIONS");
+    if (extra && *extra && len < cap) snprintf(o + len, cap - len, " %s", extra);
+}
+
+/* What the kernels are built for, read from rt->device (no context needed):
+ * alignment, fp64, vector width, and from them the build options. */
+void clae_rt_probe_device(clae_runtime *rt)
+{
+    cl_device_id device = rt->device;
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
+    rt->mem_align_bytes = align_bits >= 8 ? align_bits / 8 : 4;
+
+    cl_device_fp_config fp64 = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL) != CL_SUCCESS) fp64 = 0;
+    char *ext = clae_rt_device_string_alloc(device, CL_DEVICE_EXTENSIONS);
+    rt->has_fp64 = fp64 != 0 || (ext && strstr(ext, "cl_khr_fp64") != NULL);
+    free(ext);
+
+    cl_uint vw = 0;
+    clGetDeviceInfo(device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL);
+    rt->vector_width_float = vw ? vw : 1;
+
+    make_options(rt);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Program sources                                                           */
+/* ------------------------------------------------------------------------ */
+
+static int name_has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), s = strlen(suffix);
+    return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
+static int cmp_source_index(const void *a, const void *b)
+{
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    return strcmp(clae_kernel_sources[ia].name, clae_kernel_sources[ib].name);
+}
+
+typedef struct text {
+    char *p;
+    size_t len, cap;
+} text;
+
+static int text_append(text *t, const void *data, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n + 1) cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p) return -1;
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, data, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+static clae_status read_file(const char *path, char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return clae_fail(CLAE_ERR_IO, "%s: cannot open kernel source (%s)", path, strerror(errno));
+    text t = {0};
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (text_append(&t, buf, n) != 0) {
+            fclose(f);
+            free(t.p);
+            return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory reading kernel source", path);
+        }
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(t.p);
+        return clae_fail(CLAE_ERR_IO, "%s: cannot read kernel source", path);
+    }
+    if (!t.p && text_append(&t, "", 0) != 0) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    *data = t.p;
+    *size = t.len;
+    return CLAE_OK;
+}
+
+/* Appends one source file (embedded, or from CLAE_KERNEL_DIR), preceded by a
+ * #line so compiler logs point at the right file and line. */
+static clae_status append_source(text *t, size_t idx, const char *kernel_dir)
+{
+    const clae_kernel_source *ks = &clae_kernel_sources[idx];
+    char line[300];
+    snprintf(line, sizeof line, "#line 1 \"%s\"\n", ks->name);
+    if (text_append(t, line, strlen(line)) != 0) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    if (kernel_dir && *kernel_dir) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", kernel_dir, ks->name);
+        char *data = NULL;
+        size_t size = 0;
+        clae_status s = read_file(path, &data, &size);
+        if (s != CLAE_OK) return s;
+        int r = text_append(t, data, size);
+        free(data);
+        if (r != 0) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    } else if (ks->size > 0 && text_append(t, ks->data, ks->size) != 0) {
+        return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    }
+    if (text_append(t, "\n", 1) != 0) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    return CLAE_OK;
+}
+
+/* Every header (sorted by name) followed by the .cl file itself. */
+static clae_status program_source(const size_t *order, size_t n, size_t cl_idx, char **out, size_t *out_len)
+{
+    const char *kernel_dir = getenv("CLAE_KERNEL_DIR");
+    text t = {0};
+    clae_status s = CLAE_OK;
+    for (size_t i = 0; i < n && s == CLAE_OK; i++)
+        if (name_has_suffix(clae_kernel_sources[order[i]].name, ".h")) s = append_source(&t, order[i], kernel_dir);
+    if (s == CLAE_OK) s = append_source(&t, cl_idx, kernel_dir);
+    if (s != CLAE_OK) {
+        free(t.p);
+        return s;
+    }
+    *out = t.p;
+    *out_len = t.len;
+    return CLAE_OK;
+}
+
+static void dump_source(const char *name, const char *src, size_t len)
+{
+    const char *dir = getenv("CLAE_DUMP_SOURCE");
+    if (!dir || !*dir) return;
+    /* A debugging aid only: failures to write are ignored rather than turned
+     * into an open failure. */
+    mkdir(dir, 0755);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(src, 1, len, f);
+    fclose(f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Program build and cache                                                   */
+/* ------------------------------------------------------------------------ */
+
+void clae_rt_cache_dir_from_env(char *dir, size_t cap)
+{
+    dir[0] = '\0';
+    const char *onoff = getenv("CLAE_CACHE");
+    if (onoff && (clae_rt_str_ieq(onoff, "off") || clae_rt_str_ieq(onoff, "0") || clae_rt_str_ieq(onoff, "no"))) return;
+    const char *d = getenv("CLAE_CACHE_DIR");
+    if (d && *d) {
+        clae_rt_copy_str(dir, cap, d);
+        return;
+    }
+    d = getenv("XDG_CACHE_HOME");
+    if (d && *d) {
+        snprintf(dir, cap, "%s/clae", d);
+        return;
+    }
+    d = getenv("HOME");
+    if (d && *d) snprintf(dir, cap, "%s/.cache/clae", d);
+}
+
+static char *cache_key(const clae_runtime *rt, const char *name, const char *src, size_t len)
+{
+    char hex[65];
+    clae_sha256_hex(src, len, hex);
+    const clae_device_info *d = &rt->info;
+    const char *fmt = "clae-cache-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s";
+    int n = snprintf(NULL, 0, fmt, hex, rt->options, d->platform_version, d->name, d->vendor,
+                     d->driver_version, name);
+    if (n < 0) return NULL;
+    char *key = malloc((size_t)n + 1);
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, hex, rt->options, d->platform_version, d->name, d->vendor,
+                 d->driver_version, name);
+    return key;
+}
+
+static cl_program try_cached(clae_runtime *rt, const char *key)
+{
+    if (!rt->cache_dir[0]) return NULL;
+    unsigned char *bin = NULL;
+    size_t size = 0;
+    clae_status s = clae_cache_load(rt->cache_dir, key, &bin, &size);
+    if (s == CLAE_ERR_FORMAT) rt->stats.cache_rejected++;
+    if (s != CLAE_OK) return NULL;
+    cl_int err, bin_status = CL_SUCCESS;
+    const unsigned char *ptr = bin;
+    cl_program prog = clCreateProgramWithBinary(rt->ctx, 1, &rt->device, &size, &ptr, &bin_status, &err);
+    if (err == CL_SUCCESS && bin_status == CL_SUCCESS) {
+        err = clBuildProgram(prog, 1, &rt->device, rt->options, NULL, NULL);
+    } else if (err == CL_SUCCESS) {
+        err = bin_status;
+    }
+    free(bin);
+    if (err == CL_SUCCESS) return prog;
+    /* The driver no longer accepts this binary (e.g. it was updated in place
+     * without changing its version string): drop the entry and rebuild. */
+    if (prog) clReleaseProgram(prog);
+    char path[2048];
+    clae_cache_entry_path(rt->cache_dir, key, path, sizeof path);
+    remove(path);
+    rt->stats.cache_rejected++;
+    return NULL;
+}
+
+static void store_binary(clae_runtime *rt, cl_program prog, const char *key)
+{
+    if (!rt->cache_dir[0]) return;
+    size_t size = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0)
+        return;
+    unsigned char *bin = malloc(size);
+    if (!bin) return;
+    unsigned char *ptrs[1] = {bin};
+    /* A cache that cannot be written only costs time on the next open. */
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof ptrs, ptrs, NULL) == CL_SUCCESS &&
+        clae_cache_store(rt->cache_dir, key, bin, size) == CLAE_OK)
+        rt->stats.cache_written++;
+    free(bin);
+}
+
+static clae_status build_from_source(clae_runtime *rt, const char *name, const char *src, size_t len,
+                                     cl_program *out)
+{
+    cl_int err;
+    const char *srcs[1] = {src};
+    cl_program prog = clCreateProgramWithSource(rt->ctx, 1, srcs, &len, &err);
+    if (err != CL_SUCCESS)
+        return clae_fail(CLAE_ERR_OPENCL, "%s: clCreateProgramWithSource failed: %s", name, clae_cl_error_name(err));
+    err = clBuildProgram(prog, 1, &rt->device, rt->options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char *log = NULL;
+        size_t log_size = 0;
+        if (clGetProgramBuildInfo(prog, rt->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) == CL_SUCCESS &&
+            log_size > 0 && (log = malloc(log_size + 1)) != NULL) {
+            if (clGetProgramBuildInfo(prog, rt->device, CL_PROGRAM_BUILD_LOG, log_size, log, NULL) != CL_SUCCESS)
+                log_size = 0;
+            log[log_size] = '\0';
+        }
+        clReleaseProgram(prog);
+        clae_fail(CLAE_ERR_BUILD, "%s: kernel program build failed (%s) on %s with options '%s'; build log:\n%s",
+                  name, clae_cl_error_name(err), rt->info.name, rt->options, log ? log : "(no log)");
+        free(log);
+        return CLAE_ERR_BUILD;
+    }
+    *out = prog;
+    return CLAE_OK;
+}
+
+clae_status clae_rt_build_programs(clae_runtime *rt)
+{
+    /* Cache misses and unwritable cache entries set the thread's last error on
+     * the way; a successful open must not leave those behind as if it failed. */
+    char saved_error[CLAE_ERROR_MAX];
+    clae_rt_copy_str(saved_error, sizeof saved_error, clae_last_error());
+    double t0 = now_seconds();
+    size_t n = clae_kernel_source_count;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    qsort(order, n, sizeof *order, cmp_source_index);
+
+    clae_status s = CLAE_OK;
+    for (size_t i = 0; i < n && s == CLAE_OK; i++) {
+        const char *name = clae_kernel_sources[order[i]].name;
+        if (!name_has_suffix(name, ".cl")) continue;
+        if (rt->n_programs >= CLAE_MAX_PROGRAMS) {
+            s = clae_fail(CLAE_ERR_BUILD, "%s: more than %d kernel programs", name, CLAE_MAX_PROGRAMS);
+            break;
+        }
+        char *src = NULL;
+        size_t len = 0;
+        s = program_source(order, n, order[i], &src, &len);
+        if (s != CLAE_OK) break;
+        dump_source(name, src, len);
+        char *key = cache_key(rt, name, src, len);
+        if (!key) {
+            free(src);
+            s = clae_fail(CLAE_ERR_NOMEM, "out of memory");
+            break;
+        }
+        cl_program prog = try_cached(rt, key);
+        if (prog) {
+            rt->stats.programs_from_cache++;
+        } else {
+            s = build_from_source(rt, name, src, len, &prog);
+            if (s == CLAE_OK) {
+                rt->stats.programs_built++;
+                store_binary(rt, prog, key);
+            }
+        }
+        free(key);
+        free(src);
+        if (s == CLAE_OK) {
+            rt->programs[rt->n_programs] = prog;
+            clae_rt_copy_str(rt->program_names[rt->n_programs], sizeof rt->program_names[0], name);
+            rt->n_programs++;
+        }
+    }
+    free(order);
+    rt->stats.build_seconds = now_seconds() - t0;
+    if (s == CLAE_OK) clae_fail(CLAE_OK, "%s", saved_error);
+    return s;
+}

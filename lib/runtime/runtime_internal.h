@@ -1,0 +1,51 @@
+/* runtime_internal.h — what lib/runtime's own files share: string helpers, the device list, the probe and
+ * program build, the GEMM engine choice. Hidden from libclae.so like everything outside clae.h. */
+#ifndef CLAE_RUNTIME_INTERNAL_H
+#define CLAE_RUNTIME_INTERNAL_H
+
+#include "runtime/runtime.h"
+
+/* devices.c */
+
+/* Copies src into dst, truncated to cap - 1 bytes, always NUL-terminated (cap > 0). */
+void clae_rt_copy_str(char *dst, size_t cap, const char *src);
+/* ASCII case-insensitive equality, and substring search (an empty needle is in every string). */
+int clae_rt_str_ieq(const char *a, const char *b);
+int clae_rt_str_icontains(const char *hay, const char *needle);
+/* A device info string of any length, malloc'd (caller frees); "" when the query fails, NULL only
+ * when out of memory. */
+char *clae_rt_device_string_alloc(cl_device_id dev, cl_device_info param);
+
+/* Every device clae can open: the OpenCL ones in platform order, then cpu-ref. */
+typedef struct clae_rt_device_list {
+    clae_device_info *info;
+    cl_platform_id *platform; /* NULL for cpu-ref */
+    cl_device_id *device;
+    size_t count;
+} clae_rt_device_list;
+
+void clae_rt_device_list_free(clae_rt_device_list *l);
+/* Lists the devices and sets *idx to the one spec selects (as clae_runtime_open documents it);
+ * on failure the list is already freed and clae_last_error() says why. */
+clae_status clae_rt_find_device(const char *spec, clae_rt_device_list *l, long *idx);
+
+/* program.c */
+
+/* The work-group size of the 1-D kernels (CLAE_WG) for d, from the tuning table. */
+unsigned clae_rt_tuned_wg(const clae_device_info *d);
+/* Fills rt's alignment, fp64, vector width and build options from rt->device (no context needed). */
+void clae_rt_probe_device(clae_runtime *rt);
+/* The program cache directory the environment asks for into dir; "" when the cache is off. */
+void clae_rt_cache_dir_from_env(char *dir, size_t cap);
+/* Builds (or loads from rt->cache_dir) every embedded .cl program into rt->programs. */
+clae_status clae_rt_build_programs(clae_runtime *rt);
+
+/* runtime.c */
+
+/* The engine CLAE_GEMM names (*out NULL when unset); CLAE_ERR_ARG for an unknown name. */
+clae_status clae_rt_gemm_override(const struct clae_gemm_engine **out);
+/* The GEMM engine an OpenCL device d gets: override when set, else the table's choice. */
+const struct clae_gemm_engine *clae_rt_gemm_for_device(const clae_device_info *d,
+                                                       const struct clae_gemm_engine *override);
+
+#endif
