@@ -606,6 +606,20 @@ uint64_t clae_model_steps(const clae_model *m);
  * and b (sizes[l+1]) to the caller's arrays; either may be NULL. */
 clae_status clae_model_get_layer(clae_model *m, int l, float *W, float *b);
 
+/* Tensors by name: the way to read or write any persistent tensor of a model
+ * (parameters "layers.<i>.weight" (out×in) and "layers.<i>.bias", optimizer
+ * state such as "adam.m.layers.<i>.weight", variant state such as
+ * "sparsity.ema.layers.<i>" or "noise.feature_mean"): the names a checkpoint
+ * stores them under, listed by clae_model_plan_entry (persistent = 1).
+ * Transient tensors (activations, gradients, workspace) share memory and are
+ * refused. Errors: CLAE_ERR_ARG naming an unknown or transient tensor (or a
+ * non-finite value to set), CLAE_ERR_SHAPE when count differs from the
+ * tensor's element count. tensor_info sets *ndim (2 for weights, else 1) and
+ * shape[0..ndim). The caller owns the arrays; nothing is kept. */
+clae_status clae_model_tensor_info(const clae_model *m, const char *name, int *ndim, size_t shape[2]);
+clae_status clae_model_tensor_get(clae_model *m, const char *name, float *out, size_t count);
+clae_status clae_model_tensor_set(clae_model *m, const char *name, const float *in, size_t count);
+
 /* Replaces weight layer l's W and b (either may be NULL to keep it). */
 clae_status clae_model_set_layer(clae_model *m, int l, const float *W, const float *b);
 

@@ -315,6 +315,59 @@ START_TEST(test_files_that_do_not_fit)
 END_TEST
 
 /* Public entry points take NULL without crashing. */
+/* Every persistent tensor by name, on both paths: get equals what the layer
+ * and checkpoint calls see, set is what the next step starts from, and
+ * transient or unknown names and wrong counts are refused. */
+START_TEST(test_tensors_by_name)
+{
+    clae_runtime *rt = test_rt(_i);
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "12,5,3"), CLAE_OK);
+    c.batch = 8;
+    c.sparsity = CLAE_SPARSITY_H2O;
+    clae_model *m = NULL;
+    ck_assert_msg(clae_model_create(rt, &c, &m) == CLAE_OK, "%s", clae_last_error());
+    float x[8 * 12];
+    test_fill_uniform(x, 8 * 12, 5, 0.0f, 1.0f);
+    ck_assert(clae_model_train_step(m, x, 8, NULL) == CLAE_OK);
+
+    int ndim = 0;
+    size_t shape[2];
+    ck_assert(clae_model_tensor_info(m, "layers.1.weight", &ndim, shape) == CLAE_OK);
+    ck_assert(ndim == 2 && shape[0] == 3 && shape[1] == 5);
+    float w[15], w_layer[15], b_layer[3];
+    ck_assert(clae_model_tensor_get(m, "layers.1.weight", w, 15) == CLAE_OK);
+    ck_assert(clae_model_get_layer(m, 1, w_layer, b_layer) == CLAE_OK);
+    ck_assert(memcmp(w, w_layer, sizeof w) == 0);
+    /* Optimizer and variant state too: Adam's first moment is non-zero after a step. */
+    float mom[15];
+    ck_assert_msg(clae_model_tensor_get(m, "adam.m.layers.1.weight", mom, 15) == CLAE_OK, "%s", clae_last_error());
+    int nonzero = 0;
+    for (int k = 0; k < 15; k++) nonzero += mom[k] != 0.0f;
+    ck_assert_int_gt(nonzero, 0);
+    ck_assert(clae_model_tensor_info(m, "sparsity.ema.layers.0", &ndim, shape) == CLAE_OK);
+    ck_assert(ndim == 1 && shape[0] == 5);
+
+    /* Set, then read back through the layer call. */
+    float b[3] = {0.25f, -0.5f, 1.0f}, back[3];
+    ck_assert(clae_model_tensor_set(m, "layers.1.bias", b, 3) == CLAE_OK);
+    ck_assert(clae_model_get_layer(m, 1, NULL, back) == CLAE_OK);
+    ck_assert(memcmp(b, back, sizeof b) == 0);
+
+    ck_assert(clae_model_tensor_get(m, "layers.1.bias", back, 4) == CLAE_ERR_SHAPE);
+    ck_assert_contains(clae_last_error(), "holds 3 floats");
+    ck_assert(clae_model_tensor_get(m, "act.1", back, 3) == CLAE_ERR_ARG);
+    ck_assert_contains(clae_last_error(), "transient");
+    ck_assert(clae_model_tensor_get(m, "layers.9.weight", back, 3) == CLAE_ERR_ARG);
+    ck_assert_contains(clae_last_error(), "no tensor 'layers.9.weight'");
+    b[1] = NAN;
+    ck_assert(clae_model_tensor_set(m, "layers.1.bias", b, 3) == CLAE_ERR_ARG);
+    ck_assert(clae_model_tensor_get(NULL, "layers.1.bias", back, 3) == CLAE_ERR_ARG);
+    clae_model_destroy(m);
+}
+END_TEST
+
 START_TEST(test_null_arguments)
 {
     clae_model_config c;
@@ -344,6 +397,7 @@ Suite *suite_modelio(void)
     tcase_add_loop_test(tc, test_resume_equals_uninterrupted, 0, 2);
     tcase_add_test(tc, test_files_that_do_not_fit);
     tcase_add_test(tc, test_null_arguments);
+    tcase_add_loop_test(tc, test_tensors_by_name, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -61,6 +61,69 @@ static int tensor_shape(const clae_model *m, int i, size_t shape[2])
     return 1;
 }
 
+/* ---- tensors by name ------------------------------------------------------------------------ */
+
+/* The plan index of a persistent tensor called name; CLAE_ERR_ARG naming it otherwise. */
+static clae_status find_tensor(const clae_model *m, const char *name, const char *op, int *out)
+{
+    for (int i = 0; i < m->plan.n; i++) {
+        if (strcmp(m->plan.tensors[i].name, name) != 0) continue;
+        if (!is_persistent(m, i))
+            return clae_fail(CLAE_ERR_ARG, "%s: tensor '%s' is transient (it lives only within a step, sharing "
+                                           "memory with others)", op, name);
+        *out = i;
+        return CLAE_OK;
+    }
+    return clae_fail(CLAE_ERR_ARG, "%s: the model has no tensor '%s' (clae_model_plan_entry lists them)", op, name);
+}
+
+clae_status clae_model_tensor_info(const clae_model *m, const char *name, int *ndim, size_t shape[2])
+{
+    if (!m || !name || !ndim || !shape) return clae_fail(CLAE_ERR_ARG, "tensor_info: no argument may be NULL");
+    if (m->flags & CLAE_MODEL_PLAN_ONLY) return clae_fail(CLAE_ERR_ARG, "tensor_info: the model has no memory (PLAN_ONLY)");
+    int i;
+    TRY(find_tensor(m, name, "tensor_info", &i));
+    shape[1] = 1;
+    *ndim = tensor_shape(m, i, shape);
+    return CLAE_OK;
+}
+
+/* The element count of tensor i, checked against the caller's. */
+static clae_status tensor_count(const clae_model *m, int i, size_t count, const char *op)
+{
+    size_t n = m->plan.tensors[i].bytes / sizeof(float);
+    if (count != n)
+        return clae_fail(CLAE_ERR_SHAPE, "%s: tensor '%s' holds %zu floats, the caller gave %zu", op,
+                         m->plan.tensors[i].name, n, count);
+    return CLAE_OK;
+}
+
+clae_status clae_model_tensor_get(clae_model *m, const char *name, float *out, size_t count)
+{
+    if (!m || !name || !out) return clae_fail(CLAE_ERR_ARG, "tensor_get: model, name and out must not be NULL");
+    if (m->flags & CLAE_MODEL_PLAN_ONLY) return clae_fail(CLAE_ERR_ARG, "tensor_get: the model has no memory (PLAN_ONLY)");
+    int i;
+    clae_status s = find_tensor(m, name, "tensor_get", &i);
+    if (s == CLAE_OK) s = tensor_count(m, i, count, "tensor_get");
+    if (s == CLAE_OK) s = clae_buf_read(m->rt, *m->plan_dst[i], 0, out, count);
+    return model_fail(m, s);
+}
+
+clae_status clae_model_tensor_set(clae_model *m, const char *name, const float *in, size_t count)
+{
+    if (!m || !name || !in) return clae_fail(CLAE_ERR_ARG, "tensor_set: model, name and in must not be NULL");
+    if (m->flags & CLAE_MODEL_PLAN_ONLY) return clae_fail(CLAE_ERR_ARG, "tensor_set: the model has no memory (PLAN_ONLY)");
+    int i;
+    clae_status s = find_tensor(m, name, "tensor_set", &i);
+    if (s == CLAE_OK) s = tensor_count(m, i, count, "tensor_set");
+    for (size_t k = 0; s == CLAE_OK && k < count; k++)
+        if (!isfinite(in[k]))
+            s = clae_fail(CLAE_ERR_ARG, "tensor_set: %s[%zu] is %g; expected a finite value", name, k, (double)in[k]);
+    if (s == CLAE_OK) s = clae_buf_write(m->rt, *m->plan_dst[i], 0, in, count);
+    if (s == CLAE_OK) s = clae_rt_finish(m->rt);
+    return model_fail(m, s);
+}
+
 /* ---- configuration <-> metadata ------------------------------------------------------------ */
 
 static clae_status meta_set(clae_st_writer *w, const char *key, const char *fmt, ...)
