@@ -111,7 +111,12 @@ $(BUILD)/clae.pc: FORCE
 
 # The suite runs on PoCL and cpu-ref; CLAE_CACHE_DIR keeps its program cache inside the build tree.
 # The packaging checks run first: they take a second.
+# The model-level suites run first with CLAE_PLAN=poison (every transient tensor is filled with
+# NaN after its last planned use), so a wrong lifetime fails loudly; then the whole suite as usual.
+POISON_SUITES := plan model variants modelio golden
 test: $(TESTS) $(CLI) check-exports check-install check-runner
+	@for s in $(POISON_SUITES); do echo "CLAE_PLAN=poison: suite $$s"; \
+		CLAE_PLAN=poison CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS) $$s || exit 1; done
 	CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS)
 
 # A suite or test case name that matches nothing fails (listing the suites) instead of passing 0 checks.

@@ -1,10 +1,12 @@
 /* test_plan.c — the buffer planner: an independent overlap checker over real model plans, plan on/off
  * giving bit-identical training, the memory target against the lower bound, and clean failure when too big. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/model_internal.h"
 #include "plan/plan.h"
 #include "test_util.h"
 
@@ -363,6 +365,56 @@ START_TEST(test_planning_is_thread_safe)
 END_TEST
 
 /* Sizes that overflow the address space are refused, not wrapped into a bogus plan. */
+/* CLAE_PLAN=poison really fills a tensor with NaN after its last planned use
+ * (an activation, read back through the model's insides), and a correct plan
+ * trains the same weights with it as without. */
+static void train_steps_with_plan_env(clae_runtime *rt, const char *env, float *w, size_t nw, int *act1_nan)
+{
+    /* Restored below, so a suite run under CLAE_PLAN=poison stays poisoned after this test. */
+    const char *was = getenv("CLAE_PLAN");
+    char saved[32] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    if (env) setenv("CLAE_PLAN", env, 1);
+    else unsetenv("CLAE_PLAN");
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "30,12,5"), CLAE_OK);
+    c.batch = 16;
+    c.noise = CLAE_NOISE_MASK;
+    c.noise_level = 0.2f;
+    c.sparsity = CLAE_SPARSITY_KL;
+    clae_model_config_set_activations(&c, CLAE_ACT_SIGMOID, CLAE_ACT_SIGMOID);
+    clae_model *m = NULL;
+    clae_status st = clae_model_create(rt, &c, &m);
+    if (was) setenv("CLAE_PLAN", saved, 1);
+    else unsetenv("CLAE_PLAN");
+    ck_assert_msg(st == CLAE_OK, "%s", clae_last_error());
+    float x[16 * 30], loss;
+    for (int s = 0; s < 5; s++) {
+        test_fill_uniform(x, 16 * 30, 40 + (uint32_t)s, 0.0f, 1.0f);
+        ck_assert_msg(clae_model_train_step(m, x, 16, &loss) == CLAE_OK, "%s", clae_last_error());
+    }
+    ck_assert(clae_model_tensor_get(m, "layers.0.weight", w, nw) == CLAE_OK);
+    float a[16 * 12];
+    ck_assert(clae_buf_read(m->rt, m->train.act[1], 0, a, 16 * 12) == CLAE_OK);
+    *act1_nan = 1;
+    for (int k = 0; k < 16 * 12; k++) *act1_nan &= isnan(a[k]) != 0;
+    clae_model_destroy(m);
+}
+
+START_TEST(test_poison_mode)
+{
+    clae_runtime *rt = test_rt(_i);
+    float plain[12 * 30], poisoned[12 * 30];
+    int nan_plain, nan_poisoned;
+    train_steps_with_plan_env(rt, NULL, plain, 12 * 30, &nan_plain);
+    train_steps_with_plan_env(rt, "poison", poisoned, 12 * 30, &nan_poisoned);
+    ck_assert_msg(!nan_plain, "without poison the last activation is still there");
+    ck_assert_msg(nan_poisoned, "CLAE_PLAN=poison left act.1 as it was after its last use");
+    ck_assert_msg(memcmp(plain, poisoned, sizeof plain) == 0, "poisoning changed the weights: a read past a lifetime");
+}
+END_TEST
+
 START_TEST(test_plan_overflow_refused)
 {
     clae_model_config c;
@@ -390,6 +442,7 @@ Suite *suite_plan(void)
     tcase_add_loop_test(tc, test_dense_plans_never_overlap, 0, (int)(sizeof plan_cases / sizeof plan_cases[0]));
     tcase_add_test(tc, test_memory_target_deep_ae);
     tcase_add_test(tc, test_plan_on_off_bit_identical);
+    tcase_add_loop_test(tc, test_poison_mode, 0, 2);
     tcase_add_test(tc, test_inference_only_model);
     tcase_add_test(tc, test_plan_too_big_fails_cleanly);
     suite_add_tcase(s, tc);

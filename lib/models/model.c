@@ -268,6 +268,8 @@ static void model_release(clae_model *m)
     clae_plan_free(&m->plan);
     free(m->plan_dst);
     free(m->row_host);
+    free(m->poison_host);
+    m->poison_host = NULL;
     m->plan_dst = NULL;
     m->row_host = NULL;
 }
@@ -308,6 +310,38 @@ static clae_status pick_variants(clae_model *m)
     return CLAE_OK;
 }
 
+/* CLAE_PLAN=poison: planned as usual, and every transient tensor is filled
+ * with NaN right after its last planned use, so a read past its declared
+ * lifetime (which sharing memory would only sometimes expose) shows at once. */
+static int poison_by_env(void)
+{
+    const char *e = getenv("CLAE_PLAN");
+    return e && !strcmp(e, "poison");
+}
+
+static clae_status make_poison(clae_model *m)
+{
+    size_t most = 0;
+    for (int i = 0; i < m->plan.n; i++)
+        if (!m->plan.tensors[i].persistent && m->plan.tensors[i].bytes > most) most = m->plan.tensors[i].bytes;
+    m->poison_host = malloc(most ? most : sizeof(float));
+    if (!m->poison_host) return clae_fail(CLAE_ERR_NOMEM, "model: out of host memory for CLAE_PLAN=poison");
+    for (size_t k = 0; k < most / sizeof(float); k++) m->poison_host[k] = NAN;
+    return CLAE_OK;
+}
+
+/* After schedule position pos (a no-op unless poisoning). */
+static clae_status poison_after(clae_model *m, int pos)
+{
+    if (!m->poison_host) return CLAE_OK;
+    for (int i = 0; i < m->plan.n; i++) {
+        const clae_plan_tensor *t = &m->plan.tensors[i];
+        if (!t->bytes || t->persistent || t->last != pos) continue;
+        TRY(clae_buf_write(m->rt, *m->plan_dst[i], 0, m->poison_host, t->bytes / sizeof(float)));
+    }
+    return CLAE_OK;
+}
+
 static int plan_disabled_by_env(void)
 {
     const char *e = getenv("CLAE_PLAN");
@@ -329,6 +363,7 @@ static clae_status model_build(clae_model *m)
     m->row_host = malloc((size_t)m->cfg.batch * sizeof(float));
     if (!m->row_host) return clae_fail(CLAE_ERR_NOMEM, "model: out of host memory");
     TRY(allocate(m));
+    if (poison_by_env()) TRY(make_poison(m));
     return model_init_weights(m);
 }
 
@@ -417,7 +452,7 @@ static clae_status load_input(clae_model *m, dense_pass *p, const float *x, cons
     TRY(clae_buf_write(m->rt, m->row_ids, 0, m->row_host, rows));
     for (int v = 0; v < m->n_variants; v++)
         if (m->variants[v]->make_input) TRY(m->variants[v]->make_input(m, m->variant_state[v], p, rows));
-    return CLAE_OK;
+    return poison_after(m, clae_pos_load(m, p->training));
 }
 
 /* Forward through weight layers [0, upto): act[l+1] = f(act[l]·Wᵀ + b). The
@@ -436,6 +471,7 @@ static clae_status forward(clae_model *m, dense_pass *p, size_t rows, int upto)
         for (int v = 0; v < m->n_variants; v++)
             if (m->variants[v]->after_activation)
                 TRY(m->variants[v]->after_activation(m, m->variant_state[v], p, l + 1, rows, p->training));
+        TRY(poison_after(m, clae_pos_forward(m, p->training, l)));
     }
     return CLAE_OK;
 }
@@ -529,6 +565,9 @@ static clae_status backward(clae_model *m, size_t rows, const backward_mode *mod
             for (int v = 0; v < m->n_variants; v++)
                 if (m->variants[v]->around_update) TRY(m->variants[v]->around_update(m, m->variant_state[v], l, &h, 0));
         }
+        /* Backward 0 is the step's last position, which the step's end (the loss read) still
+         * belongs to: the caller poisons it when the step is done. */
+        if (l > 0) TRY(poison_after(m, clae_pos_backward(m, l)));
     }
     return CLAE_OK;
 }
@@ -559,11 +598,13 @@ static clae_status train_step(clae_model *m, const float *x, const uint32_t *row
     TRY(forward(m, &m->train, rows, m->M));
     /* Without a loss pointer nothing of the loss runs: no kernel, no read, no wait. */
     if (loss) TRY(loss_enqueue(m, rows));
+    TRY(poison_after(m, clae_pos_loss(m)));
     backward_mode mode = {1, -1, NULL, NULL};
     TRY(backward(m, rows, &mode));
     m->steps++;
     /* Read only now, so the device runs the step through; the update is applied either way. */
-    return loss ? loss_collect(m, rows, m->steps, loss) : CLAE_OK;
+    if (loss) TRY(loss_collect(m, rows, m->steps, loss));
+    return poison_after(m, clae_pos_last(m));
 }
 
 static clae_status train_step_marked(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
@@ -620,7 +661,8 @@ static clae_status model_gradients(clae_model *m, const float *x, size_t rows, i
     TRY(load_input(m, &m->train, x, NULL, rows));
     TRY(forward(m, &m->train, rows, m->M));
     backward_mode mode = {0, l, dW, db};
-    return backward(m, rows, &mode);
+    TRY(backward(m, rows, &mode));
+    return poison_after(m, clae_pos_last(m));
 }
 
 clae_status clae_model_gradients(clae_model *m, const float *x, size_t rows, int l, float *dW, float *db)

@@ -40,6 +40,7 @@ struct clae_model {
     dense_pass train, infer;
     clae_buf row_ids;               /* the batch rows' indices in the data set (uint32 words) */
     float *row_host;                /* host copy of a row_out */
+    float *poison_host;             /* CLAE_PLAN=poison: NaNs as long as the largest transient tensor */
     uint64_t steps;
     int in_step;                    /* 1 inside a training step (state such as EMAs may change) */
     /* Planning. */
