@@ -279,7 +279,7 @@ START_TEST(test_gemm_tiled_workspace)
 }
 END_TEST
 
-/* The engine table (lib/runtime/runtime.c): CPU devices get the tiled engine unless CLAE_GEMM says
+/* The engine table (lib/ops/ops_select.c): CPU devices get the tiled engine unless CLAE_GEMM says
  * otherwise; an unknown CLAE_GEMM fails the open, naming the variable and the choices. */
 START_TEST(test_gemm_engine_choice)
 {

@@ -1,5 +1,5 @@
 /* devices.c — device discovery and selection, and what clae reports about a device without opening it
- * (clae_devices, clae_device_resolve, clae_device_properties); cpu-ref is always the last device. */
+ * (clae_devices, clae_device_resolve, clae_device_properties' list); cpu-ref is always the last device. */
 #include "runtime/runtime_internal.h"
 
 #include <ctype.h>
@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "ops/gemm/gemm.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -577,13 +575,11 @@ static void opencl_properties(plist *pl, clae_runtime *rt, cl_platform_id p, cl_
     dev_str(pl, dev, CL_DEVICE_EXTENSIONS, "extensions", "Device extensions");
 }
 
-clae_status clae_device_properties(const char *spec, clae_device_property **props, size_t *count)
+clae_status clae_rt_device_properties(const char *spec, const char *(*gemm_engine)(const clae_device_info *d),
+                                      clae_device_property **props, size_t *count)
 {
-    if (!props || !count) return clae_fail(CLAE_ERR_ARG, "clae_device_properties: props and count must not be NULL");
     *props = NULL;
     *count = 0;
-    const clae_gemm_engine *gemm = NULL;
-    if (clae_rt_gemm_override(&gemm) != CLAE_OK) gemm = NULL; /* a bad CLAE_GEMM fails at open, not here */
     clae_rt_device_list l;
     long idx;
     clae_status s = clae_rt_find_device(spec, &l, &idx);
@@ -613,7 +609,7 @@ clae_status clae_device_properties(const char *spec, clae_device_property **prop
         plist_num(&pl, "max_work_group_size", "Max work-group size", (double)d->max_work_group_size);
         plist_bool(&pl, "fp64", "Double precision (fp64)", 1);
         plist_str(&pl, "build_options", "clae build options", "(none: plain C, no kernels)");
-        plist_str(&pl, "gemm_engine", "clae GEMM engine", clae_gemm_ref.name);
+        plist_str(&pl, "gemm_engine", "clae GEMM engine", gemm_engine(&rt->info));
     } else {
         rt->platform = l.platform[idx];
         rt->device = l.device[idx];
@@ -622,7 +618,7 @@ clae_status clae_device_properties(const char *spec, clae_device_property **prop
         plist_num(&pl, "work_group_size", "clae work-group size (CLAE_WG)", clae_rt_tuned_wg(&rt->info));
         plist_num(&pl, "mem_align_bytes", "clae buffer alignment (bytes)", rt->mem_align_bytes);
         plist_str(&pl, "build_options", "clae build options", rt->options);
-        plist_str(&pl, "gemm_engine", "clae GEMM engine", clae_rt_gemm_for_device(&rt->info, gemm)->name);
+        plist_str(&pl, "gemm_engine", "clae GEMM engine", gemm_engine(&rt->info));
     }
     free(rt);
     clae_rt_device_list_free(&l);

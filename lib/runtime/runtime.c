@@ -1,56 +1,15 @@
-/* runtime.c — runtime open/close, its GEMM engine, kernels and launches, buffers and stats.
+/* runtime.c — runtime open/close, kernels and launches, buffers and stats.
  * Everything the ops need from OpenCL goes through here; cpu-ref runs the same API on host memory. */
 #include "runtime/runtime_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/gemm/gemm.h"
-#include "ops/ops.h"
-
 /* ------------------------------------------------------------------------ */
 /* Open / close                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* The GEMM engine an OpenCL device gets: the first row whose type matches (-1 matches any).
- * CPU devices (PoCL): clae's register-tiled kernel, several times CLBlast there (make
- * bench-gemm); every other device: CLBlast, which carries tuned parameters per GPU.
- * CLAE_GEMM=clblast|tiled overrides the table for any OpenCL device; cpu-ref has only its loops. */
-static const struct {
-    int type;
-    const clae_gemm_engine *engine;
-} gemm_table[] = {
-    {CLAE_DEVICE_CPU, &clae_gemm_tiled},
-    {-1, &clae_gemm_clblast},
-};
-
-static const clae_gemm_engine *const gemm_engines[] = {&clae_gemm_clblast, &clae_gemm_tiled};
-
-/* The engine named by CLAE_GEMM (NULL when unset or empty); CLAE_ERR_ARG for any other name, so a
- * typo is caught at open on every device rather than silently ignored. */
-clae_status clae_rt_gemm_override(const clae_gemm_engine **out)
-{
-    const char *v = getenv("CLAE_GEMM");
-    *out = NULL;
-    if (!v || !*v) return CLAE_OK;
-    for (size_t i = 0; i < sizeof gemm_engines / sizeof gemm_engines[0]; i++)
-        if (strcmp(v, gemm_engines[i]->name) == 0) {
-            *out = gemm_engines[i];
-            return CLAE_OK;
-        }
-    return clae_fail(CLAE_ERR_ARG, "CLAE_GEMM=%s: unknown GEMM engine (choices: clblast, tiled)", v);
-}
-
-const clae_gemm_engine *clae_rt_gemm_for_device(const clae_device_info *d, const clae_gemm_engine *override)
-{
-    if (override) return override;
-    for (size_t i = 0; i < sizeof gemm_table / sizeof gemm_table[0]; i++)
-        if (gemm_table[i].type < 0 || gemm_table[i].type == (int)d->type) return gemm_table[i].engine;
-    return &clae_gemm_clblast;
-}
-
-static clae_status open_opencl(clae_runtime *rt, cl_platform_id platform, cl_device_id device,
-                               const clae_gemm_engine *gemm)
+static clae_status open_opencl(clae_runtime *rt, cl_platform_id platform, cl_device_id device)
 {
     cl_int err;
     rt->platform = platform;
@@ -66,21 +25,15 @@ static clae_status open_opencl(clae_runtime *rt, cl_platform_id platform, cl_dev
 
     clae_rt_probe_device(rt);
     clae_rt_cache_dir_from_env(rt->cache_dir, sizeof rt->cache_dir);
-    rt->ops = &clae_ops_cl;
-    rt->gemm = clae_rt_gemm_for_device(&rt->info, gemm);
     return clae_rt_build_programs(rt);
 }
 
-clae_status clae_runtime_open(const char *spec, clae_runtime **out)
+clae_status clae_rt_open(const char *spec, clae_runtime **out)
 {
-    if (!out) return clae_fail(CLAE_ERR_ARG, "clae_runtime_open: out must not be NULL");
     *out = NULL;
-    const clae_gemm_engine *gemm = NULL;
-    clae_status s = clae_rt_gemm_override(&gemm);
-    if (s != CLAE_OK) return s;
     clae_rt_device_list l;
     long idx;
-    s = clae_rt_find_device(spec, &l, &idx);
+    clae_status s = clae_rt_find_device(spec, &l, &idx);
     if (s != CLAE_OK) return s;
 
     clae_runtime *rt = calloc(1, sizeof *rt);
@@ -91,13 +44,11 @@ clae_status clae_runtime_open(const char *spec, clae_runtime **out)
     rt->info = l.info[idx];
     if (rt->info.type == CLAE_DEVICE_CPU_REF) {
         rt->is_ref = 1;
-        rt->ops = &clae_ops_ref;
-        rt->gemm = &clae_gemm_ref;
         rt->mem_align_bytes = sizeof(float);
         rt->has_fp64 = 1;
         rt->vector_width_float = 1;
     } else {
-        s = open_opencl(rt, l.platform[idx], l.device[idx], gemm);
+        s = open_opencl(rt, l.platform[idx], l.device[idx]);
     }
     clae_rt_device_list_free(&l);
     if (s != CLAE_OK) {

@@ -59,12 +59,29 @@ struct clae_runtime {
     int has_fp64;
     unsigned vector_width_float;
     clae_runtime_stats stats;
+    /* Filled by the ops layer as it opens the runtime (lib/ops/ops_select.c); the runtime only holds them,
+     * so it needs no op or GEMM declaration. */
     const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
     cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
     size_t gemm_workspace_bytes;
     char error[CLAE_ERROR_MAX];
 };
+
+/* Opens the device spec selects (as clae_runtime_open documents it) with ops and gemm left NULL:
+ * clae_runtime_open (lib/ops/ops_select.c) fills them. out must not be NULL; *out is NULL on failure. */
+clae_status clae_rt_open(const char *spec, clae_runtime **out);
+
+/* The property list clae_device_properties returns, for the device spec selects; its "gemm_engine"
+ * value is gemm_engine(the device), so the engine choice stays in the ops layer. props and count
+ * must not be NULL. */
+clae_status clae_rt_device_properties(const char *spec, const char *(*gemm_engine)(const clae_device_info *d),
+                                      clae_device_property **props, size_t *count);
+
+/* Lends the GEMM engine a planned workspace (an OpenCL sub-buffer of `bytes`), or
+ * takes it back with mem = NULL. Without one, or when a shape needs more, the
+ * engine falls back to allocating its own. */
+void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
 
 /* Records the thread's last error in the runtime and returns status (for
  * `return clae_rt_fail(rt, clae_fail(...));`). */

@@ -1,5 +1,5 @@
 /* runtime_internal.h — what lib/runtime's own files share: string helpers, the device list, the probe and
- * program build, the GEMM engine choice. Hidden from libclae.so like everything outside clae.h. */
+ * program build. Hidden from libclae.so like everything outside clae.h. */
 #ifndef CLAE_RUNTIME_INTERNAL_H
 #define CLAE_RUNTIME_INTERNAL_H
 
@@ -39,13 +39,5 @@ void clae_rt_probe_device(clae_runtime *rt);
 void clae_rt_cache_dir_from_env(char *dir, size_t cap);
 /* Builds (or loads from rt->cache_dir) every embedded .cl program into rt->programs. */
 clae_status clae_rt_build_programs(clae_runtime *rt);
-
-/* runtime.c */
-
-/* The engine CLAE_GEMM names (*out NULL when unset); CLAE_ERR_ARG for an unknown name. */
-clae_status clae_rt_gemm_override(const struct clae_gemm_engine **out);
-/* The GEMM engine an OpenCL device d gets: override when set, else the table's choice. */
-const struct clae_gemm_engine *clae_rt_gemm_for_device(const clae_device_info *d,
-                                                       const struct clae_gemm_engine *override);
 
 #endif

@@ -1,5 +1,5 @@
 /* gemm.h — the one interface every GEMM goes through, so engines can be chosen per device.
- * Callers use rt->ops->gemm; the runtime picks rt->gemm when it opens a device. */
+ * Callers use rt->ops->gemm; clae_runtime_open (lib/ops/ops_select.c) picks rt->gemm for the device. */
 #ifndef CLAE_GEMM_H
 #define CLAE_GEMM_H
 
@@ -29,10 +29,11 @@ clae_status clae_gemm_prologue(clae_runtime *rt, const char *engine, int ta, int
 clae_status clae_gemm_fail(clae_runtime *rt, clae_status st, const char *engine, const char *why, int ta, int tb,
                            size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc);
 
-/* Lends the engine a planned workspace (an OpenCL sub-buffer of `bytes`), or
- * takes it back with mem = NULL. Without one, or when a shape needs more, the
- * engine falls back to allocating its own. */
-void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
+/* The engine CLAE_GEMM names (*out NULL when unset or empty); CLAE_ERR_ARG for any other name. */
+clae_status clae_gemm_override(const clae_gemm_engine **out);
+/* The GEMM engine an OpenCL device d gets: override when set, else the engine table's choice
+ * (lib/ops/ops_select.c). */
+const clae_gemm_engine *clae_gemm_for_device(const clae_device_info *d, const clae_gemm_engine *override);
 
 extern const clae_gemm_engine clae_gemm_ref;     /* naive loops accumulating in double */
 extern const clae_gemm_engine clae_gemm_clblast; /* CLBlastSgemm on rt->queue */
