@@ -232,24 +232,10 @@ static clae_status allocate(clae_model *m)
         for (int i = 0; i < p->n; i++)
             if (p->tensors[i].bytes) TRY(clae_buf_alloc(m->rt, p->tensors[i].bytes / sizeof(float), m->plan_dst[i]));
     }
-    /* GEMM engines take a whole memory object: give each workspace its own sub-buffer. */
+    /* GEMM engines take a whole memory object: give each workspace its own (the runtime makes it). */
     dense_pass *passes[2] = {&m->train, &m->infer};
-    for (int k = 0; k < 2; k++) {
-        dense_pass *ps = passes[k];
-        if (m->rt->is_ref || !ps->gemm_ws.mem) continue;
-        if (!p->planned) {
-            ps->gemm_ws_mem = ps->gemm_ws.mem;
-            clRetainMemObject(ps->gemm_ws_mem);
-            continue;
-        }
-        cl_buffer_region region = {ps->gemm_ws.off * sizeof(float), ps->gemm_ws.n * sizeof(float)};
-        cl_int err;
-        ps->gemm_ws_mem = clCreateSubBuffer(ps->gemm_ws.mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
-                                            &region, &err);
-        if (err != CL_SUCCESS)
-            return clae_fail(CLAE_ERR_OPENCL, "clCreateSubBuffer for the GEMM workspace (offset %zu) failed: %s",
-                             region.origin, clae_cl_error_name(err));
-    }
+    for (int k = 0; k < 2; k++)
+        if (!m->rt->is_ref && passes[k]->gemm_ws.mem) TRY(clae_buf_mem(m->rt, passes[k]->gemm_ws, &passes[k]->gemm_ws_mem));
     return CLAE_OK;
 }
 
@@ -257,7 +243,7 @@ static void model_release(clae_model *m)
 {
     dense_pass *passes[2] = {&m->train, &m->infer};
     for (int k = 0; k < 2; k++)
-        if (passes[k]->gemm_ws_mem) clReleaseMemObject(passes[k]->gemm_ws_mem);
+        clae_mem_release(passes[k]->gemm_ws_mem);
     if (m->plan.planned) {
         clae_buf_free(&m->arena);
     } else if (m->plan_dst) {

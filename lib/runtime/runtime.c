@@ -237,6 +237,33 @@ clae_buf clae_buf_view(clae_buf parent, size_t off, size_t n)
     return v;
 }
 
+clae_status clae_buf_mem(clae_runtime *rt, clae_buf b, cl_mem *out)
+{
+    *out = NULL;
+    if (!b.mem) return CLAE_OK;
+    size_t whole = 0;
+    if (clGetMemObjectInfo(b.mem, CL_MEM_SIZE, sizeof whole, &whole, NULL) == CL_SUCCESS && b.off == 0 &&
+        whole == b.n * sizeof(float)) {
+        clRetainMemObject(b.mem);
+        *out = b.mem;
+        return CLAE_OK;
+    }
+    cl_buffer_region region = {b.off * sizeof(float), b.n * sizeof(float)};
+    cl_int err;
+    *out = clCreateSubBuffer(b.mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clCreateSubBuffer (offset %zu, %zu bytes) failed: %s",
+                                          region.origin, region.size, clae_cl_error_name(err)));
+    }
+    return CLAE_OK;
+}
+
+void clae_mem_release(cl_mem mem)
+{
+    if (mem) clReleaseMemObject(mem);
+}
+
 static clae_status check_range(clae_runtime *rt, const char *what, clae_buf b, size_t off, size_t n)
 {
     if (!rt) return clae_fail(CLAE_ERR_ARG, "%s: runtime must not be NULL", what);

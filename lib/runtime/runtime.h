@@ -96,6 +96,12 @@ clae_status clae_buf_alloc(clae_runtime *rt, size_t n, clae_buf *out);
 void clae_buf_free(clae_buf *b);
 /* A view of floats [off, off+n) of `parent` (no ownership). */
 clae_buf clae_buf_view(clae_buf parent, size_t off, size_t n);
+/* The memory object of exactly view b, for callers that take no offset (the
+ * GEMM engines): a sub-buffer of b's region, or b's own object retained when
+ * b starts at 0 and is the whole of it. The caller releases *out with
+ * clae_mem_release(). cpu-ref views have no memory object: *out = NULL. */
+clae_status clae_buf_mem(clae_runtime *rt, clae_buf b, cl_mem *out);
+void clae_mem_release(cl_mem mem);
 clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n);
 clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n);
 clae_status clae_buf_zero(clae_runtime *rt, clae_buf b);
