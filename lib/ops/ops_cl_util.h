@@ -27,27 +27,13 @@ typedef struct karg {
 #define ARG_BUF(b) ARG_MEM((b).mem), ARG_U64((b).off)
 #define NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The work-group size: the runtime's CLAE_WG build define (64 when absent), capped by what the
- * kernel allows on this device, so host and kernels agree on one number. */
-static inline size_t local_size(clae_runtime *rt, cl_kernel k)
+/* Sets the arguments of kernel `name` and gives its work-group size (the runtime's CLAE_WG
+ * capped for this kernel, so host and kernels agree on one number); NULL (error recorded) on
+ * failure. */
+static inline cl_kernel kernel_with_args(clae_runtime *rt, const char *name, const karg *args, size_t nargs,
+                                         size_t *wg)
 {
-    size_t wg = 64, kmax = 0;
-    const char *d = strstr(rt->options, "-DCLAE_WG=");
-    if (d) {
-        long v = strtol(d + strlen("-DCLAE_WG="), NULL, 10);
-        if (v > 0) wg = (size_t)v;
-    }
-    if (clGetKernelWorkGroupInfo(k, rt->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
-            CL_SUCCESS &&
-        kmax > 0 && kmax < wg)
-        wg = kmax;
-    return wg;
-}
-
-/* Sets the arguments of kernel `name`; NULL (error recorded) on failure. */
-static inline cl_kernel kernel_with_args(clae_runtime *rt, const char *name, const karg *args, size_t nargs)
-{
-    cl_kernel k = clae_rt_kernel(rt, name);
+    cl_kernel k = clae_rt_kernel_wg(rt, name, wg);
     if (!k) {
         clae_rt_fail(rt, CLAE_ERR_OPENCL);
         return NULL;
@@ -69,9 +55,9 @@ static inline clae_status launch(clae_runtime *rt, const char *name, const karg 
                                  size_t g1, int two_d)
 {
     if (g0 == 0 || (two_d && g1 == 0)) return CLAE_OK;
-    cl_kernel k = kernel_with_args(rt, name, args, nargs);
+    size_t wg = 0;
+    cl_kernel k = kernel_with_args(rt, name, args, nargs, &wg);
     if (!k) return CLAE_ERR_OPENCL;
-    size_t wg = local_size(rt, k);
     clae_status s = two_d ? clae_rt_enqueue_2d(rt, k, name, g0, g1, wg, 1) : clae_rt_enqueue_1d(rt, k, name, g0, wg);
     return s == CLAE_OK ? s : clae_rt_fail(rt, s);
 }

@@ -9,9 +9,9 @@
 static clae_status launch_groups(clae_runtime *rt, const char *name, const karg *args, size_t nargs, size_t groups)
 {
     if (groups == 0) return CLAE_OK;
-    cl_kernel k = kernel_with_args(rt, name, args, nargs);
+    size_t wg = 0;
+    cl_kernel k = kernel_with_args(rt, name, args, nargs, &wg);
     if (!k) return CLAE_ERR_OPENCL;
-    size_t wg = local_size(rt, k);
     clae_status s = clae_rt_enqueue_1d(rt, k, name, groups * wg, wg);
     return s == CLAE_OK ? s : clae_rt_fail(rt, s);
 }

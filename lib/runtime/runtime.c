@@ -104,7 +104,24 @@ clae_status clae_rt_fail(clae_runtime *rt, clae_status status)
 /* Kernels and launches                                                      */
 /* ------------------------------------------------------------------------ */
 
-cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name)
+/* The work-group size of a new kernel: see clae_rt_kernel_wg. */
+static size_t kernel_wg(const clae_runtime *rt, cl_kernel k)
+{
+    size_t wg = 64, kmax = 0;
+    const char *d = strstr(rt->options, "-DCLAE_WG=");
+    if (d) {
+        long v = strtol(d + strlen("-DCLAE_WG="), NULL, 10);
+        if (v > 0) wg = (size_t)v;
+    }
+    if (clGetKernelWorkGroupInfo(k, rt->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) == CL_SUCCESS &&
+        kmax > 0 && kmax < wg)
+        wg = kmax;
+    return wg;
+}
+
+cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name) { return clae_rt_kernel_wg(rt, name, NULL); }
+
+cl_kernel clae_rt_kernel_wg(clae_runtime *rt, const char *name, size_t *wg)
 {
     if (!rt || !name) return NULL;
     if (rt->is_ref) {
@@ -112,7 +129,10 @@ cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name)
         return NULL;
     }
     for (int i = 0; i < rt->n_kernels; i++)
-        if (strcmp(rt->kernels[i].name, name) == 0) return rt->kernels[i].kernel;
+        if (strcmp(rt->kernels[i].name, name) == 0) {
+            if (wg) *wg = rt->kernels[i].wg;
+            return rt->kernels[i].kernel;
+        }
     if (strlen(name) >= sizeof rt->kernels[0].name) {
         clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: name too long", name));
         return NULL;
@@ -127,6 +147,8 @@ cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name)
         if (err == CL_SUCCESS && k) {
             clae_rt_copy_str(rt->kernels[rt->n_kernels].name, sizeof rt->kernels[0].name, name);
             rt->kernels[rt->n_kernels].kernel = k;
+            rt->kernels[rt->n_kernels].wg = kernel_wg(rt, k);
+            if (wg) *wg = rt->kernels[rt->n_kernels].wg;
             rt->n_kernels++;
             return k;
         }

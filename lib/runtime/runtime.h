@@ -39,6 +39,7 @@ extern const size_t clae_kernel_source_count;
 typedef struct clae_kernel_entry {
     char name[64];
     cl_kernel kernel;
+    size_t wg; /* its 1-D work-group size, worked out once (clae_rt_kernel_wg) */
 } clae_kernel_entry;
 
 struct clae_runtime {
@@ -90,6 +91,10 @@ clae_status clae_rt_fail(clae_runtime *rt, clae_status status);
 /* The kernel `name` from whichever program defines it, created once and cached.
  * NULL with the error set (CLAE_ERR_OPENCL naming the kernel) if none does. */
 cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name);
+/* clae_rt_kernel, and *wg (if non-NULL) its 1-D work-group size: the CLAE_WG build define (64 when
+ * absent) capped by what the kernel allows on this device, found when the kernel is first made,
+ * so a launch neither re-parses the options nor queries the device. */
+cl_kernel clae_rt_kernel_wg(clae_runtime *rt, const char *name, size_t *wg);
 
 /* Device-memory helpers. Each works for cpu-ref (host memory) and OpenCL. */
 clae_status clae_buf_alloc(clae_runtime *rt, size_t n, clae_buf *out);
