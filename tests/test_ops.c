@@ -32,7 +32,7 @@ START_TEST(test_philox_kat)
             ck_assert_msg(out[j] == kat_out[4 * v + j], "host vector %d word %d: %08x", v, j, out[j]);
         for (int p = 0; p < 2; p++) {
             uint32_t dev[4] = {0};
-            OK(ops_of(p)->philox(test_rt(p), kat_ctr + 4 * v, kat_key[v], dev, 1));
+            OK(clae_op_philox(test_rt(p), kat_ctr + 4 * v, kat_key[v], dev, 1));
             for (int j = 0; j < 4; j++)
                 ck_assert_msg(dev[j] == kat_out[4 * v + j], "%s vector %d word %d: %08x", ops_of(p)->name, v, j,
                               dev[j]);
@@ -44,7 +44,7 @@ START_TEST(test_philox_kat)
     const uint32_t key[2] = {0xdeadbeefu, 0x01234567u};
     for (uint32_t i = 0; i < 4 * N; i++) ctr[i] = i * 0x9e3779b9u;
     for (int i = 0; i < N; i++) clae_philox4x32_10(ctr + 4 * i, key, want + 4 * i);
-    OK(clae_ops_cl.philox(test_rt_cl(), ctr, key, got, N));
+    OK(clae_op_philox(test_rt_cl(), ctr, key, got, N));
     ck_assert(memcmp(got, want, sizeof want) == 0);
 }
 END_TEST
@@ -59,7 +59,7 @@ START_TEST(test_init_uniform)
     float *out[2] = {fmalloc(n), fmalloc(n)}, *other = fmalloc(n);
     for (int p = 0; p < 2; p++) {
         tbuf t = tb_new(test_rt(p), NULL, n);
-        OK(ops_of(p)->init_uniform(test_rt(p), t.b, n, seed, 3, a));
+        OK(clae_op_init_uniform(test_rt(p), t.b, n, seed, 3, a));
         tb_get(&t, out[p]);
         tb_free(&t);
     }
@@ -87,7 +87,7 @@ START_TEST(test_init_uniform)
 
     /* Another layer id is another stream. */
     tbuf t = tb_new(test_rt_cl(), NULL, n);
-    OK(clae_ops_cl.init_uniform(test_rt_cl(), t.b, n, seed, 4, a));
+    OK(clae_op_init_uniform(test_rt_cl(), t.b, n, seed, 4, a));
     tb_get(&t, other);
     tb_free(&t);
     size_t same = 0;
@@ -109,7 +109,7 @@ static const clae_gemm_engine *const cl_engines[] = {&clae_gemm_tiled, &clae_gem
 
 static const char *gemm_path_name(int q) { return q ? cl_engines[q - 1]->name : "ref"; }
 
-/* ops->gemm on path q with the engine swapped in only for the call, so a failing check cannot
+/* clae_op_gemm on path q with the engine swapped in only for the call, so a failing check cannot
  * leave the shared runtime on the wrong engine. */
 static clae_status gemm_on(int q, int ta, int tb, size_t M, size_t N, size_t K, float alpha, clae_buf A,
                            size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc)
@@ -117,7 +117,7 @@ static clae_status gemm_on(int q, int ta, int tb, size_t M, size_t N, size_t K, 
     clae_runtime *rt = test_rt(q > 0);
     const clae_gemm_engine *saved = rt->gemm;
     if (q > 0) rt->gemm = cl_engines[q - 1];
-    clae_status s = ops_of(q > 0)->gemm(rt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    clae_status s = clae_op_gemm(rt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     rt->gemm = saved;
     return s;
 }
@@ -318,7 +318,7 @@ START_TEST(test_bias_add)
         float *Z = uniform(n, 5, -2, 2), *b = uniform(cols, 6, -1, 1), *out[2] = {fmalloc(n), fmalloc(n)};
         for (int p = 0; p < 2; p++) {
             tbuf z = tb_new(test_rt(p), Z, n), bb = tb_new(test_rt(p), b, cols);
-            OK(ops_of(p)->bias_add(test_rt(p), z.b, bb.b, rows, cols));
+            OK(clae_op_bias_add(test_rt(p), z.b, bb.b, rows, cols));
             tb_get(&z, out[p]);
             tb_free(&z);
             tb_free(&bb);
@@ -350,10 +350,10 @@ START_TEST(test_act_forward)
     for (int f = 0; f < CLAE_ACT_COUNT; f++) {
         for (int p = 0; p < 2; p++) {
             tbuf z = tb_new(test_rt(p), Z, n), a = tb_new(test_rt(p), NULL, n);
-            OK(ops_of(p)->act_forward(test_rt(p), (clae_activation)f, z.b, a.b, n));
+            OK(clae_op_act_forward(test_rt(p), (clae_activation)f, z.b, a.b, n));
             tb_get(&a, out[p]);
             if (p == 1) { /* A may alias Z */
-                OK(ops_of(p)->act_forward(test_rt(p), (clae_activation)f, z.b, z.b, n));
+                OK(clae_op_act_forward(test_rt(p), (clae_activation)f, z.b, z.b, n));
                 tb_get(&z, inplace);
             }
             tb_free(&z);
@@ -366,10 +366,10 @@ START_TEST(test_act_forward)
         ck_assert(memcmp(inplace, out[1], n * sizeof(float)) == 0);
     }
     /* Known values at the special points, on the reference: σ(0) = ½, σ(±50) stays in (0, 1]. */
-    OK(clae_ops_ref.act_forward(test_rt_ref(), CLAE_ACT_SIGMOID, (clae_buf){Z, NULL, 0, n, 0},
+    OK(clae_op_act_forward(test_rt_ref(), CLAE_ACT_SIGMOID, (clae_buf){Z, NULL, 0, n, 0},
                                 (clae_buf){out[0], NULL, 0, n, 0}, n));
     ck_assert(out[0][0] == 0.5f && out[0][2] == 1.0f && out[0][3] > 0.0f && out[0][3] < 1e-21f);
-    OK(clae_ops_ref.act_forward(test_rt_ref(), CLAE_ACT_RELU, (clae_buf){Z, NULL, 0, n, 0},
+    OK(clae_op_act_forward(test_rt_ref(), CLAE_ACT_RELU, (clae_buf){Z, NULL, 0, n, 0},
                                 (clae_buf){out[0], NULL, 0, n, 0}, n));
     ck_assert(out[0][0] == 0.0f && out[0][1] == 0.0f && out[0][2] == 50.0f && out[0][3] == 0.0f);
     free(Z);
@@ -385,11 +385,11 @@ START_TEST(test_act_backward)
     float *Z = act_inputs(n), *A = fmalloc(n), *G = uniform(n, 8, -1, 1), *out[2] = {fmalloc(n), fmalloc(n)};
     for (int f = 0; f < CLAE_ACT_COUNT; f++) {
         /* The cached outputs A come from the reference forward pass, so relu has exact zeros. */
-        OK(clae_ops_ref.act_forward(test_rt_ref(), (clae_activation)f, (clae_buf){Z, NULL, 0, n, 0},
+        OK(clae_op_act_forward(test_rt_ref(), (clae_activation)f, (clae_buf){Z, NULL, 0, n, 0},
                                     (clae_buf){A, NULL, 0, n, 0}, n));
         for (int p = 0; p < 2; p++) {
             tbuf a = tb_new(test_rt(p), A, n), g = tb_new(test_rt(p), G, n);
-            OK(ops_of(p)->act_backward(test_rt(p), (clae_activation)f, a.b, g.b, n));
+            OK(clae_op_act_backward(test_rt(p), (clae_activation)f, a.b, g.b, n));
             tb_get(&g, out[p]);
             tb_free(&a);
             tb_free(&g);
@@ -424,13 +424,13 @@ START_TEST(test_loss_rows)
         float *out[2] = {fmalloc(rows), fmalloc(rows)};
         O[0] = 50.0f;
         if (n > 1) O[n - 1] = -50.0f;
-        OK(clae_ops_ref.act_forward(test_rt_ref(), CLAE_ACT_SIGMOID, (clae_buf){O, NULL, 0, n, 0},
+        OK(clae_op_act_forward(test_rt_ref(), CLAE_ACT_SIGMOID, (clae_buf){O, NULL, 0, n, 0},
                                     (clae_buf){Xh, NULL, 0, n, 0}, n));
         for (int l = 0; l < CLAE_LOSS_COUNT; l++) {
             for (int p = 0; p < 2; p++) {
                 tbuf o = tb_new(test_rt(p), O, n), xh = tb_new(test_rt(p), Xh, n), x = tb_new(test_rt(p), X, n),
                      r = tb_new(test_rt(p), NULL, rows);
-                OK(ops_of(p)->loss_rows(test_rt(p), (clae_loss)l, o.b, xh.b, x.b, rows, cols, r.b));
+                OK(clae_op_loss_rows(test_rt(p), (clae_loss)l, o.b, xh.b, x.b, rows, cols, r.b));
                 tb_get(&r, out[p]);
                 tb_free(&o);
                 tb_free(&xh);
@@ -461,13 +461,13 @@ START_TEST(test_loss_rows_known)
         tbuf o = tb_new(test_rt(p), O, 3), xh = tb_new(test_rt(p), Xh, 3), x = tb_new(test_rt(p), X, 3),
              x2 = tb_new(test_rt(p), X2, 3), r = tb_new(test_rt(p), NULL, 1);
         float v;
-        OK(ops_of(p)->loss_rows(test_rt(p), CLAE_LOSS_BCE, o.b, xh.b, x.b, 1, 3, r.b));
+        OK(clae_op_loss_rows(test_rt(p), CLAE_LOSS_BCE, o.b, xh.b, x.b, 1, 3, r.b));
         tb_get(&r, &v);
         ck_assert_msg(fabs(v - (100.0 + log(2.0))) < 1e-4, "%s bce %g", ops_of(p)->name, (double)v);
-        OK(ops_of(p)->loss_rows(test_rt(p), CLAE_LOSS_SSE, o.b, xh.b, x2.b, 1, 3, r.b));
+        OK(clae_op_loss_rows(test_rt(p), CLAE_LOSS_SSE, o.b, xh.b, x2.b, 1, 3, r.b));
         tb_get(&r, &v);
         ck_assert_msg(v == 0.625f, "%s sse %g", ops_of(p)->name, (double)v);
-        OK(ops_of(p)->row_sq_error(test_rt(p), xh.b, x2.b, 1, 3, r.b));
+        OK(clae_op_row_sq_error(test_rt(p), xh.b, x2.b, 1, 3, r.b));
         tb_get(&r, &v);
         ck_assert_msg(v == 1.25f, "%s row_sq_error %g", ops_of(p)->name, (double)v);
         tb_free(&o);
@@ -489,11 +489,11 @@ START_TEST(test_loss_grad)
     for (int k = 0; k <= CLAE_ACT_COUNT; k++) {
         clae_loss loss = k < CLAE_ACT_COUNT ? CLAE_LOSS_SSE : CLAE_LOSS_BCE;
         clae_activation act = k < CLAE_ACT_COUNT ? (clae_activation)k : CLAE_ACT_SIGMOID;
-        OK(clae_ops_ref.act_forward(test_rt_ref(), act, (clae_buf){O, NULL, 0, n, 0}, (clae_buf){Xh, NULL, 0, n, 0},
+        OK(clae_op_act_forward(test_rt_ref(), act, (clae_buf){O, NULL, 0, n, 0}, (clae_buf){Xh, NULL, 0, n, 0},
                                     n));
         for (int p = 0; p < 2; p++) {
             tbuf xh = tb_new(test_rt(p), Xh, n), x = tb_new(test_rt(p), X, n), g = tb_new(test_rt(p), NULL, n);
-            OK(ops_of(p)->loss_grad(test_rt(p), loss, act, xh.b, x.b, n, scale, g.b));
+            OK(clae_op_loss_grad(test_rt(p), loss, act, xh.b, x.b, n, scale, g.b));
             tb_get(&g, out[p]);
             tb_free(&xh);
             tb_free(&x);
@@ -515,7 +515,7 @@ START_TEST(test_loss_grad)
     /* The fused bce gradient is only valid for a sigmoid output: both paths refuse others. */
     for (int p = 0; p < 2; p++) {
         tbuf xh = tb_new(test_rt(p), Xh, n), x = tb_new(test_rt(p), X, n), g = tb_new(test_rt(p), NULL, n);
-        ck_assert(ops_of(p)->loss_grad(test_rt(p), CLAE_LOSS_BCE, CLAE_ACT_TANH, xh.b, x.b, n, scale, g.b) ==
+        ck_assert(clae_op_loss_grad(test_rt(p), CLAE_LOSS_BCE, CLAE_ACT_TANH, xh.b, x.b, n, scale, g.b) ==
                   CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "sigmoid") != NULL);
         tb_free(&xh);
@@ -538,7 +538,7 @@ START_TEST(test_row_sq_error)
         float *Xh = uniform(n, 14, 0, 1), *X = uniform(n, 15, 0, 1), *out[2] = {fmalloc(rows), fmalloc(rows)};
         for (int p = 0; p < 2; p++) {
             tbuf xh = tb_new(test_rt(p), Xh, n), x = tb_new(test_rt(p), X, n), r = tb_new(test_rt(p), NULL, rows);
-            OK(ops_of(p)->row_sq_error(test_rt(p), xh.b, x.b, rows, cols, r.b));
+            OK(clae_op_row_sq_error(test_rt(p), xh.b, x.b, rows, cols, r.b));
             tb_get(&r, out[p]);
             tb_free(&xh);
             tb_free(&x);
@@ -564,7 +564,7 @@ START_TEST(test_colsum)
         float *G = uniform(n, 16, -1, 1), *out[2] = {fmalloc(cols), fmalloc(cols)};
         for (int p = 0; p < 2; p++) {
             tbuf g = tb_new(test_rt(p), G, n), r = tb_new(test_rt(p), NULL, cols);
-            OK(ops_of(p)->colsum(test_rt(p), g.b, rows, cols, r.b));
+            OK(clae_op_colsum(test_rt(p), g.b, rows, cols, r.b));
             tb_get(&r, out[p]);
             tb_free(&g);
             tb_free(&r);
@@ -581,7 +581,7 @@ START_TEST(test_colsum)
     float ones[1024], sum[1] = {0};
     for (int i = 0; i < 1024; i++) ones[i] = 1.0f;
     tbuf g = tb_new(test_rt_cl(), ones, 1024), r = tb_new(test_rt_cl(), NULL, 1);
-    OK(clae_ops_cl.colsum(test_rt_cl(), g.b, 1024, 1, r.b));
+    OK(clae_op_colsum(test_rt_cl(), g.b, 1024, 1, r.b));
     tb_get(&r, sum);
     ck_assert(sum[0] == 1024.0f);
     tb_free(&g);
@@ -614,7 +614,7 @@ START_TEST(test_optimizers_vs_ref)
                 float *g = uniform(n, 100u + (uint32_t)t, -2, 2);
                 tbuf gb = tb_new(rt, g, n);
                 clae_opt_hyper h = hyper((clae_optimizer)k, t);
-                OK(ops_of(p)->opt_update(rt, &h, th.b, gb.b, s1.b, s2.b, n));
+                OK(clae_op_opt_update(rt, &h, th.b, gb.b, s1.b, s2.b, n));
                 tb_free(&gb);
                 free(g);
             }
@@ -650,7 +650,7 @@ static void step(int p, const clae_opt_hyper *h, float *th, const float *g, floa
 {
     clae_runtime *rt = test_rt(p);
     tbuf bt = tb_new(rt, th, n), bg = tb_new(rt, g, n), b1 = tb_new(rt, s1, n), b2 = tb_new(rt, s2, n);
-    OK(ops_of(p)->opt_update(rt, h, bt.b, bg.b, b1.b, b2.b, n));
+    OK(clae_op_opt_update(rt, h, bt.b, bg.b, b1.b, b2.b, n));
     tb_get(&bt, th);
     tb_get(&b1, s1);
     tb_get(&b2, s2);
@@ -715,19 +715,18 @@ START_TEST(test_arg_errors)
 {
     for (int p = 0; p < 2; p++) {
         clae_runtime *rt = test_rt(p);
-        const clae_ops *ops = ops_of(p);
         tbuf a = tb_new(rt, NULL, 10), b = tb_new(rt, NULL, 10), c = tb_new(rt, NULL, 10);
-        ck_assert(ops->act_forward(rt, CLAE_ACT_TANH, a.b, b.b, 11) == CLAE_ERR_ARG);
+        ck_assert(clae_op_act_forward(rt, CLAE_ACT_TANH, a.b, b.b, 11) == CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "act_forward") != NULL);
-        ck_assert(ops->colsum(rt, a.b, 3, 4, b.b) == CLAE_ERR_ARG);
-        ck_assert(ops->bias_add(rt, a.b, b.b, 2, 6) == CLAE_ERR_ARG);
-        ck_assert(ops->loss_rows(rt, CLAE_LOSS_SSE, a.b, b.b, c.b, 11, 1, a.b) == CLAE_ERR_ARG);
-        ck_assert(ops->act_forward(rt, CLAE_ACT_COUNT, a.b, b.b, 10) == CLAE_ERR_ARG);
+        ck_assert(clae_op_colsum(rt, a.b, 3, 4, b.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_bias_add(rt, a.b, b.b, 2, 6) == CLAE_ERR_ARG);
+        ck_assert(clae_op_loss_rows(rt, CLAE_LOSS_SSE, a.b, b.b, c.b, 11, 1, a.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_act_forward(rt, CLAE_ACT_COUNT, a.b, b.b, 10) == CLAE_ERR_ARG);
         clae_opt_hyper h = {.kind = CLAE_OPT_ADAM};
         clae_buf empty = {0};
-        ck_assert(ops->opt_update(rt, &h, a.b, b.b, c.b, empty, 10) == CLAE_ERR_ARG);
+        ck_assert(clae_op_opt_update(rt, &h, a.b, b.b, c.b, empty, 10) == CLAE_ERR_ARG);
         h.kind = CLAE_OPT_COUNT;
-        ck_assert(ops->opt_update(rt, &h, a.b, b.b, c.b, c.b, 10) == CLAE_ERR_ARG);
+        ck_assert(clae_op_opt_update(rt, &h, a.b, b.b, c.b, c.b, 10) == CLAE_ERR_ARG);
         /* 4×4 times 4×4 needs 16 floats per matrix; lda below the row length is refused too. */
         for (int q = p; q < (p ? GEMM_PATHS : 1); q++) {
             ck_assert(gemm_on(q, 0, 0, 4, 4, 4, 1.0f, a.b, 4, b.b, 4, 0.0f, c.b, 4) == CLAE_ERR_ARG);
@@ -736,7 +735,7 @@ START_TEST(test_arg_errors)
         }
         /* SGD needs no state: empty s1, s2 are fine. */
         h.kind = CLAE_OPT_SGD;
-        OK(ops->opt_update(rt, &h, a.b, b.b, empty, empty, 10));
+        OK(clae_op_opt_update(rt, &h, a.b, b.b, empty, empty, 10));
         /* Checking the guards also proves nothing was written by the refused calls. */
         float tmp[10];
         tb_get(&a, tmp);

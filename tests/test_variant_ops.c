@@ -122,7 +122,7 @@ static void run_corrupt_fill(int p, clae_noise kind, float level, const float *X
     clae_runtime *rt = test_rt(p);
     tbuf x = tb_new(rt, X, rows * cols), xt = tb_new(rt, NULL, rows * cols), id = tb_ids(rt, ids, rows);
     tbuf mean = tb_new(rt, fill, cols), lo = tb_new(rt, fill + cols, cols), hi = tb_new(rt, fill + 2 * cols, cols);
-    OK(ops_of(p)->corrupt(rt, kind, level, x.b, xt.b, id.b, rows, cols, seed, step, mean.b, lo.b, hi.b));
+    OK(clae_op_corrupt(rt, kind, level, x.b, xt.b, id.b, rows, cols, seed, step, mean.b, lo.b, hi.b));
     tb_get(&xt, out);
     tb_free(&x);
     tb_free(&xt);
@@ -335,7 +335,7 @@ START_TEST(test_corrupt_split_and_step)
             for (size_t c = 0; c < cols; c++) one[c] = 1.0f;
             tbuf x = tb_new(rt, X2, 2 * cols), id = tb_ids(rt, two, 2), f0 = tb_new(rt, z, cols),
                  f1 = tb_new(rt, one, cols);
-            OK(ops_of(p)->corrupt(rt, kind, level, x.b, x.b, id.b, 2, cols, SEED, 7, f0.b, f0.b, f1.b));
+            OK(clae_op_corrupt(rt, kind, level, x.b, x.b, id.b, 2, cols, SEED, 7, f0.b, f0.b, f1.b));
             tb_get(&x, other);
             ck_assert(memcmp(other, part, 2 * cols * sizeof(float)) == 0);
             tb_free(&x);
@@ -359,8 +359,8 @@ static void run_topk(int p, int cols_mode, const float *A0, size_t rows, size_t 
     clae_runtime *rt = test_rt(p);
     size_t n = rows * cols;
     tbuf a = tb_new(rt, A0, n), m = tb_new(rt, NULL, n);
-    if (cols_mode) OK(ops_of(p)->topk_cols(rt, a.b, m.b, rows, cols, k));
-    else OK(ops_of(p)->topk_rows(rt, a.b, m.b, rows, cols, k));
+    if (cols_mode) OK(clae_op_topk_cols(rt, a.b, m.b, rows, cols, k));
+    else OK(clae_op_topk_rows(rt, a.b, m.b, rows, cols, k));
     tb_get(&a, A);
     tb_get(&m, M);
     tb_free(&a);
@@ -473,7 +473,7 @@ START_TEST(test_mul_mask)
     for (size_t i = 0; i < n; i++) mask[i] = (i % 3 == 1) ? 0.0f : 1.0f;
     for (int p = 0; p < 2; p++) {
         tbuf g = tb_new(test_rt(p), G, n), m = tb_new(test_rt(p), mask, n);
-        OK(ops_of(p)->mul_mask(test_rt(p), g.b, m.b, n));
+        OK(clae_op_mul_mask(test_rt(p), g.b, m.b, n));
         tb_get(&g, out);
         /* One float product per element: exact. */
         for (size_t i = 0; i < n; i++) ck_assert(out[i] == G[i] * mask[i]);
@@ -492,7 +492,7 @@ END_TEST
 static float *codes(clae_activation f, size_t n, uint32_t seed)
 {
     float *Z = uniform(n, seed, -3, 3), *A = fmalloc(n);
-    OK(clae_ops_ref.act_forward(test_rt_ref(), f, hb(Z, n), hb(A, n), n));
+    OK(clae_op_act_forward(test_rt_ref(), f, hb(Z, n), hb(A, n), n));
     free(Z);
     return A;
 }
@@ -511,8 +511,8 @@ static sparsity_out run_sparsity(int p, clae_sparsity kind, clae_activation f, f
     const float garbage = 7.0f; /* pen must be written whatever the kind */
     tbuf a = tb_new(rt, A, n), st = tb_new(rt, stats0, cols), pen = tb_new(rt, &garbage, 1), g = tb_new(rt, G0, n),
          db = tb_new(rt, db0, cols);
-    OK(ops_of(p)->sparsity_forward(rt, kind, f, rho, weight, a.b, rows, cols, st.b, pen.b));
-    OK(ops_of(p)->sparsity_backward(rt, kind, f, rho, weight, a.b, rows, cols, st.b, g.b, db.b));
+    OK(clae_op_sparsity_forward(rt, kind, f, rho, weight, a.b, rows, cols, st.b, pen.b));
+    OK(clae_op_sparsity_backward(rt, kind, f, rho, weight, a.b, rows, cols, st.b, g.b, db.b));
     sparsity_out o = {fmalloc(cols), fmalloc(n), fmalloc(cols), 0.0f};
     tb_get(&st, o.stats);
     tb_get(&pen, &o.pen);
@@ -639,7 +639,7 @@ static void run_push(int p, const clae_opt_hyper *h, float rho, float beta, cons
     clae_runtime *rt = test_rt(p);
     tbuf e = tb_new(rt, ema, cols), d = tb_new(rt, db, cols), a = tb_new(rt, s1, cols), b = tb_new(rt, s2, cols),
          out = tb_new(rt, NULL, cols);
-    OK(ops_of(p)->sparsity_h2o_push(rt, h, rho, beta, e.b, d.b, a.b, b.b, cols, out.b));
+    OK(clae_op_sparsity_h2o_push(rt, h, rho, beta, e.b, d.b, a.b, b.b, cols, out.b));
     tb_get(&out, P);
     tb_free(&e);
     tb_free(&d);
@@ -669,7 +669,7 @@ START_TEST(test_h2o_replay)
         const float s0[2] = {0.0f, 0.5f}, garbage = 7.0f;
         float st[2], pen, P[2];
         tbuf a1 = tb_new(rt, A1, 4), a2 = tb_new(rt, A2, 2), s = tb_new(rt, s0, 2), pb = tb_new(rt, &garbage, 1);
-        OK(ops_of(p)->sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a1.b, 2, 2, s.b, pb.b));
+        OK(clae_op_sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a1.b, 2, 2, s.b, pb.b));
         tb_get(&s, st);
         tb_get(&pb, &pen);
         ck_assert(pen == 0.0f);
@@ -678,7 +678,7 @@ START_TEST(test_h2o_replay)
                           (double)st[c]);
         /* No penalty buffer at all is fine for h2o (a model plans none). */
         clae_buf none = {0};
-        OK(ops_of(p)->sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a2.b, 1, 2, s.b, none));
+        OK(clae_op_sparsity_forward(rt, CLAE_SPARSITY_H2O, CLAE_ACT_TANH, 0.05f, 0.5f, a2.b, 1, 2, s.b, none));
         tb_get(&s, st);
         for (int c = 0; c < 2; c++)
             ck_assert_msg(fabs(st[c] - after2[c]) <= 1e-6 * after2[c], "%s step 2 [%d] %.9g", ops_of(p)->name, c,
@@ -745,7 +745,7 @@ static float ref_sparsity_pen(clae_sparsity kind, clae_activation f, float rho, 
                               size_t cols)
 {
     float stats[16], pen;
-    OK(clae_ops_ref.sparsity_forward(test_rt_ref(), kind, f, rho, weight, hb(A, rows * cols), rows, cols,
+    OK(clae_op_sparsity_forward(test_rt_ref(), kind, f, rho, weight, hb(A, rows * cols), rows, cols,
                                      hb(stats, cols), hb(&pen, 1)));
     return pen;
 }
@@ -775,9 +775,9 @@ START_TEST(test_sparsity_gradcheck)
             for (size_t i = 0; i < n; i++) A[i] = A[i] > 0.0f ? A[i] : 0.0f;
         /* The forward pass leaves ρ̂ in stats for KL's backward pass, as in training. */
         float pen;
-        OK(clae_ops_ref.sparsity_forward(test_rt_ref(), kind, f, rho, weight, hb(A, n), rows, cols, hb(stats, cols),
+        OK(clae_op_sparsity_forward(test_rt_ref(), kind, f, rho, weight, hb(A, n), rows, cols, hb(stats, cols),
                                          hb(&pen, 1)));
-        OK(clae_ops_ref.sparsity_backward(test_rt_ref(), kind, f, rho, weight, hb(A, n), rows, cols, hb(stats, cols),
+        OK(clae_op_sparsity_backward(test_rt_ref(), kind, f, rho, weight, hb(A, n), rows, cols, hb(stats, cols),
                                           hb(G, n), hb(db, cols)));
         size_t checked = 0;
         for (size_t i = 0; i < n; i++) {
@@ -810,9 +810,9 @@ static contractive_out run_contractive(int p, clae_activation f, float lambda, c
     const float garbage = 7.0f;
     tbuf a = tb_new(rt, A, rows * H), w = tb_new(rt, W, H * D), q = tb_new(rt, NULL, H), pen = tb_new(rt, &garbage, 1),
          gz = tb_new(rt, GZ0, rows * H), dw = tb_new(rt, dW0, H * D);
-    OK(ops_of(p)->contractive_forward(rt, f, lambda, a.b, w.b, rows, H, D, q.b, pen.b));
-    OK(ops_of(p)->contractive_grad_z(rt, f, lambda, a.b, q.b, rows, H, gz.b));
-    OK(ops_of(p)->contractive_grad_w(rt, f, lambda, a.b, w.b, rows, H, D, dw.b));
+    OK(clae_op_contractive_forward(rt, f, lambda, a.b, w.b, rows, H, D, q.b, pen.b));
+    OK(clae_op_contractive_grad_z(rt, f, lambda, a.b, q.b, rows, H, gz.b));
+    OK(clae_op_contractive_grad_w(rt, f, lambda, a.b, w.b, rows, H, D, dw.b));
     contractive_out o = {fmalloc(H), fmalloc(rows * H), fmalloc(H * D), 0.0f};
     tb_get(&q, o.q);
     tb_get(&pen, &o.pen);
@@ -902,8 +902,8 @@ static float ref_contractive_pen(clae_activation f, float lambda, const float *Z
                                  size_t D)
 {
     float A[64], q[16], pen;
-    OK(clae_ops_ref.act_forward(test_rt_ref(), f, hb((float *)Z, rows * H), hb(A, rows * H), rows * H));
-    OK(clae_ops_ref.contractive_forward(test_rt_ref(), f, lambda, hb(A, rows * H), hb(W, H * D), rows, H, D,
+    OK(clae_op_act_forward(test_rt_ref(), f, hb((float *)Z, rows * H), hb(A, rows * H), rows * H));
+    OK(clae_op_contractive_forward(test_rt_ref(), f, lambda, hb(A, rows * H), hb(W, H * D), rows, H, D,
                                         hb(q, H), hb(&pen, 1)));
     return pen;
 }
@@ -919,11 +919,11 @@ START_TEST(test_contractive_gradcheck)
         clae_activation act = (clae_activation)f;
         float *Z = uniform(B * H, 100u + (uint32_t)f, -3, 3), *W = uniform(H * D, 101, -1, 1);
         float A[B * H], q[H], pen, GZ[B * H] = {0}, dW[H * D] = {0};
-        OK(clae_ops_ref.act_forward(test_rt_ref(), act, hb(Z, B * H), hb(A, B * H), B * H));
-        OK(clae_ops_ref.contractive_forward(test_rt_ref(), act, lambda, hb(A, B * H), hb(W, H * D), B, H, D, hb(q, H),
+        OK(clae_op_act_forward(test_rt_ref(), act, hb(Z, B * H), hb(A, B * H), B * H));
+        OK(clae_op_contractive_forward(test_rt_ref(), act, lambda, hb(A, B * H), hb(W, H * D), B, H, D, hb(q, H),
                                             hb(&pen, 1)));
-        OK(clae_ops_ref.contractive_grad_z(test_rt_ref(), act, lambda, hb(A, B * H), hb(q, H), B, H, hb(GZ, B * H)));
-        OK(clae_ops_ref.contractive_grad_w(test_rt_ref(), act, lambda, hb(A, B * H), hb(W, H * D), B, H, D,
+        OK(clae_op_contractive_grad_z(test_rt_ref(), act, lambda, hb(A, B * H), hb(q, H), B, H, hb(GZ, B * H)));
+        OK(clae_op_contractive_grad_w(test_rt_ref(), act, lambda, hb(A, B * H), hb(W, H * D), B, H, D,
                                            hb(dW, H * D)));
         for (size_t i = 0; i < B * H; i++) {
             if (act == CLAE_ACT_RELU && fabsf(Z[i]) < 2 * h) continue;
@@ -956,52 +956,58 @@ START_TEST(test_variant_arg_errors)
 {
     for (int p = 0; p < 2; p++) {
         clae_runtime *rt = test_rt(p);
-        const clae_ops *ops = ops_of(p);
         tbuf a = tb_new(rt, NULL, 12), b = tb_new(rt, NULL, 12), c = tb_new(rt, NULL, 12), one = tb_new(rt, NULL, 1);
         /* Noise levels outside their range, unknown kinds, short buffers (row_ids included). */
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 1.5f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_MASK, 1.5f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "corrupt") != NULL);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, NAN, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_GAUSSIAN, -0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_COUNT, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 4, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, one.b, 3, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_GAUSSIAN, NAN, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_GAUSSIAN, -0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_COUNT, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, c.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 4, 4, 1, 0, c.b, c.b, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, one.b, 3, 4, 1, 0, c.b, c.b, c.b) ==
+                  CLAE_ERR_ARG);
         /* The fill values the kind writes must hold cols floats (mask: mean; salt-and-pepper: min, max). */
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, one.b, c.b, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, one.b) ==
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_MASK, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, one.b, c.b, c.b) ==
                   CLAE_ERR_ARG);
-        ck_assert(ops->corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, one.b, c.b) ==
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, c.b, one.b) ==
                   CLAE_ERR_ARG);
-        ck_assert(ops->topk_rows(rt, a.b, one.b, 3, 4, 2) == CLAE_ERR_ARG);
-        ck_assert(ops->topk_cols(rt, a.b, b.b, 4, 4, 2) == CLAE_ERR_ARG);
-        ck_assert(ops->mul_mask(rt, a.b, one.b, 12) == CLAE_ERR_ARG);
+        ck_assert(clae_op_corrupt(rt, CLAE_NOISE_SALTPEPPER, 0.1f, a.b, b.b, c.b, 3, 4, 1, 0, c.b, one.b, c.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(clae_op_topk_rows(rt, a.b, one.b, 3, 4, 2) == CLAE_ERR_ARG);
+        ck_assert(clae_op_topk_cols(rt, a.b, b.b, 4, 4, 2) == CLAE_ERR_ARG);
+        ck_assert(clae_op_mul_mask(rt, a.b, one.b, 12) == CLAE_ERR_ARG);
         /* KL needs ρ in (0, 1); every penalty but h2o needs B ≥ 1; stats must hold cols floats. */
-        ck_assert(ops->sparsity_forward(rt, CLAE_SPARSITY_KL, CLAE_ACT_SIGMOID, 0.0f, 3.0f, a.b, 3, 4, b.b, one.b) ==
+        ck_assert(clae_op_sparsity_forward(rt, CLAE_SPARSITY_KL, CLAE_ACT_SIGMOID, 0.0f, 3.0f, a.b, 3, 4, b.b, one.b) ==
                   CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "sparsity_forward") != NULL);
-        ck_assert(ops->sparsity_forward(rt, CLAE_SPARSITY_L1, CLAE_ACT_RELU, 0.05f, 1.0f, a.b, 0, 4, b.b, one.b) ==
+        ck_assert(clae_op_sparsity_forward(rt, CLAE_SPARSITY_L1, CLAE_ACT_RELU, 0.05f, 1.0f, a.b, 0, 4, b.b, one.b) ==
                   CLAE_ERR_ARG);
-        ck_assert(ops->sparsity_forward(rt, CLAE_SPARSITY_COUNT, CLAE_ACT_RELU, 0.05f, 1.0f, a.b, 3, 4, b.b, one.b) ==
-                  CLAE_ERR_ARG);
-        ck_assert(ops->sparsity_forward(rt, CLAE_SPARSITY_KL, CLAE_ACT_SIGMOID, 0.05f, 1.0f, a.b, 3, 4, one.b,
-                                        one.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_forward(rt, CLAE_SPARSITY_COUNT, CLAE_ACT_RELU, 0.05f, 1.0f, a.b, 3, 4, b.b,
+                                           one.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_forward(rt, CLAE_SPARSITY_KL, CLAE_ACT_SIGMOID, 0.05f, 1.0f, a.b, 3, 4, one.b,
+                                           one.b) == CLAE_ERR_ARG);
         /* h2o's step: an unknown optimizer, a non-finite weight, buffers short of cols floats. */
         clae_opt_hyper hy = {.kind = CLAE_OPT_ADADELTA, .lr = 0.1f, .rho = 0.9f, .adadelta_eps = 1e-6f};
-        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, one.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, one.b) == CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "sparsity_h2o_push") != NULL);
-        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, one.b, a.b, 4, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, NAN, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, one.b, a.b, 4, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_h2o_push(rt, &hy, 0.05f, NAN, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
         hy.kind = CLAE_OPT_COUNT;
-        ck_assert(ops->sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->sparsity_backward(rt, CLAE_SPARSITY_L2, CLAE_ACT_COUNT, 0.05f, 1.0f, a.b, 3, 4, b.b, c.b,
-                                         c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_h2o_push(rt, &hy, 0.05f, 1.0f, a.b, b.b, c.b, a.b, 4, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_sparsity_backward(rt, CLAE_SPARSITY_L2, CLAE_ACT_COUNT, 0.05f, 1.0f, a.b, 3, 4, b.b, c.b,
+                                            c.b) == CLAE_ERR_ARG);
         /* Contractive: unknown activation, B = 0, short W and q. */
-        ck_assert(ops->contractive_forward(rt, CLAE_ACT_COUNT, 0.1f, a.b, b.b, 3, 4, 3, c.b, one.b) == CLAE_ERR_ARG);
-        ck_assert(ops->contractive_forward(rt, CLAE_ACT_SIGMOID, 0.1f, a.b, b.b, 0, 4, 3, c.b, one.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_contractive_forward(rt, CLAE_ACT_COUNT, 0.1f, a.b, b.b, 3, 4, 3, c.b, one.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_contractive_forward(rt, CLAE_ACT_SIGMOID, 0.1f, a.b, b.b, 0, 4, 3, c.b, one.b) ==
+                  CLAE_ERR_ARG);
         ck_assert(strstr(clae_last_error(), "contractive_forward") != NULL);
-        ck_assert(ops->contractive_forward(rt, CLAE_ACT_SIGMOID, 0.1f, a.b, b.b, 3, 4, 4, c.b, one.b) == CLAE_ERR_ARG);
-        ck_assert(ops->contractive_grad_z(rt, CLAE_ACT_TANH, 0.1f, a.b, one.b, 3, 4, c.b) == CLAE_ERR_ARG);
-        ck_assert(ops->contractive_grad_w(rt, CLAE_ACT_TANH, INFINITY, a.b, b.b, 3, 4, 3, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_contractive_forward(rt, CLAE_ACT_SIGMOID, 0.1f, a.b, b.b, 3, 4, 4, c.b, one.b) ==
+                  CLAE_ERR_ARG);
+        ck_assert(clae_op_contractive_grad_z(rt, CLAE_ACT_TANH, 0.1f, a.b, one.b, 3, 4, c.b) == CLAE_ERR_ARG);
+        ck_assert(clae_op_contractive_grad_w(rt, CLAE_ACT_TANH, INFINITY, a.b, b.b, 3, 4, 3, c.b) == CLAE_ERR_ARG);
         /* The guards prove nothing was written; the buffers are still all zero. */
         float tmp[12], z[12] = {0};
         tb_get(&a, tmp);

@@ -1,5 +1,5 @@
 /* model.c — the dense autoencoder: weights, forward, loss, backward and optimizer step.
- * Composes ops from the table in ops.h, so the same code runs on cpu-ref and every OpenCL device. */
+ * Composes the ops of ops.h (clae_op_*), so the same code runs on cpu-ref and every OpenCL device. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,12 +273,11 @@ static float init_limit(const clae_model *m, int l)
 /* Zeroes every persistent tensor (biases, optimizer and variant state) and draws the weights. */
 static clae_status model_init_weights(clae_model *m)
 {
-    const clae_ops *ops = m->rt->ops;
     for (int i = 0; i < m->plan.n; i++)
         if (m->plan.tensors[i].bytes && m->plan.tensors[i].persistent) TRY(clae_buf_zero(m->rt, *m->plan_dst[i]));
     for (int l = 0; l < m->M; l++) {
         dense_layer *L = &m->layer[l];
-        TRY(ops->init_uniform(m->rt, L->W, L->W.n, m->cfg.seed, (uint32_t)l, init_limit(m, l)));
+        TRY(clae_op_init_uniform(m->rt, L->W, L->W.n, m->cfg.seed, (uint32_t)l, init_limit(m, l)));
     }
     for (int v = 0; v < m->n_variants; v++)
         if (m->variants[v]->init_state) TRY(m->variants[v]->init_state(m, m->variant_state[v]));
@@ -445,15 +444,14 @@ static clae_status load_input(clae_model *m, dense_pass *p, const float *x, cons
  * output layer's pre-activation is kept in out_pre for the fused bce loss. */
 static clae_status forward(clae_model *m, dense_pass *p, size_t rows, int upto)
 {
-    const clae_ops *ops = m->rt->ops;
     for (int l = 0; l < upto; l++) {
         dense_layer *L = &m->layer[l];
         size_t in = width(m, l), out = width(m, l + 1);
         clae_buf A = l == 0 ? layer_input(p) : p->act[l];
         clae_buf Z = (l == m->M - 1 && p->out_pre.n) ? p->out_pre : p->act[l + 1];
-        TRY(ops->gemm(m->rt, 0, 1, rows, out, in, 1.0f, A, in, L->W, in, 0.0f, Z, out));
-        TRY(ops->bias_add(m->rt, Z, L->b, rows, out));
-        TRY(ops->act_forward(m->rt, m->cfg.activation[l], Z, p->act[l + 1], rows * out));
+        TRY(clae_op_gemm(m->rt, 0, 1, rows, out, in, 1.0f, A, in, L->W, in, 0.0f, Z, out));
+        TRY(clae_op_bias_add(m->rt, Z, L->b, rows, out));
+        TRY(clae_op_act_forward(m->rt, m->cfg.activation[l], Z, p->act[l + 1], rows * out));
         for (int v = 0; v < m->n_variants; v++)
             if (m->variants[v]->after_activation)
                 TRY(m->variants[v]->after_activation(m, m->variant_state[v], p, l + 1, rows, p->training));
@@ -470,7 +468,7 @@ static clae_status loss_enqueue(clae_model *m, size_t rows)
 {
     dense_pass *p = &m->train;
     clae_buf O = p->out_pre.n ? p->out_pre : p->act[m->M];
-    return m->rt->ops->loss_rows(m->rt, m->cfg.loss, O, p->act[m->M], p->act[0], rows, width(m, m->M), p->row_out);
+    return clae_op_loss_rows(m->rt, m->cfg.loss, O, p->act[m->M], p->act[0], rows, width(m, m->M), p->row_out);
 }
 
 /* Mean over rows of the per-row training loss (sum over features), plus the variants' penalties.
@@ -515,11 +513,10 @@ typedef struct backward_mode {
  * counts on it; the math is unchanged since G_{l-1} used the old W_l). */
 static clae_status backward(clae_model *m, size_t rows, const backward_mode *mode)
 {
-    const clae_ops *ops = m->rt->ops;
     dense_pass *p = &m->train;
     int M = m->M;
     clae_opt_hyper h = opt_hyper(m);
-    TRY(ops->loss_grad(m->rt, m->cfg.loss, m->cfg.activation[M - 1], p->act[M], p->act[0], rows * width(m, M),
+    TRY(clae_op_loss_grad(m->rt, m->cfg.loss, m->cfg.activation[M - 1], p->act[M], p->act[0], rows * width(m, M),
                        1.0f / (float)rows, m->grad[M - 1]));
     for (int l = M - 1; l >= 0; l--) {
         dense_layer *L = &m->layer[l];
@@ -528,16 +525,16 @@ static clae_status backward(clae_model *m, size_t rows, const backward_mode *mod
         clae_buf A = l == 0 ? layer_input(p) : p->act[l];
         for (int v = 0; v < m->n_variants; v++)
             if (m->variants[v]->grad_z) TRY(m->variants[v]->grad_z(m, m->variant_state[v], l, G, rows));
-        TRY(ops->gemm(m->rt, 1, 0, out, in, rows, 1.0f, G, out, A, in, 0.0f, L->dW, in));
-        TRY(ops->colsum(m->rt, G, rows, out, L->db));
+        TRY(clae_op_gemm(m->rt, 1, 0, out, in, rows, 1.0f, G, out, A, in, 0.0f, L->dW, in));
+        TRY(clae_op_colsum(m->rt, G, rows, out, L->db));
         for (int v = 0; v < m->n_variants; v++)
             if (m->variants[v]->grad_w) TRY(m->variants[v]->grad_w(m, m->variant_state[v], l, rows));
         if (l > 0) {
             clae_buf Gprev = m->grad[l - 1];
-            TRY(ops->gemm(m->rt, 0, 0, rows, in, out, 1.0f, G, out, L->W, in, 0.0f, Gprev, in));
+            TRY(clae_op_gemm(m->rt, 0, 0, rows, in, out, 1.0f, G, out, L->W, in, 0.0f, Gprev, in));
             for (int v = 0; v < m->n_variants; v++)
                 if (m->variants[v]->grad_act) TRY(m->variants[v]->grad_act(m, m->variant_state[v], l, Gprev, rows));
-            TRY(ops->act_backward(m->rt, m->cfg.activation[l - 1], p->act[l], Gprev, rows * in));
+            TRY(clae_op_act_backward(m->rt, m->cfg.activation[l - 1], p->act[l], Gprev, rows * in));
         }
         if (l == mode->probe_layer) {
             if (mode->dW) TRY(clae_buf_read(m->rt, L->dW, 0, mode->dW, L->dW.n));
@@ -546,8 +543,8 @@ static clae_status backward(clae_model *m, size_t rows, const backward_mode *mod
         if (mode->update) {
             for (int v = 0; v < m->n_variants; v++)
                 if (m->variants[v]->around_update) TRY(m->variants[v]->around_update(m, m->variant_state[v], l, &h, 1));
-            TRY(ops->opt_update(m->rt, &h, L->W, L->dW, L->sW1, L->sW2, L->W.n));
-            TRY(ops->opt_update(m->rt, &h, L->b, L->db, L->sb1, L->sb2, L->b.n));
+            TRY(clae_op_opt_update(m->rt, &h, L->W, L->dW, L->sW1, L->sW2, L->W.n));
+            TRY(clae_op_opt_update(m->rt, &h, L->b, L->db, L->sb1, L->sb2, L->b.n));
             for (int v = 0; v < m->n_variants; v++)
                 if (m->variants[v]->around_update) TRY(m->variants[v]->around_update(m, m->variant_state[v], l, &h, 0));
         }
@@ -698,7 +695,7 @@ static clae_status emit_output(clae_model *m, size_t first, size_t rows, void *o
 static clae_status emit_row_errors(clae_model *m, size_t first, size_t rows, void *out)
 {
     size_t D = width(m, m->M);
-    TRY(m->rt->ops->row_sq_error(m->rt, m->infer.act[m->M], m->infer.act[0], rows, D, m->infer.row_out));
+    TRY(clae_op_row_sq_error(m->rt, m->infer.act[m->M], m->infer.act[0], rows, D, m->infer.row_out));
     float *err = (float *)out + first;
     TRY(clae_buf_read(m->rt, m->infer.row_out, 0, err, rows));
     for (size_t r = 0; r < rows; r++) err[r] = (float)((double)err[r] / (double)D);

@@ -50,7 +50,7 @@ static clae_status contractive_after_activation(clae_model *m, void *state, dens
     contractive_state *st = state;
     int l = i - 1;
     if (!training || l >= clae_code(m)) return CLAE_OK;
-    return m->rt->ops->contractive_forward(m->rt, m->cfg.activation[l], m->cfg.contractive, pass->act[i], m->layer[l].W,
+    return clae_op_contractive_forward(m->rt, m->cfg.activation[l], m->cfg.contractive, pass->act[i], m->layer[l].W,
                                            rows, clae_width(m, i), clae_width(m, l), st->q[l], st->pen[l]);
 }
 
@@ -72,7 +72,7 @@ static clae_status contractive_grad_z(clae_model *m, void *state, int l, clae_bu
 {
     contractive_state *st = state;
     if (l >= clae_code(m)) return CLAE_OK;
-    return m->rt->ops->contractive_grad_z(m->rt, m->cfg.activation[l], m->cfg.contractive, m->train.act[l + 1], st->q[l],
+    return clae_op_contractive_grad_z(m->rt, m->cfg.activation[l], m->cfg.contractive, m->train.act[l + 1], st->q[l],
                                           rows, clae_width(m, l + 1), G);
 }
 
@@ -81,7 +81,7 @@ static clae_status contractive_grad_w(clae_model *m, void *state, int l, size_t 
 {
     (void)state;
     if (l >= clae_code(m)) return CLAE_OK;
-    return m->rt->ops->contractive_grad_w(m->rt, m->cfg.activation[l], m->cfg.contractive, m->train.act[l + 1],
+    return clae_op_contractive_grad_w(m->rt, m->cfg.activation[l], m->cfg.contractive, m->train.act[l + 1],
                                           m->layer[l].W, rows, clae_width(m, l + 1), clae_width(m, l), m->layer[l].dW);
 }
 

@@ -64,7 +64,7 @@ static clae_status denoise_init_state(clae_model *m, void *state)
 static clae_status denoise_make_input(clae_model *m, void *state, dense_pass *pass, size_t rows)
 {
     denoise_state *st = state;
-    return m->rt->ops->corrupt(m->rt, m->cfg.noise, m->cfg.noise_level, pass->act[0], pass->input, m->row_ids, rows,
+    return clae_op_corrupt(m->rt, m->cfg.noise, m->cfg.noise_level, pass->act[0], pass->input, m->row_ids, rows,
                                clae_width(m, 0), m->cfg.seed, (uint32_t)m->steps, st->mean, st->lo, st->hi);
 }
 

@@ -36,7 +36,7 @@ static clae_status select_grad_act(clae_model *m, void *state, int i, clae_buf G
 {
     select_state *st = state;
     if (i != clae_code(m)) return CLAE_OK;
-    return m->rt->ops->mul_mask(m->rt, G, st->mask, rows * clae_width(m, i));
+    return clae_op_mul_mask(m->rt, G, st->mask, rows * clae_width(m, i));
 }
 
 static clae_status refuse_contractive(const clae_model_config *c, const char *flag)
@@ -85,7 +85,7 @@ static clae_status ksparse_after_activation(clae_model *m, void *state, dense_pa
     size_t H = clae_width(m, i);
     size_t k = training ? ksparse_k_now(m) : (size_t)llround((double)m->cfg.ksparse_alpha * m->cfg.ksparse_k);
     if (k > H) k = H;
-    return m->rt->ops->topk_rows(m->rt, pass->act[i], training ? st->mask : st->infer_mask, rows, H, k);
+    return clae_op_topk_rows(m->rt, pass->act[i], training ? st->mask : st->infer_mask, rows, H, k);
 }
 
 static void ksparse_describe(const clae_model_config *c, char *buf, size_t cap)
@@ -152,7 +152,7 @@ static clae_status wta_after_activation(clae_model *m, void *state, dense_pass *
     select_state *st = state;
     if (!training || i != clae_code(m)) return CLAE_OK;
     size_t winners = wta_winners(m->cfg.wta_rate, rows);
-    return m->rt->ops->topk_cols(m->rt, pass->act[i], st->mask, rows, clae_width(m, i), winners);
+    return clae_op_topk_cols(m->rt, pass->act[i], st->mask, rows, clae_width(m, i), winners);
 }
 
 static void wta_describe(const clae_model_config *c, char *buf, size_t cap)

@@ -80,12 +80,12 @@ static clae_status sparse_after_activation(clae_model *m, void *state, dense_pas
         /* h2o's running mean moves only in real steps, not in loss or gradient evaluations. */
         if (i >= m->M || !m->in_step) return CLAE_OK;
         clae_buf none = {0};
-        return m->rt->ops->sparsity_forward(m->rt, CLAE_SPARSITY_H2O, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
+        return clae_op_sparsity_forward(m->rt, CLAE_SPARSITY_H2O, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
                                             sparse_weight(&m->cfg), pass->act[i], rows, clae_width(m, i), st->ema[i],
                                             none);
     }
     if (i != clae_code(m)) return CLAE_OK;
-    return m->rt->ops->sparsity_forward(m->rt, m->cfg.sparsity, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
+    return clae_op_sparsity_forward(m->rt, m->cfg.sparsity, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
                                         sparse_weight(&m->cfg), pass->act[i], rows, clae_width(m, i), st->stats,
                                         st->pen);
 }
@@ -107,7 +107,7 @@ static clae_status sparse_grad_act(clae_model *m, void *state, int i, clae_buf G
     sparse_state *st = state;
     if (i != clae_code(m) || m->cfg.sparsity == CLAE_SPARSITY_H2O) return CLAE_OK;
     clae_buf none = {0};
-    return m->rt->ops->sparsity_backward(m->rt, m->cfg.sparsity, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
+    return clae_op_sparsity_backward(m->rt, m->cfg.sparsity, m->cfg.activation[i - 1], m->cfg.sparsity_rho,
                                          sparse_weight(&m->cfg), m->train.act[i], rows, clae_width(m, i), st->stats,
                                          G, none);
 }
@@ -122,11 +122,11 @@ static clae_status sparse_around_update(clae_model *m, void *state, int l, const
     if (m->cfg.sparsity != CLAE_SPARSITY_H2O || i >= m->M) return CLAE_OK;
     dense_layer *L = &m->layer[l];
     if (before)
-        return m->rt->ops->sparsity_h2o_push(m->rt, h, m->cfg.sparsity_rho, sparse_weight(&m->cfg), st->ema[i], L->db,
+        return clae_op_sparsity_h2o_push(m->rt, h, m->cfg.sparsity_rho, sparse_weight(&m->cfg), st->ema[i], L->db,
                                              L->sb1, L->sb2, clae_width(m, i), st->push[i]);
     clae_opt_hyper minus = {.kind = CLAE_OPT_SGD, .lr = 1.0f};
     clae_buf none = {0};
-    return m->rt->ops->opt_update(m->rt, &minus, L->b, st->push[i], none, none, clae_width(m, i));
+    return clae_op_opt_update(m->rt, &minus, L->b, st->push[i], none, none, clae_width(m, i));
 }
 
 static void sparse_describe(const clae_model_config *c, char *buf, size_t cap)

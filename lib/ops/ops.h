@@ -1,5 +1,5 @@
-/* ops.h — the op table: every op the models use, with an OpenCL and a plain-C reference twin.
- * Both implementations share one signature; a runtime points at the one for its device. */
+/* ops.h — every op the models use: one checking entry point each (clae_op_*, lib/ops/ops.c), and the
+ * table of bodies with an OpenCL and a plain-C reference twin that the entry calls once the arguments pass. */
 #ifndef CLAE_OPS_H
 #define CLAE_OPS_H
 
@@ -16,14 +16,11 @@ typedef struct clae_opt_hyper {
     float rho, adadelta_eps;
 } clae_opt_hyper;
 
+/* The bodies of one path. Callers go through clae_op_<name> below, never through the table: the
+ * entry checks every argument (buffer sizes, enum ranges, hyperparameters; CLAE_ERR_ARG naming the op
+ * and the path) so the bodies, which trust them, hold no checks of their own. The contracts are here. */
 typedef struct clae_ops {
     const char *name; /* "ref" or "opencl" */
-
-    /* C = alpha·op(A)·op(B) + beta·C, row-major; op(X) = Xᵀ when trans is
-     * non-zero; op(A) is M×K, op(B) is K×N, C is M×N. Goes through rt->gemm. */
-    clae_status (*gemm)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
-                        float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta,
-                        clae_buf C, size_t ldc);
 
     /* Z[r,c] += b[c] for r < rows, c < cols. */
     clae_status (*bias_add)(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols);
@@ -134,5 +131,44 @@ typedef struct clae_ops {
 
 extern const clae_ops clae_ops_ref;
 extern const clae_ops clae_ops_cl;
+
+/* The checking entry points, one per op, with the table's signatures (contracts above). GEMM is not
+ * in the table: C = alpha·op(A)·op(B) + beta·C, row-major, op(X) = Xᵀ when trans is non-zero, op(A)
+ * M×K, op(B) K×N, C M×N, goes straight to rt->gemm, whose engines check their own arguments. */
+clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                         clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc);
+clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols);
+clae_status clae_op_act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n);
+clae_status clae_op_act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n);
+clae_status clae_op_loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae_buf Xhat, clae_buf X, size_t rows,
+                              size_t cols, clae_buf out);
+clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat, clae_buf X,
+                              size_t n, float scale, clae_buf G);
+clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out);
+clae_status clae_op_colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out);
+clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad, clae_buf s1,
+                               clae_buf s2, size_t n);
+clae_status clae_op_init_uniform(clae_runtime *rt, clae_buf theta, size_t n, uint64_t seed, uint32_t layer_id,
+                                 float a);
+clae_status clae_op_philox(clae_runtime *rt, const uint32_t *ctr, const uint32_t key[2], uint32_t *out, size_t n);
+clae_status clae_op_corrupt(clae_runtime *rt, clae_noise kind, float level, clae_buf X, clae_buf Xt, clae_buf row_ids,
+                            size_t rows, size_t cols, uint64_t seed, uint32_t step, clae_buf mean, clae_buf lo,
+                            clae_buf hi);
+clae_status clae_op_topk_rows(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t k);
+clae_status clae_op_topk_cols(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t m);
+clae_status clae_op_mul_mask(clae_runtime *rt, clae_buf G, clae_buf mask, size_t n);
+clae_status clae_op_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho, float weight,
+                                     clae_buf A, size_t rows, size_t cols, clae_buf stats, clae_buf pen);
+clae_status clae_op_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho,
+                                      float weight, clae_buf A, size_t rows, size_t cols, clae_buf stats, clae_buf G,
+                                      clae_buf db);
+clae_status clae_op_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight,
+                                      clae_buf ema, clae_buf db, clae_buf s1, clae_buf s2, size_t cols, clae_buf P);
+clae_status clae_op_contractive_forward(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf W,
+                                        size_t rows, size_t H, size_t D, clae_buf q, clae_buf pen);
+clae_status clae_op_contractive_grad_z(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf q,
+                                       size_t rows, size_t H, clae_buf GZ);
+clae_status clae_op_contractive_grad_w(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf W,
+                                       size_t rows, size_t H, size_t D, clae_buf dW);
 
 #endif

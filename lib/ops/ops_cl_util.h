@@ -1,5 +1,5 @@
-/* ops_cl_util.h — what every OpenCL op file shares: kernel-argument lists, buffer checks and the
- * launch helper. Internal to lib/ops/ops_cl.c and lib/ops/ops_variants_cl.c, so both launch kernels alike. */
+/* ops_cl_util.h — what every OpenCL op file shares: kernel-argument lists and the launch helper.
+ * Internal to lib/ops/ops_cl.c and lib/ops/ops_variants_cl.c, so both launch kernels alike. */
 #ifndef CLAE_OPS_CL_UTIL_H
 #define CLAE_OPS_CL_UTIL_H
 
@@ -7,9 +7,6 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
-
-#define OPS_PATH_IS_REF 0
-#include "ops/ops_common.h"
 
 /* One kernel argument. Offsets and sizes travel as cl_ulong so no index can overflow; the
  * compound literals live until the end of the block that builds the argument list. */

@@ -1,12 +1,9 @@
-/* ops_ref_util.h — what every reference op file shares: buffer checks and f'(z) from the cached
- * output. Internal to lib/ops/ops_ref.c and lib/ops/ops_variants_ref.c, so both check and differentiate alike. */
+/* ops_ref_util.h — what every reference op file shares: f'(z) from the cached output. Internal to
+ * lib/ops/ops_ref.c and lib/ops/ops_variants_ref.c, so both differentiate alike. */
 #ifndef CLAE_OPS_REF_UTIL_H
 #define CLAE_OPS_REF_UTIL_H
 
 #include "runtime/runtime.h"
-
-#define OPS_PATH_IS_REF 1
-#include "ops/ops_common.h"
 
 /* f'(z) through the cached output a (σ: a(1−a), tanh: 1−a²); relu' = 1 only where a > 0. */
 static inline float act_deriv(clae_activation f, float a)

@@ -1,5 +1,5 @@
-/* ops_variants_cl.c — the OpenCL side of the regularized-variant ops (README, The math): checks,
- * arguments and launches of cl/noise.cl, cl/select.cl and cl/penalty.cl, queued without waiting. */
+/* ops_variants_cl.c — the OpenCL side of the regularized-variant ops (README, The math): arguments (checked
+ * by lib/ops/ops.c) and launches of cl/noise.cl, select.cl and penalty.cl, queued without waiting. */
 #include "ops/ops.h"
 #include "ops/ops_cl_util.h"
 #include "ops/ops_variants.h"
@@ -28,14 +28,6 @@ clae_status clae_cl_corrupt(clae_runtime *rt, clae_noise kind, float level, clae
                             clae_buf row_ids, size_t rows, size_t cols, uint64_t seed, uint32_t step,
                             clae_buf mean, clae_buf lo, clae_buf hi)
 {
-    clae_status s = clae_check_noise(rt, "opencl", kind, level);
-    if (s != CLAE_OK) return s;
-    NEED("corrupt", X, rows * cols);
-    NEED("corrupt", Xt, rows * cols);
-    NEED("corrupt", row_ids, kind == CLAE_NOISE_NONE ? 0 : rows);
-    NEED("corrupt(mean)", mean, kind == CLAE_NOISE_MASK ? cols : 0);
-    NEED("corrupt(min)", lo, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
-    NEED("corrupt(max)", hi, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
     /* A kind that reads no fill value gets X in its place, so no argument is a null buffer. */
     if (kind != CLAE_NOISE_MASK) mean = X;
     if (kind != CLAE_NOISE_SALTPEPPER) lo = hi = X;
@@ -50,11 +42,9 @@ clae_status clae_cl_corrupt(clae_runtime *rt, clae_noise kind, float level, clae
 
 /* ---- top-k selection and masks (cl/select.cl) ---------------------------------------------- */
 
-static clae_status topk(clae_runtime *rt, const char *op, const char *mask_kernel, clae_buf A, clae_buf mask,
-                        size_t rows, size_t cols, size_t k)
+static clae_status topk(clae_runtime *rt, const char *mask_kernel, clae_buf A, clae_buf mask, size_t rows,
+                        size_t cols, size_t k)
 {
-    NEED(op, A, rows * cols);
-    NEED(op, mask, rows * cols);
     karg a[] = {ARG_BUF(A), ARG_BUF(mask), ARG_U64(rows), ARG_U64(cols), ARG_U64(k)};
     clae_status s = launch(rt, mask_kernel, a, NARGS(a), cols, rows, 1);
     if (s != CLAE_OK) return s;
@@ -64,18 +54,16 @@ static clae_status topk(clae_runtime *rt, const char *op, const char *mask_kerne
 
 clae_status clae_cl_topk_rows(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t k)
 {
-    return topk(rt, "topk_rows", "topk_rows_mask", A, mask, rows, cols, k);
+    return topk(rt, "topk_rows_mask", A, mask, rows, cols, k);
 }
 
 clae_status clae_cl_topk_cols(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t m)
 {
-    return topk(rt, "topk_cols", "topk_cols_mask", A, mask, rows, cols, m);
+    return topk(rt, "topk_cols_mask", A, mask, rows, cols, m);
 }
 
 clae_status clae_cl_mul_mask(clae_runtime *rt, clae_buf G, clae_buf mask, size_t n)
 {
-    NEED("mul_mask", G, n);
-    NEED("mul_mask", mask, n);
     karg a[] = {ARG_BUF(G), ARG_BUF(mask), ARG_U64(n)};
     return launch(rt, "mul_mask", a, NARGS(a), n, 0, 0);
 }
@@ -85,11 +73,7 @@ clae_status clae_cl_mul_mask(clae_runtime *rt, clae_buf G, clae_buf mask, size_t
 clae_status clae_cl_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho, float weight,
                                      clae_buf A, size_t rows, size_t cols, clae_buf stats, clae_buf pen)
 {
-    clae_status s = clae_check_sparsity(rt, "opencl", "sparsity_forward", kind, f, rho, weight, rows);
-    if (s != CLAE_OK) return s;
-    NEED("sparsity_forward", pen, kind == CLAE_SPARSITY_H2O ? 0 : 1);
-    NEED("sparsity_forward", A, kind == CLAE_SPARSITY_NONE ? 0 : rows * cols);
-    if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_forward", stats, cols);
+    clae_status s;
     switch (kind) {
     case CLAE_SPARSITY_KL: {
         karg a[] = {ARG_I32(f == CLAE_ACT_TANH), ARG_BUF(A), ARG_U64(rows), ARG_U64(cols), ARG_BUF(stats)};
@@ -117,19 +101,14 @@ clae_status clae_cl_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_
 clae_status clae_cl_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho, float weight,
                                       clae_buf A, size_t rows, size_t cols, clae_buf stats, clae_buf G, clae_buf db)
 {
-    clae_status s = clae_check_sparsity(rt, "opencl", "sparsity_backward", kind, f, rho, weight, rows);
-    if (s != CLAE_OK) return s;
     /* h2o's step is not a gradient: it acts on the bias around its update (sparsity_h2o_push). */
     if (kind == CLAE_SPARSITY_NONE || kind == CLAE_SPARSITY_H2O) return CLAE_OK;
     (void)db;
-    if (kind == CLAE_SPARSITY_KL) NEED("sparsity_backward", stats, cols);
-    NEED("sparsity_backward", G, rows * cols);
     const float scale = clae_sparsity_grad_scale(kind, f, weight, rows);
     if (kind == CLAE_SPARSITY_KL) {
         karg a[] = {ARG_F32(scale), ARG_F32(rho), ARG_BUF(stats), ARG_U64(rows), ARG_U64(cols), ARG_BUF(G)};
         return launch(rt, "sparsity_kl_grad", a, NARGS(a), cols, rows, 1);
     }
-    NEED("sparsity_backward", A, rows * cols);
     karg a[] = {ARG_I32(kind == CLAE_SPARSITY_L2), ARG_F32(scale), ARG_BUF(A), ARG_U64(rows * cols), ARG_BUF(G)};
     return launch(rt, "sparsity_act_grad", a, NARGS(a), rows * cols, 0, 0);
 }
@@ -139,13 +118,6 @@ _Static_assert(CLAE_OPT_ADAM == 3 && CLAE_OPT_ADADELTA == 4, "cl/penalty.cl numb
 clae_status clae_cl_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight, clae_buf ema,
                                       clae_buf db, clae_buf s1, clae_buf s2, size_t cols, clae_buf P)
 {
-    clae_status s = clae_check_h2o_push(rt, "opencl", h, rho, weight);
-    if (s != CLAE_OK) return s;
-    NEED("sparsity_h2o_push", ema, cols);
-    NEED("sparsity_h2o_push", db, cols);
-    NEED("sparsity_h2o_push", P, cols);
-    NEED("sparsity_h2o_push(eg2)", s1, h->kind == CLAE_OPT_ADADELTA ? cols : 0);
-    NEED("sparsity_h2o_push(v)", s2, h->kind == CLAE_OPT_ADAM || h->kind == CLAE_OPT_ADADELTA ? cols : 0);
     /* Optimizers without that state read db in its place (never used: no null buffer arguments). */
     if (h->kind != CLAE_OPT_ADADELTA) s1 = db;
     if (h->kind != CLAE_OPT_ADAM && h->kind != CLAE_OPT_ADADELTA) s2 = db;
@@ -162,14 +134,8 @@ clae_status clae_cl_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h,
 clae_status clae_cl_contractive_forward(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf W,
                                         size_t rows, size_t H, size_t D, clae_buf q, clae_buf pen)
 {
-    clae_status s = clae_check_contractive(rt, "opencl", "contractive_forward", f, lambda, rows);
-    if (s != CLAE_OK) return s;
-    NEED("contractive_forward", A, rows * H);
-    NEED("contractive_forward", W, H * D);
-    NEED("contractive_forward", q, H);
-    NEED("contractive_forward", pen, 1);
     karg a[] = {ARG_BUF(W), ARG_U64(H), ARG_U64(D), ARG_BUF(q)};
-    s = launch(rt, "contractive_q", a, NARGS(a), H, 0, 0);
+    clae_status s = launch(rt, "contractive_q", a, NARGS(a), H, 0, 0);
     if (s != CLAE_OK) return s;
     karg b[] = {ARG_I32(f), ARG_F32(lambda), ARG_BUF(A), ARG_BUF(q), ARG_U64(rows), ARG_U64(H), ARG_BUF(pen)};
     return launch(rt, "contractive_pen", b, NARGS(b), 1, 0, 0);
@@ -178,11 +144,6 @@ clae_status clae_cl_contractive_forward(clae_runtime *rt, clae_activation f, flo
 clae_status clae_cl_contractive_grad_z(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf q,
                                        size_t rows, size_t H, clae_buf GZ)
 {
-    clae_status s = clae_check_contractive(rt, "opencl", "contractive_grad_z", f, lambda, rows);
-    if (s != CLAE_OK) return s;
-    NEED("contractive_grad_z", A, rows * H);
-    NEED("contractive_grad_z", q, H);
-    NEED("contractive_grad_z", GZ, rows * H);
     /* relu and linear: d = 0, so R = 0 and there is nothing to add (as in the reference). */
     if (f == CLAE_ACT_RELU || f == CLAE_ACT_LINEAR) return CLAE_OK;
     karg a[] = {ARG_I32(f), ARG_F32(clae_contractive_scale(lambda, rows)), ARG_BUF(A), ARG_BUF(q), ARG_U64(rows),
@@ -193,11 +154,6 @@ clae_status clae_cl_contractive_grad_z(clae_runtime *rt, clae_activation f, floa
 clae_status clae_cl_contractive_grad_w(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf W,
                                        size_t rows, size_t H, size_t D, clae_buf dW)
 {
-    clae_status s = clae_check_contractive(rt, "opencl", "contractive_grad_w", f, lambda, rows);
-    if (s != CLAE_OK) return s;
-    NEED("contractive_grad_w", A, rows * H);
-    NEED("contractive_grad_w", W, H * D);
-    NEED("contractive_grad_w", dW, H * D);
     if (D == 0) return CLAE_OK;
     karg a[] = {ARG_I32(f), ARG_F32(lambda), ARG_BUF(A), ARG_BUF(W), ARG_U64(rows), ARG_U64(H), ARG_U64(D),
                 ARG_BUF(dW)};

@@ -1,5 +1,5 @@
 /* gemm.h — the one interface every GEMM goes through, so engines can be chosen per device.
- * Callers use rt->ops->gemm; clae_runtime_open (lib/ops/ops_select.c) picks rt->gemm for the device. */
+ * Callers use clae_op_gemm (ops/ops.h); clae_runtime_open (lib/ops/ops_select.c) picks rt->gemm for the device. */
 #ifndef CLAE_GEMM_H
 #define CLAE_GEMM_H
 
@@ -7,7 +7,7 @@
 
 typedef struct clae_gemm_engine {
     const char *name; /* "ref", "clblast", ... */
-    /* Row-major C = alpha·op(A)·op(B) + beta·C (see clae_ops.gemm). */
+    /* Row-major C = alpha·op(A)·op(B) + beta·C (see clae_op_gemm). */
     clae_status (*sgemm)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                          float alpha, clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta,
                          clae_buf C, size_t ldc);
