@@ -168,6 +168,32 @@ START_TEST(st_round_trip)
 }
 END_TEST
 
+/* The header alone: the same names, shapes and metadata, no data, and the
+ * same refusal of a file whose header promises more bytes than it has. */
+START_TEST(st_header_only)
+{
+    const char *path = test_tmp_path("model.safetensors");
+    st_write_sample(path);
+    clae_st_file *f = NULL;
+    ck_assert_msg(clae_st_open_header(path, &f) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_uint_eq(clae_st_count(f), 3);
+    const clae_st_tensor *t = clae_st_find(f, "layers.0.weight");
+    ck_assert(t && t->ndim == 2 && t->shape[0] == 3 && t->shape[1] == 4);
+    ck_assert_str_eq(clae_st_meta(f, "note"), st_meta[3][1]);
+    const size_t sw[2] = {3, 4};
+    const float *w = NULL;
+    expect(clae_st_get_f32(f, "layers.0.weight", 2, sw, &w), CLAE_ERR_ARG, path, "header only");
+    clae_st_close(f);
+    FILE *fp = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+    long size = ftell(fp);
+    fclose(fp);
+    ck_assert_int_eq(truncate(path, size - 4), 0);
+    ck_assert_int_ne(clae_st_open_header(path, &f), CLAE_OK);
+}
+END_TEST
+
 /* The file a clae writer produced, read with nothing but the format
  * description and cJSON: length prefix, JSON, offsets that tile the byte
  * buffer, and the little-endian bytes of every element. */
@@ -1184,6 +1210,7 @@ Suite *suite_io(void)
     TCase *st = tcase_create("safetensors");
     tcase_add_checked_fixture(st, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(st, st_round_trip);
+    tcase_add_test(st, st_header_only);
     tcase_add_test(st, st_layout_independent);
     tcase_add_test(st, st_corrupt_files);
     tcase_add_test(st, st_foreign_layouts);

@@ -644,7 +644,7 @@ static clae_status place_tensors(clae_st_file *f)
     return CLAE_OK;
 }
 
-static clae_status st_load(clae_st_file *f, FILE *fp)
+static clae_status st_load(clae_st_file *f, FILE *fp, int header_only)
 {
     struct stat sb;
     if (fstat(fileno(fp), &sb) != 0)
@@ -680,7 +680,7 @@ static clae_status st_load(clae_st_file *f, FILE *fp)
     }
     clae_status st = parse_header(f, hdr, (size_t)n, (size_t)data_size);
     free(hdr);
-    if (st != CLAE_OK) return st;
+    if (st != CLAE_OK || header_only) return st;
     f->buf = malloc(data_size ? (size_t)data_size : 1);
     if (!f->buf)
         return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory for %llu bytes of tensors", f->path,
@@ -695,7 +695,7 @@ static clae_status st_load(clae_st_file *f, FILE *fp)
     return place_tensors(f);
 }
 
-clae_status clae_st_open(const char *path, clae_st_file **out)
+static clae_status st_open(const char *path, int header_only, clae_st_file **out)
 {
     if (out) *out = NULL;
     if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_st_open: path and out must not be NULL");
@@ -711,7 +711,7 @@ clae_status clae_st_open(const char *path, clae_st_file **out)
         clae_st_close(f);
         return st;
     }
-    clae_status st = st_load(f, fp);
+    clae_status st = st_load(f, fp, header_only);
     fclose(fp);
     if (st != CLAE_OK) {
         clae_st_close(f);
@@ -720,6 +720,10 @@ clae_status clae_st_open(const char *path, clae_st_file **out)
     *out = f;
     return CLAE_OK;
 }
+
+clae_status clae_st_open(const char *path, clae_st_file **out) { return st_open(path, 0, out); }
+
+clae_status clae_st_open_header(const char *path, clae_st_file **out) { return st_open(path, 1, out); }
 
 const char *clae_st_path(const clae_st_file *f) { return f ? f->path : ""; }
 
@@ -747,6 +751,7 @@ static clae_status get_typed(const clae_st_file *f, const char *name, clae_st_dt
     if (!f || !name || !data || (ndim > 0 && !shape))
         return clae_fail(CLAE_ERR_ARG, "clae_st_get: file, name, shape and data must not be NULL");
     *data = NULL;
+    if (!f->buf) return clae_fail(CLAE_ERR_ARG, "%s: opened for its header only: tensor data was not read", f->path);
     const clae_st_tensor *t = clae_st_find(f, name);
     if (!t) return clae_fail(CLAE_ERR_FORMAT, "%s: no tensor '%s'", f->path, name);
     if (t->dtype != dt)

@@ -88,6 +88,10 @@ typedef struct clae_st_file clae_st_file;
  *   CLAE_ERR_TRUNCATED the file ends before the header or the data it declares.
  * On success the caller frees *out with clae_st_close(). */
 clae_status clae_st_open(const char *path, clae_st_file **out);
+/* clae_st_open without reading the tensor data: metadata, names, dtypes and
+ * shapes (checked as by clae_st_open against the file's size) for a caller that
+ * only looks; every tensor's data is NULL, so clae_st_get_* must not be used. */
+clae_status clae_st_open_header(const char *path, clae_st_file **out);
 
 /* Frees everything the file owns. NULL is allowed. */
 void clae_st_close(clae_st_file *f);

@@ -366,7 +366,7 @@ clae_status clae_model_file_kind(const char *path, clae_file_kind *out)
     if (!path || !out) return clae_fail(CLAE_ERR_ARG, "file_kind: path and out must not be NULL");
     *out = CLAE_FILE_OTHER;
     clae_st_file *f = NULL;
-    TRY(clae_st_open(path, &f));
+    TRY(clae_st_open_header(path, &f));
     const char *fmt = clae_st_meta(f, "format");
     if (fmt && !strcmp(fmt, FORMAT_MODEL)) *out = CLAE_FILE_MODEL;
     else if (fmt && !strcmp(fmt, FORMAT_CHECKPOINT)) *out = CLAE_FILE_CHECKPOINT;
@@ -380,7 +380,7 @@ clae_status clae_model_read_config(const char *path, clae_model_config *out)
     if (!path || !out) return clae_fail(CLAE_ERR_ARG, "read_config: path and out must not be NULL");
     clae_st_file *f = NULL;
     uint64_t steps = 0;
-    TRY(clae_st_open(path, &f));
+    TRY(clae_st_open_header(path, &f));
     clae_status s = read_config(f, out, &steps);
     clae_st_close(f);
     return s;
@@ -394,7 +394,7 @@ clae_status clae_model_config_from_weights(const char *path, clae_model_config *
                          cfg->n_layers);
     const clae_activation hidden = cfg->activation[0], output = cfg->activation[cfg->n_layers - 1];
     clae_st_file *f = NULL;
-    TRY(clae_st_open(path, &f));
+    TRY(clae_st_open_header(path, &f));
     clae_status s = CLAE_OK;
     int sizes[CLAE_MAX_LAYERS + 1], M = 0;
     for (;; M++) {
