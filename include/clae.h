@@ -505,6 +505,36 @@ clae_status clae_model_create(clae_runtime *rt, const clae_model_config *cfg, cl
 clae_status clae_model_create_ex(clae_runtime *rt, const clae_model_config *cfg, unsigned flags,
                                  clae_model **out);
 
+/* Architectures as spec strings (README, "The spec string"): the input width, then one token per
+ * layer, comma-separated and shell-safe, e.g.
+ *   784,noise:mask:0.25,dense:256:relu,dense:64:relu@code+l1:1e-4,dense:256:relu,dense:784:sigmoid
+ * Kinds: dense:UNITS[:ACT][:tied=K], noise:KIND[:LEVEL], topk:K[:alpha=A][:from=K0:steps=T], wta:PERCENT;
+ * after a dense layer, "+kl[:RHO[:BETA]]", "+l1[:LAMBDA]", "+l2[:LAMBDA]", "+h2o[:RHO[:BETA]]" or
+ * "+contractive:LAMBDA" attach a regularizer to its output; "@code" marks the code (default: the
+ * middle). The configuration's layer and variant fields are a shorthand for such a string; new model
+ * kinds are configured through it, not through new clae_model_config fields. */
+
+/* clae_model_create_ex for the net `spec` describes; cfg supplies the training hyperparameters (loss,
+ * optimizer, rates, batch, seed, init: NULL for clae_model_config_default's) and its layer and variant
+ * fields are ignored. CLAE_ERR_ARG naming the token for a bad spec. The caller frees *out with
+ * clae_model_destroy(). */
+clae_status clae_model_create_arch(clae_runtime *rt, const clae_model_config *cfg, const char *spec, unsigned flags,
+                                   clae_model **out);
+
+/* The spec string cfg's --layers and variant fields expand to, into buf (cap bytes); tied = 1 makes
+ * every decoder layer use its mirror encoder layer's weight transposed (--tied). CLAE_ERR_ARG when the
+ * configuration is invalid (clae_model_config_validate) or, tied, not symmetric. */
+clae_status clae_model_config_arch(const clae_model_config *cfg, int tied, char *buf, size_t cap);
+
+/* Checks a spec string and writes what its net can say in cfg's layer and variant fields (widths,
+ * activations, code layer, the first of each variant) into cfg, the training fields untouched; when
+ * canonical is non-NULL, also its canonical form (every default spelled out, "@code" marked, cap bytes).
+ * CLAE_ERR_ARG naming the token. */
+clae_status clae_model_config_set_arch(clae_model_config *cfg, const char *spec, char *canonical, size_t cap);
+
+/* The model's canonical spec string, owned by the model (valid until clae_model_destroy). */
+const char *clae_model_arch(const clae_model *m);
+
 /* The buffer plan of a model. Sizes in bytes; positions index the schedule
  * of one training step followed by one inference pass. */
 typedef struct clae_plan_summary {
@@ -733,6 +763,102 @@ clae_status clae_model_restore_checkpoint(clae_model *m, const char *path, clae_
 
 /* The message of the last failing call on this model ("" if none). */
 const char *clae_model_error(const clae_model *m);
+
+/* ------------------------------------------------------------------------ */
+/* The trainer: epochs, batches, checkpoints                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The loop every clae program trains with (`clae train`, `clae compare`,
+ * `clae bench`): it picks each step's rows, gathers them, calls
+ * clae_model_train_step_rows with their data-set indices, watches the loss,
+ * writes checkpoints and tells the caller after every step and epoch. It
+ * never prints: progress, tests and messages are the callbacks' business. */
+
+/* Which rows each step trains on; every epoch has ceil(rows / batch) steps. */
+typedef enum clae_batch_order {
+    /* Epoch e takes clae_shuffle_order(rows, the model's seed, e) in batches;
+     * the last batch of an epoch is short when batch does not divide rows. */
+    CLAE_BATCHES_SHUFFLED = 0,
+    /* File order every epoch, the last batch short as above. */
+    CLAE_BATCHES_IN_ORDER,
+    /* Full batches of consecutive rows, wrapping from the last row to the
+     * first: step t (counted from position {0, 0}) takes rows (t·batch + k) mod
+     * rows, so every step does the same work (benchmarks). */
+    CLAE_BATCHES_WRAP
+} clae_batch_order;
+
+/* What a callback is told, and what clae_model_train reports at its end. */
+typedef struct clae_train_report {
+    uint64_t epoch;           /* the 0-based epoch of the step or epoch reported */
+    uint64_t step_in_epoch;   /* steps of that epoch taken (on_epoch_begin: where it starts) */
+    uint64_t steps_per_epoch; /* ceil(rows / batch) */
+    uint64_t steps;           /* steps this call has taken (a failed step not counted) */
+    size_t rows;              /* on_step: the batch's rows */
+    const float *x;           /* on_step: the batch (rows × cols), valid during the callback only */
+    const uint32_t *row_ids;  /* on_step: the data-set rows it holds, valid during the callback only */
+    float loss;               /* the last step's loss (clae_model_train_step_rows) */
+    float penalty;            /* the regularizers' share of it (clae_model_last_penalty) */
+    double step_seconds;      /* wall seconds of the last step's clae_model_train_step_rows call alone */
+    size_t epoch_rows;        /* rows this call trained in the epoch */
+    double epoch_loss;        /* their mean loss, each batch weighted by its rows; NAN before any */
+    double epoch_seconds;     /* wall seconds from the epoch's start to its last step so far */
+    size_t rows_seen;         /* rows this call trained, all epochs */
+    double train_seconds;     /* epoch_seconds summed over this call's epochs */
+    clae_train_position position; /* where training stands: a finished epoch e is {e + 1, 0} */
+    uint64_t checkpoint_steps;    /* clae_model_steps at the last checkpoint this call wrote; UINT64_MAX: none */
+    int last;                 /* on_epoch_end: training ends after this epoch and the end files are written */
+    int stopped;              /* a callback asked to stop */
+    int diverged;             /* the run ended on a non-finite or diverging loss (CLAE_ERR_NUMERIC) */
+} clae_train_report;
+
+/* A callback returns 0 to go on; anything else stops training cleanly, as
+ * when the steps run out (the end files are written). */
+typedef int (*clae_train_callback)(const clae_train_report *r, void *user);
+
+typedef struct clae_trainer_options {
+    /* Train until the position reaches epoch `epochs`; UINT64_MAX: no limit
+     * (max_steps or a callback must stop it). A start at or past it trains
+     * nothing (the end files are still written). */
+    uint64_t epochs;
+    uint64_t max_steps;         /* stop once clae_model_steps(m) reaches it (a resumed run's steps count); 0: none */
+    clae_batch_order order;
+    clae_train_position start;  /* where to begin: {0, 0}, or a checkpoint's position to resume from */
+    const char *checkpoint_path; /* NULL: no checkpoints */
+    /* Also checkpoint whenever clae_model_steps(m) is a multiple of this (after
+     * that step's on_step); 0: only at the end. */
+    uint64_t checkpoint_every;
+    const char *model_path;        /* NULL, or where clae_model_save writes the model at the end */
+    const clae_scaling *scaling;   /* stored in both files; NULL: none. Not copied: keep it alive */
+    /* A step loss above diverge_factor·|this call's first loss| + diverge_floor
+     * stops the run as diverged (0: no check). */
+    double diverge_factor, diverge_floor;
+    clae_train_callback on_epoch_begin; /* before an epoch's first step (its resumed one) */
+    clae_train_callback on_step;        /* after every step, before its periodic checkpoint */
+    clae_train_callback on_epoch_end;   /* after an epoch's last step or when training stops within it */
+    void *user;                         /* handed to every callback */
+} clae_trainer_options;
+
+/* One epoch, shuffled, from the start, no files, divergence at 1e3 times the
+ * first loss plus 1e-3, no callbacks. */
+void clae_trainer_options_default(clae_trainer_options *o);
+
+/* Trains m on train's rows (train->cols == the model's input width) as o
+ * says, from o->start; batches of the model's batch size. When training ends
+ * without an error (epochs or max_steps reached, or a callback's stop) the
+ * end files are written once: the checkpoint at the end position (unless
+ * the last periodic one already holds these steps) and the model file; for
+ * a stop within an epoch, or at the last epoch's end, before that epoch's
+ * on_epoch_end. A non-finite loss (the step's CLAE_ERR_NUMERIC, whose
+ * message names the step) or one past the divergence bound returns
+ * CLAE_ERR_NUMERIC naming the step, epoch and both losses, and writes no end
+ * file (a periodic checkpoint already written stays). Other errors:
+ * CLAE_ERR_ARG (NULL argument, a start past the epoch's steps, no way to
+ * stop), CLAE_ERR_SHAPE (data width), CLAE_ERR_NOMEM, and those of the step
+ * and the saves, passed on with their messages. out (may be NULL) receives
+ * the state where training stopped, also on failure. The trainer keeps
+ * nothing: the caller owns m, train, o and what o points to. */
+clae_status clae_model_train(clae_model *m, const clae_dataset *train, const clae_trainer_options *o,
+                             clae_train_report *out);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop

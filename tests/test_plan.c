@@ -396,7 +396,7 @@ static void train_steps_with_plan_env(clae_runtime *rt, const char *env, float *
     }
     ck_assert(clae_model_tensor_get(m, "layers.0.weight", w, nw) == CLAE_OK);
     float a[16 * 12];
-    ck_assert(clae_buf_read(m->rt, m->train.act[1], 0, a, 16 * 12) == CLAE_OK);
+    ck_assert(clae_buf_read(m->rt, m->net.train.val[1], 0, a, 16 * 12) == CLAE_OK);
     *act1_nan = 1;
     for (int k = 0; k < 16 * 12; k++) *act1_nan &= isnan(a[k]) != 0;
     clae_model_destroy(m);

@@ -124,5 +124,6 @@ Suite *suite_cli_runs(void);
 Suite *suite_golden(void);
 Suite *suite_cli_data(void);
 Suite *suite_standalone(void);
+Suite *suite_trainer(void);
 
 #endif

@@ -154,8 +154,6 @@ int cli_bench(int argc, char **argv)
         clae_model_config c = base;
         workloads[w].setup(&c);
         clae_model *m = NULL;
-        cli_batch_source src;
-        memset(&src, 0, sizeof src);
         if (clae_model_config_validate(&c) != CLAE_OK || clae_model_create(rt, &c, &m) != CLAE_OK ||
             clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
             r->failed = 1;
@@ -163,14 +161,11 @@ int cli_bench(int argc, char **argv)
         } else {
             clae_model_describe(m, r->variant, sizeof r->variant);
             if (!quiet) fprintf(stderr, "bench: %s (%s): %ld steps\n", workloads[w].name, r->variant, steps);
-            int sr = cli_source_init(&src, ds, (size_t)batch, 0, c.seed) == 0 ? cli_run_steps(m, &src, steps, &r->st)
-                                                                              : -2;
-            if (sr != 0) {
+            if (cli_run_steps(m, ds, CLAE_BATCHES_WRAP, steps, &r->st) != 0) {
                 r->failed = 1;
-                cli_copy_message(r->error, sizeof r->error, sr == -2 ? "out of host memory" : clae_last_error());
+                cli_copy_message(r->error, sizeof r->error, clae_last_error());
             }
         }
-        cli_source_free(&src);
         clae_model_destroy(m);
         failed += r->failed;
         if (!quiet && r->failed) fprintf(stderr, "bench: %s FAILED: %s\n", workloads[w].name, r->error);

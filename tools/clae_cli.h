@@ -138,7 +138,14 @@ void cli_bad_value(cli_args *a, const char *msg);
     "                          winners of B rows\n"                                              \
     "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
     "                          training mean) or saltpepper:P (its training min/max)\n"          \
-    "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"
+    "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"             \
+    "  --tied                  decoder layers use the mirror encoder layer's weight\n"            \
+    "                          transposed (needs symmetric --layers)\n"                            \
+    "\n"                                                                                             \
+    "  --arch SPEC             the whole net as a spec string instead of --layers,\n"             \
+    "                          --activation and the variant flags (README, The spec\n"           \
+    "                          string), e.g. 784,dense:256:relu,dense:64:relu@code+l1:1e-4,\n"   \
+    "                          dense:256:relu,dense:784:sigmoid\n"
 
 /* The model flags shared by train, plan and the other model-building commands
  * (tools/clae_model_opts.c). Usage: cli_model_opts_init(&o); in the argument
@@ -160,6 +167,10 @@ typedef struct cli_model_opts {
      * placeholder width in cfg and sets auto_input, and the command calls
      * cli_set_input_width() once the data is loaded. */
     int allow_auto, auto_input;
+    const char *arch;  /* --arch SPEC */
+    int tied;          /* --tied */
+    int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */
+    char spec[2048];   /* after finish: the net's canonical spec string (from --arch or the shorthand) */
 } cli_model_opts;
 
 void cli_model_opts_init(cli_model_opts *o);

@@ -319,17 +319,10 @@ static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows,
     }
     clae_model_describe(m, variant, variant_cap);
 
-    cli_batch_source src;
-    if (cli_source_init(&src, ds, (size_t)o->cfg.batch, 1, o->cfg.seed) != 0) {
-        row_fail(r, "train", "out of host memory for the batch order");
-        goto done;
-    }
-    int sr = cli_run_steps(m, &src, o->steps, &r->st);
-    cli_source_free(&src);
-    if (sr != 0) {
+    if (cli_run_steps(m, ds, CLAE_BATCHES_SHUFFLED, o->steps, &r->st) != 0) {
         char stage[32];
         snprintf(stage, sizeof stage, "step %ld", r->st.steps_done + 1);
-        row_fail(r, stage, sr == -2 ? "out of host memory for a batch" : clae_last_error());
+        row_fail(r, stage, clae_last_error());
         goto done;
     }
     r->trained = 1;

@@ -100,6 +100,14 @@ int cli_model_opt(cli_args *a, cli_model_opts *o)
 {
     const int first = a->i;
     if (!match_model_opt(a, o)) return 0;
+    /* Every flag that describes the net rather than how it trains. */
+    static const char *const net[] = {"--layers", "--activation", "--output-activation", "--sparsity", "--rho",
+                                      "--beta", "--lambda", "--ksparse", "--ksparse-alpha", "--ksparse-schedule",
+                                      "--wta-rate", "--noise", "--contractive", "--tied"};
+    for (size_t k = 0; k < sizeof net / sizeof net[0]; k++)
+        if (!strncmp(a->argv[first], net[k], strlen(net[k])) &&
+            (a->argv[first][strlen(net[k])] == '\0' || a->argv[first][strlen(net[k])] == '='))
+            o->net_flags = 1;
     for (int k = first; k < a->i && o->n_given < CLI_MODEL_MAX_ARGS; k++) o->given[o->n_given++] = a->argv[k];
     return 1;
 }
@@ -108,6 +116,10 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
 {
     if (cli_opt(a, "--layers")) {
         o->layers = a->value;
+    } else if (cli_opt(a, "--arch")) {
+        o->arch = a->value;
+    } else if (cli_flag(a, "--tied")) {
+        o->tied = 1;
     } else if (cli_opt(a, "--activation")) {
         if (a->value && clae_activation_parse(a->value, &o->hidden) != CLAE_OK) cli_bad_value(a, clae_last_error());
         o->activations_given = 1;
@@ -182,7 +194,22 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         fprintf(stderr, "clae %s: --lr: %g is not representable as a positive float\n", cmd, o->lr);
         return CLI_EXIT_USAGE;
     }
+    if (o->arch) {
+        if (o->net_flags) {
+            fprintf(stderr, "clae %s: --arch describes the whole net; give it without --layers, --activation, "
+                            "--output-activation, --tied or the variant flags\n", cmd);
+            return CLI_EXIT_USAGE;
+        }
+        if (clae_model_config_set_arch(&o->cfg, o->arch, o->spec, sizeof o->spec) != CLAE_OK) {
+            fprintf(stderr, "clae %s: --arch: %s\n", cmd, clae_last_error());
+            return CLI_EXIT_USAGE;
+        }
+    }
     if (clae_model_config_validate(&o->cfg) != CLAE_OK) {
+        fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->arch && clae_model_config_arch(&o->cfg, o->tied, o->spec, sizeof o->spec) != CLAE_OK) {
         fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }

@@ -21,6 +21,10 @@ const char cli_plan_help[] =
     "at any one schedule position: no placement can use less), the unplanned sum\n"
     "(every tensor on its own), and the peak of an inference-only model.\n"
     "\n"
+    "Lifetimes are not declared by hand: the model runs one training step and one\n"
+    "inference pass as a dry run, in which every op records the tensors it touches\n"
+    "instead of launching; the table after the tensors prints that traced schedule.\n"
+    "\n"
     "Model:\n" CLI_MODEL_FLAGS_HELP
     "\n"
     "Run:\n"
@@ -29,7 +33,7 @@ const char cli_plan_help[] =
     "  --inference             plan an inference-only model (no gradients or optimizer state)\n"
     "  --unplanned             every tensor in its own allocation (as CLAE_PLAN=off)\n"
     "  --json                  one JSON object: device, device_id, layers (an array\n"
-    "                          of widths), batch, inference, the summary fields,\n"
+    "                          of widths), arch (the spec string), batch, inference, the summary fields,\n"
     "                          steps, tensors\n"
     "  --quiet, -q             nothing on stderr but errors\n"
     "  --help                  show this help\n"
@@ -46,6 +50,29 @@ static void print_table(clae_model *m, const clae_plan_summary *s)
         printf("%-34s %12llu %12llu  %-18s %-18s\n", e.name, (unsigned long long)e.bytes,
                (unsigned long long)e.offset, always ? "(persistent)" : clae_model_plan_step_name(m, e.first),
                always ? "" : clae_model_plan_step_name(m, e.last));
+    }
+}
+
+/* The schedule the model's dry run traced: each position, the bytes live there, and the tensors whose
+ * life starts or ends there. */
+static void print_schedule(clae_model *m, const clae_plan_summary *s)
+{
+    printf("\n%-4s %-22s %12s  %s\n", "POS", "TRACED SCHEDULE", "LIVE BYTES", "BORN (+) / LAST USE (-)");
+    for (int p = 0; p < s->n_steps; p++) {
+        unsigned long long live = 0;
+        char events[1024] = "";
+        size_t len = 0;
+        for (int i = 0; i < s->n_tensors; i++) {
+            clae_plan_entry e;
+            if (clae_model_plan_entry(m, i, &e) != CLAE_OK || !e.bytes) continue;
+            if (e.persistent || (e.first <= p && p <= e.last)) live += e.bytes;
+            if (e.persistent) continue;
+            if (e.first == p && len < sizeof events)
+                len += (size_t)snprintf(events + len, sizeof events - len, " +%s", e.name);
+            if (e.last == p && len < sizeof events)
+                len += (size_t)snprintf(events + len, sizeof events - len, " -%s", e.name);
+        }
+        printf("%-4d %-22s %12llu %s\n", p, clae_model_plan_step_name(m, p), live, events);
     }
 }
 
@@ -74,6 +101,7 @@ static int print_json(clae_model *m, const clae_plan_summary *s, const clae_devi
     cJSON_AddStringToObject(j, "device", dev->name);
     cJSON_AddStringToObject(j, "device_id", dev->id);
     cli_json_add_layers(j, cfg);
+    cJSON_AddStringToObject(j, "arch", clae_model_arch(m));
     cJSON_AddNumberToObject(j, "batch", cfg->batch);
     cJSON_AddBoolToObject(j, "inference", inference);
     cJSON_AddBoolToObject(j, "planned", s->planned);
@@ -139,7 +167,7 @@ int cli_plan(int argc, char **argv)
     clae_model *m = NULL;
     clae_device_info dev;
     if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
-        clae_model_create_ex(rt, &mo.cfg, flags, &m) != CLAE_OK) {
+        clae_model_create_arch(rt, &mo.cfg, mo.spec, flags, &m) != CLAE_OK) {
         rc = cli_fail_lib();
         clae_runtime_close(rt);
         return rc;
@@ -156,7 +184,9 @@ int cli_plan(int argc, char **argv)
         clae_model_describe(m, desc, sizeof desc);
         printf("plan for %s on %s (%s), batch %d, %s%s\n\n", desc, dev.name, dev.id, mo.cfg.batch,
                clae_optimizer_name(mo.cfg.optimizer), (flags & CLAE_MODEL_INFERENCE) ? ", inference only" : "");
+        printf("net: %s\n\n", clae_model_arch(m));
         print_table(m, &s);
+        print_schedule(m, &s);
         print_summary(stdout, &s, clae_model_plan_step_name(m, s.lower_bound_step));
         rc = CLI_EXIT_OK;
     }

@@ -1,5 +1,5 @@
-/* clae_steps.c — the batch source and timed training loop behind `clae compare` and `clae bench`, and the
- * helpers both use to print their figures. */
+/* clae_steps.c — the timed training run behind `clae compare` and `clae bench` (the library's trainer,
+ * timed per step), and the helpers both use to print their figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,89 +8,38 @@
 #include "clae_cli.h"
 #include "clae_steps.h"
 
-int cli_source_init(cli_batch_source *s, const clae_dataset *ds, size_t batch, int shuffle, uint64_t seed)
+/* Records one step into the stats; the first step is left out of the timing
+ * when there are more: it pays for first-use allocations and any lazy driver
+ * work, which would distort short runs. */
+static int record_step(const clae_train_report *ev, void *user)
 {
-    memset(s, 0, sizeof *s);
-    s->ds = ds;
-    s->batch = batch;
-    s->shuffle = shuffle;
-    s->seed = seed;
-    if (shuffle) {
-        s->order = malloc(ds->rows * sizeof *s->order);
-        if (!s->order) return -1;
-        clae_shuffle_order(ds->rows, seed, 0, s->order);
+    cli_step_stats *st = user;
+    st->steps_done = (long)ev->steps;
+    st->final_loss = ev->loss;
+    if (ev->steps > 1 || st->steps_wanted == 1) {
+        st->timed_steps++;
+        st->timed_samples += ev->rows;
+        st->timed_seconds += ev->step_seconds;
     }
     return 0;
 }
 
-/* The next step's row ids into idx (size_t, for gather) and ids (uint32, for the
- * model); returns the row count. */
-size_t cli_source_next(cli_batch_source *s, size_t *idx, uint32_t *ids)
-{
-    const size_t rows = s->ds->rows;
-    size_t n;
-    if (s->shuffle) {
-        if (s->pos >= rows) {
-            s->epoch++;
-            s->pos = 0;
-            clae_shuffle_order(rows, s->seed, s->epoch, s->order);
-        }
-        n = rows - s->pos < s->batch ? rows - s->pos : s->batch;
-        for (size_t k = 0; k < n; k++) idx[k] = s->order[s->pos + k];
-    } else {
-        n = s->batch;
-        for (size_t k = 0; k < n; k++) idx[k] = (s->pos + k) % rows;
-    }
-    s->pos += n;
-    for (size_t k = 0; k < n; k++) ids[k] = (uint32_t)idx[k];
-    return n;
-}
-
-void cli_source_free(cli_batch_source *s) { free(s->order); }
-
-/* Trains `steps` steps from src, timing only the library call (gathering rows
- * is the host's work, the same for every device). The first step is left out
- * of the timing when there are more: it pays for first-use allocations and any
- * lazy driver work, which would distort short runs. Returns 0, -1 after a
- * library failure (message in clae_last_error()) or -2 out of host memory. */
-int cli_run_steps(clae_model *m, cli_batch_source *src, long steps, cli_step_stats *st)
+/* Trains `steps` steps with the library's trainer, timing only the library
+ * call (gathering rows is the host's work, the same for every device). No
+ * divergence check: a comparison reports the losses whatever they are. */
+int cli_run_steps(clae_model *m, const clae_dataset *ds, clae_batch_order order, long steps, cli_step_stats *st)
 {
     memset(st, 0, sizeof *st);
-    const size_t cols = src->ds->cols, batch = src->batch;
-    size_t *idx = malloc(batch * sizeof *idx);
-    uint32_t *ids = malloc(batch * sizeof *ids);
-    float *xb = malloc(batch * cols * sizeof *xb);
-    int rc = 0;
-    if (!idx || !ids || !xb) {
-        rc = -2;
-        goto done;
-    }
-    for (long s = 0; s < steps; s++) {
-        size_t n = cli_source_next(src, idx, ids);
-        if (clae_dataset_gather(src->ds, idx, n, xb) != CLAE_OK) {
-            rc = -1;
-            goto done;
-        }
-        float loss = 0.0f;
-        double t0 = cli_now();
-        if (clae_model_train_step_rows(m, xb, ids, n, &loss) != CLAE_OK) {
-            rc = -1;
-            goto done;
-        }
-        double dt = cli_now() - t0;
-        st->steps_done = s + 1;
-        st->final_loss = loss;
-        if (s > 0 || steps == 1) {
-            st->timed_steps++;
-            st->timed_samples += n;
-            st->timed_seconds += dt;
-        }
-    }
-done:
-    free(idx);
-    free(ids);
-    free(xb);
-    return rc;
+    st->steps_wanted = steps;
+    clae_trainer_options o;
+    clae_trainer_options_default(&o);
+    o.epochs = UINT64_MAX;
+    o.max_steps = clae_model_steps(m) + (uint64_t)steps;
+    o.order = order;
+    o.diverge_factor = 0.0;
+    o.on_step = record_step;
+    o.user = st;
+    return clae_model_train(m, ds, &o, NULL) == CLAE_OK ? 0 : -1;
 }
 
 double cli_ms_per_step(const cli_step_stats *st)

@@ -1,5 +1,5 @@
-/* clae_steps.h — what `clae compare` and `clae bench` share: where each step's rows come from, the
- * timed training loop and the helpers that format its figures (tables, JSON). */
+/* clae_steps.h — what `clae compare` and `clae bench` share: the timed training run (on the library's
+ * trainer, in either one's batch order) and the helpers that format its figures (tables, JSON). */
 #ifndef CLAE_STEPS_H
 #define CLAE_STEPS_H
 
@@ -13,21 +13,8 @@
 #define CLI_STEPS_DEFAULT 20
 #define CLI_STEPS_MAX 100000000L
 
-/* Where the rows of each step come from. compare follows clae train exactly
- * (a fresh shuffle per epoch, a short last batch), so a compare run is the
- * start of a train run; bench takes consecutive full batches so every timed
- * step does the same work. */
-typedef struct cli_batch_source {
-    const clae_dataset *ds;
-    size_t batch;
-    int shuffle;
-    uint64_t seed;
-    size_t *order; /* ds->rows entries (shuffle only) */
-    uint32_t epoch;
-    size_t pos;    /* next row: within the epoch (shuffle), or overall (bench) */
-} cli_batch_source;
-
 typedef struct cli_step_stats {
+    long steps_wanted;
     long steps_done;
     long timed_steps;
     size_t timed_samples;
@@ -35,16 +22,13 @@ typedef struct cli_step_stats {
     float final_loss;
 } cli_step_stats;
 
-/* Starts at row 0 (epoch 0 of the shuffle when shuffle is set); -1 out of memory. */
-int cli_source_init(cli_batch_source *s, const clae_dataset *ds, size_t batch, int shuffle, uint64_t seed);
-/* The next step's row ids into idx and ids (batch entries each); returns the row count. */
-size_t cli_source_next(cli_batch_source *s, size_t *idx, uint32_t *ids);
-void cli_source_free(cli_batch_source *s);
-
-/* Trains `steps` steps from src into st, the first left out of the timing when
- * there are more; 0, -1 after a library failure (clae_last_error()) or -2 out
- * of host memory. */
-int cli_run_steps(clae_model *m, cli_batch_source *src, long steps, cli_step_stats *st);
+/* Trains `steps` steps of m on ds with clae_model_train into st, the first
+ * left out of the timing when there are more. compare takes clae train's
+ * order (CLAE_BATCHES_SHUFFLED: a fresh shuffle per epoch, a short last
+ * batch), so a compare run is the start of a train run; bench takes
+ * CLAE_BATCHES_WRAP so every timed step does the same work. 0, or -1 after a
+ * library failure (clae_last_error()); st->steps_done says how far it got. */
+int cli_run_steps(clae_model *m, const clae_dataset *ds, clae_batch_order order, long steps, cli_step_stats *st);
 double cli_ms_per_step(const cli_step_stats *st);
 double cli_samples_per_sec(const cli_step_stats *st);
 

@@ -135,14 +135,12 @@ static char **csv_copy_names(const csv_cells *c)
 {
     char **names = calloc(c->n, sizeof *names);
     for (size_t j = 0; names && j < c->n; j++) {
-        size_t len = strlen(c->cell[j]) + 1;
-        names[j] = malloc(len);
+        names[j] = strdup(c->cell[j]);
         if (!names[j]) {
             for (size_t k = 0; k < j; k++) free(names[k]);
             free(names);
             return NULL;
         }
-        memcpy(names[j], c->cell[j], len);
     }
     return names;
 }

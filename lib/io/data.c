@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "clae.h"
+#include "io/dataio.h"
 #include "io/datasrc.h"
 #include "runtime/error.h"
 
@@ -279,14 +280,7 @@ clae_status clae_idx_load_src(clae_src *f, clae_dataset **out)
 
 clae_status clae_dataset_load_idx(const char *path, clae_dataset **out)
 {
-    if (out) *out = NULL;
-    if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_dataset_load_idx: path and out must not be NULL");
-    clae_src f;
-    clae_status st = clae_src_open(&f, path);
-    if (st != CLAE_OK) return st;
-    st = clae_idx_load_src(&f, out);
-    clae_src_close(&f);
-    return st;
+    return clae_dataset_load_with(path, out, "clae_dataset_load_idx", clae_idx_load_src);
 }
 
 void clae_dataset_truncate(clae_dataset *ds, size_t rows)
@@ -379,10 +373,8 @@ clae_status clae_dataset_split(clae_dataset *ds, size_t rows, clae_dataset **tai
     char **names = ds->names && x ? calloc(C, sizeof *names) : NULL;
     int ok = x && (!ds->names || names);
     for (size_t j = 0; ok && names && j < C; j++) {
-        size_t len = strlen(ds->names[j]) + 1;
-        names[j] = malloc(len);
-        if (names[j]) memcpy(names[j], ds->names[j], len);
-        else ok = 0;
+        names[j] = strdup(ds->names[j]);
+        if (!names[j]) ok = 0;
     }
     if (!ok) {
         free_names(names, C);

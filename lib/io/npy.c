@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clae.h"
+#include "io/byteorder.h"
 #include "io/dataio.h"
 #include "io/datasrc.h"
 #include "io/safetensors.h" /* clae_atomic_* */
@@ -22,15 +23,6 @@
 #define NPY_MAX_HEADER (1u << 20)
 
 const unsigned char clae_npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-
-static int host_is_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
 
 typedef enum { NPY_F4, NPY_F8, NPY_U1 } npy_dtype;
 
@@ -307,7 +299,7 @@ clae_status clae_matrix_save_npy(const char *path, const float *x, size_t rows, 
     for (size_t k = 10 + (size_t)dlen; k + 1 < total; k++) fputc(' ', af.fp);
     fputc('\n', af.fp);
     size_t n = rows * cols;
-    if (host_is_little_endian()) {
+    if (clae_host_little_endian()) {
         if (n) fwrite(x, sizeof *x, n, af.fp);
     } else {
         for (size_t k = 0; k < n && !ferror(af.fp); k++) {

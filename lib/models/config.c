@@ -137,6 +137,25 @@ clae_status clae_model_config_set_layers(clae_model_config *cfg, const char *lis
 
 static int rate_ok(float v) { return isfinite(v) && v >= 0.0f; }
 
+clae_status clae_model_config_validate_training(const clae_model_config *cfg)
+{
+    if ((int)cfg->loss < 0 || cfg->loss >= CLAE_LOSS_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown loss");
+    if ((int)cfg->optimizer < 0 || cfg->optimizer >= CLAE_OPT_COUNT)
+        return clae_fail(CLAE_ERR_ARG, "config: unknown optimizer");
+    if ((int)cfg->init < 0 || cfg->init >= CLAE_INIT_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown init");
+    if (cfg->batch < 1) return clae_fail(CLAE_ERR_ARG, "config: batch %d; expected at least 1", cfg->batch);
+    if (!rate_ok(cfg->lr) || (cfg->optimizer != CLAE_OPT_ADADELTA && cfg->lr <= 0.0f))
+        return clae_fail(CLAE_ERR_ARG, "config: lr %g; expected a positive finite rate", (double)cfg->lr);
+    if (!rate_ok(cfg->momentum) || cfg->momentum >= 1.0f)
+        return clae_fail(CLAE_ERR_ARG, "config: momentum %g; expected 0 <= momentum < 1", (double)cfg->momentum);
+    if (!rate_ok(cfg->beta1) || cfg->beta1 >= 1.0f || !rate_ok(cfg->beta2) || cfg->beta2 >= 1.0f)
+        return clae_fail(CLAE_ERR_ARG, "config: Adam betas (%g, %g); expected values in [0, 1)",
+                         (double)cfg->beta1, (double)cfg->beta2);
+    if (!(cfg->eps > 0.0f) || !(cfg->adadelta_eps > 0.0f) || !rate_ok(cfg->rho) || cfg->rho >= 1.0f)
+        return clae_fail(CLAE_ERR_ARG, "config: eps must be > 0 and rho in [0, 1)");
+    return CLAE_OK;
+}
+
 clae_status clae_model_config_validate(const clae_model_config *cfg)
 {
     if (!cfg) return clae_fail(CLAE_ERR_ARG, "config: NULL");
@@ -154,23 +173,11 @@ clae_status clae_model_config_validate(const clae_model_config *cfg)
     for (int l = 0; l < M; l++)
         if ((int)cfg->activation[l] < 0 || cfg->activation[l] >= CLAE_ACT_COUNT)
             return clae_fail(CLAE_ERR_ARG, "config: activation[%d] is not a known activation", l);
-    if ((int)cfg->loss < 0 || cfg->loss >= CLAE_LOSS_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown loss");
     if (cfg->loss == CLAE_LOSS_BCE && cfg->activation[M - 1] != CLAE_ACT_SIGMOID)
         return clae_fail(CLAE_ERR_ARG, "config: loss bce needs a sigmoid output activation, not %s",
                          clae_activation_name(cfg->activation[M - 1]));
-    if ((int)cfg->optimizer < 0 || cfg->optimizer >= CLAE_OPT_COUNT)
-        return clae_fail(CLAE_ERR_ARG, "config: unknown optimizer");
-    if ((int)cfg->init < 0 || cfg->init >= CLAE_INIT_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown init");
-    if (cfg->batch < 1) return clae_fail(CLAE_ERR_ARG, "config: batch %d; expected at least 1", cfg->batch);
-    if (!rate_ok(cfg->lr) || (cfg->optimizer != CLAE_OPT_ADADELTA && cfg->lr <= 0.0f))
-        return clae_fail(CLAE_ERR_ARG, "config: lr %g; expected a positive finite rate", (double)cfg->lr);
-    if (!rate_ok(cfg->momentum) || cfg->momentum >= 1.0f)
-        return clae_fail(CLAE_ERR_ARG, "config: momentum %g; expected 0 <= momentum < 1", (double)cfg->momentum);
-    if (!rate_ok(cfg->beta1) || cfg->beta1 >= 1.0f || !rate_ok(cfg->beta2) || cfg->beta2 >= 1.0f)
-        return clae_fail(CLAE_ERR_ARG, "config: Adam betas (%g, %g); expected values in [0, 1)",
-                         (double)cfg->beta1, (double)cfg->beta2);
-    if (!(cfg->eps > 0.0f) || !(cfg->adadelta_eps > 0.0f) || !rate_ok(cfg->rho) || cfg->rho >= 1.0f)
-        return clae_fail(CLAE_ERR_ARG, "config: eps must be > 0 and rho in [0, 1)");
+    clae_status st = clae_model_config_validate_training(cfg);
+    if (st != CLAE_OK) return st;
     if ((int)cfg->sparsity < 0 || cfg->sparsity >= CLAE_SPARSITY_COUNT)
         return clae_fail(CLAE_ERR_ARG, "config: unknown sparsity penalty");
     if ((int)cfg->noise < 0 || cfg->noise >= CLAE_NOISE_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown noise");
@@ -180,15 +187,12 @@ clae_status clae_model_config_validate(const clae_model_config *cfg)
         return clae_fail(CLAE_ERR_ARG, "config: wta_rate %g; expected a share of the batch in (0, 1]",
                          (double)cfg->wta_rate);
     if (!rate_ok(cfg->contractive)) return clae_fail(CLAE_ERR_ARG, "config: contractive λ must be >= 0");
-    /* Each variant refuses what it cannot serve, including combinations with the others. */
-    for (int v = 0; v < clae_variant_count; v++) {
-        const clae_variant *var = clae_variant_table[v];
-        if (var->enabled(cfg) && var->check) {
-            clae_status s = var->check(cfg);
-            if (s != CLAE_OK) return s;
-        }
-    }
-    return CLAE_OK;
+    /* The variants are layers and regularizers of the net the fields expand to: checked there, together. */
+    clae_arch *a = malloc(sizeof *a);
+    if (!a) return clae_fail(CLAE_ERR_NOMEM, "config: out of host memory");
+    clae_status s = clae_arch_from_config(cfg, 0, a);
+    free(a);
+    return s;
 }
 
 clae_status clae_model_config_check_data(const clae_model_config *cfg, const clae_dataset *ds)

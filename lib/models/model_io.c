@@ -45,19 +45,21 @@ static clae_status fail_with_cause(clae_status st, const char *path, const char 
 
 static int is_parameter(const clae_model *m, int i) { return strncmp(m->plan.tensors[i].name, "layers.", 7) == 0; }
 
-/* The shape a persistent tensor is stored with: weights as out×in, the rest 1-D. */
+/* The shape a persistent tensor is stored with: a weight and its optimizer state ("adam.m.layers.0.weight")
+ * as out×in, the rest 1-D. */
 static int tensor_shape(const clae_model *m, int i, size_t shape[2])
 {
     const char *name = m->plan.tensors[i].name;
-    const char *p = strstr(name, "layers.");
-    size_t n = m->plan.tensors[i].bytes / sizeof(float);
-    int l;
-    if (p && sscanf(p, "layers.%d.", &l) == 1 && l >= 0 && l < m->M && strstr(p, ".weight")) {
-        shape[0] = clae_width(m, l + 1);
-        shape[1] = clae_width(m, l);
+    size_t len = strlen(name);
+    for (int k = 0; k < m->net.n_params; k++) {
+        const clae_param *p = &m->net.param[k];
+        size_t pl = strlen(p->name);
+        if (p->rows < 2 || pl > len || strcmp(name + len - pl, p->name) || (pl < len && name[len - pl - 1] != '.')) continue;
+        shape[0] = p->rows;
+        shape[1] = p->cols;
         return 2;
     }
-    shape[0] = n;
+    shape[0] = m->plan.tensors[i].bytes / sizeof(float);
     return 1;
 }
 
@@ -142,21 +144,18 @@ static clae_status meta_set(clae_st_writer *w, const char *key, const char *fmt,
     return clae_st_writer_set_meta(w, key, value);
 }
 
-/* Floats as %.9g read back exactly. */
+/* Floats as %.9g read back exactly. The net is its spec string ("arch"); "layers" and "variant" are
+ * there for people and other tools reading the header. */
 static clae_status write_config(clae_st_writer *w, const clae_model *m)
 {
     const clae_model_config *c = &m->cfg;
-    char list[1024] = "", acts[1024] = "", desc[256];
+    char list[1024] = "", desc[256];
     size_t len = 0;
     for (int i = 0; i <= c->n_layers; i++) len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "", c->sizes[i]);
-    len = 0;
-    for (int l = 0; l < c->n_layers; l++)
-        len += (size_t)snprintf(acts + len, sizeof acts - len, "%s%s", l ? "," : "", clae_activation_name(c->activation[l]));
     clae_model_describe(m, desc, sizeof desc);
     TRY(meta_set(w, "clae_version", "%s", CLAE_VERSION_STRING));
+    TRY(meta_set(w, "arch", "%s", m->spec));
     TRY(meta_set(w, "layers", "%s", list));
-    TRY(meta_set(w, "activations", "%s", acts));
-    TRY(meta_set(w, "code_layer", "%d", c->code_layer));
     TRY(meta_set(w, "loss", "%s", clae_loss_name(c->loss)));
     TRY(meta_set(w, "optimizer", "%s", clae_optimizer_name(c->optimizer)));
     TRY(meta_set(w, "init", "%s", clae_init_name(c->init)));
@@ -169,21 +168,8 @@ static clae_status write_config(clae_st_writer *w, const clae_model *m)
     TRY(meta_set(w, "adadelta_eps", "%.9g", (double)c->adadelta_eps));
     TRY(meta_set(w, "batch", "%d", c->batch));
     TRY(meta_set(w, "seed", "%llu", (unsigned long long)c->seed));
-    TRY(meta_set(w, "steps", "%llu", (unsigned long long)m->steps));
-    TRY(meta_set(w, "variant", "%s", desc));
-    TRY(meta_set(w, "sparsity", "%s", clae_sparsity_name(c->sparsity)));
-    TRY(meta_set(w, "sparsity_rho", "%.9g", (double)c->sparsity_rho));
-    TRY(meta_set(w, "sparsity_beta", "%.9g", (double)c->sparsity_beta));
-    TRY(meta_set(w, "sparsity_lambda", "%.9g", (double)c->sparsity_lambda));
-    TRY(meta_set(w, "ksparse_k", "%d", c->ksparse_k));
-    TRY(meta_set(w, "ksparse_alpha", "%.9g", (double)c->ksparse_alpha));
-    TRY(meta_set(w, "ksparse_k_start", "%d", c->ksparse_k_start));
-    TRY(meta_set(w, "ksparse_schedule_steps", "%d", c->ksparse_schedule_steps));
-    TRY(meta_set(w, "wta_rate", "%.9g", (double)c->wta_rate));
-    TRY(meta_set(w, "noise", "%s", clae_noise_name(c->noise)));
-    TRY(meta_set(w, "noise_level", "%.9g", (double)c->noise_level));
-    TRY(meta_set(w, "contractive", "%.9g", (double)c->contractive));
-    return CLAE_OK;
+    TRY(meta_set(w, "steps", "%llu", (unsigned long long)m->net.steps));
+    return meta_set(w, "variant", "%s", desc);
 }
 
 static clae_status meta_word(const clae_st_file *f, const char *key, const char **out)
@@ -221,20 +207,27 @@ static clae_status meta_int(const clae_st_file *f, const char *key, int *out)
                              clae_st_path(f), (key), w_);                                           \
     } while (0)
 
-static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint64_t *steps)
+/* The training hyperparameters, in every version's files. */
+static clae_status read_training(const clae_st_file *f, clae_model_config *c, uint64_t *steps)
 {
-    const char *fmt = clae_st_meta(f, "format");
-    if (!fmt && clae_st_find(f, "layers.0.weight"))
-        return clae_fail(CLAE_ERR_FORMAT,
-                         "%s: weights only, without clae's metadata (as safetensors.torch.save_file writes): give "
-                         "the architecture (clae: --layers, --activation, --output-activation; the library: "
-                         "clae_model_import)",
-                         clae_st_path(f));
-    if (!fmt || (strcmp(fmt, FORMAT_MODEL) && strcmp(fmt, FORMAT_CHECKPOINT)))
-        return clae_fail(CLAE_ERR_FORMAT, "%s: not a clae model file (metadata 'format' is %s%s%s; expected %s or %s)",
-                         clae_st_path(f), fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FORMAT_MODEL,
-                         FORMAT_CHECKPOINT);
-    clae_model_config_default(c);
+    META_ENUM(f, "loss", clae_loss_parse, &c->loss);
+    META_ENUM(f, "optimizer", clae_optimizer_parse, &c->optimizer);
+    META_ENUM(f, "init", clae_init_parse, &c->init);
+    TRY(meta_float(f, "lr", &c->lr));
+    TRY(meta_float(f, "momentum", &c->momentum));
+    TRY(meta_float(f, "beta1", &c->beta1));
+    TRY(meta_float(f, "beta2", &c->beta2));
+    TRY(meta_float(f, "eps", &c->eps));
+    TRY(meta_float(f, "rho", &c->rho));
+    TRY(meta_float(f, "adadelta_eps", &c->adadelta_eps));
+    TRY(meta_int(f, "batch", &c->batch));
+    TRY(clae_st_meta_u64(f, "seed", &c->seed));
+    return clae_st_meta_u64(f, "steps", steps);
+}
+
+/* Files before the spec string: one field per configuration member. */
+static clae_status read_fields(const clae_st_file *f, clae_model_config *c)
+{
     const char *layers, *acts;
     TRY(meta_word(f, "layers", &layers));
     if (clae_model_config_set_layers(c, layers) != CLAE_OK)
@@ -255,19 +248,6 @@ static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint
         p += n + (p[n] == ',');
     }
     TRY(meta_int(f, "code_layer", &c->code_layer));
-    META_ENUM(f, "loss", clae_loss_parse, &c->loss);
-    META_ENUM(f, "optimizer", clae_optimizer_parse, &c->optimizer);
-    META_ENUM(f, "init", clae_init_parse, &c->init);
-    TRY(meta_float(f, "lr", &c->lr));
-    TRY(meta_float(f, "momentum", &c->momentum));
-    TRY(meta_float(f, "beta1", &c->beta1));
-    TRY(meta_float(f, "beta2", &c->beta2));
-    TRY(meta_float(f, "eps", &c->eps));
-    TRY(meta_float(f, "rho", &c->rho));
-    TRY(meta_float(f, "adadelta_eps", &c->adadelta_eps));
-    TRY(meta_int(f, "batch", &c->batch));
-    TRY(clae_st_meta_u64(f, "seed", &c->seed));
-    TRY(clae_st_meta_u64(f, "steps", steps));
     META_ENUM(f, "sparsity", clae_sparsity_parse, &c->sparsity);
     TRY(meta_float(f, "sparsity_rho", &c->sparsity_rho));
     TRY(meta_float(f, "sparsity_beta", &c->sparsity_beta));
@@ -280,9 +260,49 @@ static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint
     META_ENUM(f, "noise", clae_noise_parse, &c->noise);
     TRY(meta_float(f, "noise_level", &c->noise_level));
     TRY(meta_float(f, "contractive", &c->contractive));
+    return CLAE_OK;
+}
+
+/* The configuration (and, into spec when non-NULL, CLAE_SPEC_MAX bytes, the net's spec string: "" for an
+ * old file, whose net is the configuration's). */
+static clae_status read_config_spec(const clae_st_file *f, clae_model_config *c, uint64_t *steps, char *spec)
+{
+    const char *fmt = clae_st_meta(f, "format");
+    if (!fmt && clae_st_find(f, "layers.0.weight"))
+        return clae_fail(CLAE_ERR_FORMAT,
+                         "%s: weights only, without clae's metadata (as safetensors.torch.save_file writes): give "
+                         "the architecture (clae: --layers, --activation, --output-activation; the library: "
+                         "clae_model_import)",
+                         clae_st_path(f));
+    if (!fmt || (strcmp(fmt, FORMAT_MODEL) && strcmp(fmt, FORMAT_CHECKPOINT)))
+        return clae_fail(CLAE_ERR_FORMAT, "%s: not a clae model file (metadata 'format' is %s%s%s; expected %s or %s)",
+                         clae_st_path(f), fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FORMAT_MODEL,
+                         FORMAT_CHECKPOINT);
+    clae_model_config_default(c);
+    TRY(read_training(f, c, steps));
+    const char *arch = clae_st_meta(f, "arch");
+    if (spec) spec[0] = '\0';
+    if (arch) {
+        clae_arch *a = malloc(sizeof *a);
+        if (!a) return clae_fail(CLAE_ERR_NOMEM, "%s: out of host memory", clae_st_path(f));
+        clae_status s = clae_arch_parse(arch, a);
+        if (s == CLAE_OK) clae_arch_to_config(a, c);
+        free(a);
+        if (s != CLAE_OK) return fail_with_cause(CLAE_ERR_FORMAT, clae_st_path(f), "metadata field 'arch' is not valid");
+        if (spec) snprintf(spec, CLAE_SPEC_MAX, "%s", arch);
+        if (clae_model_config_validate_training(c) != CLAE_OK)
+            return fail_with_cause(CLAE_ERR_FORMAT, clae_st_path(f), "the recorded configuration is not valid");
+        return CLAE_OK;
+    }
+    TRY(read_fields(f, c));
     if (clae_model_config_validate(c) != CLAE_OK)
         return fail_with_cause(CLAE_ERR_FORMAT, clae_st_path(f), "the recorded configuration is not valid");
     return CLAE_OK;
+}
+
+static clae_status read_config(const clae_st_file *f, clae_model_config *c, uint64_t *steps)
+{
+    return read_config_spec(f, c, steps, NULL);
 }
 
 /* ---- writing --------------------------------------------------------------------------------- */
@@ -303,9 +323,9 @@ static clae_status save_file(clae_model *m, const char *path, int checkpoint, co
 {
     if (!path) return clae_fail(CLAE_ERR_ARG, "save: path is NULL");
     if (m->flags & CLAE_MODEL_PLAN_ONLY) return clae_fail(CLAE_ERR_ARG, "save: the model has no memory (PLAN_ONLY)");
-    if (sc && sc->kind != CLAE_SCALE_NONE && sc->cols != clae_width(m, 0))
+    if (sc && sc->kind != CLAE_SCALE_NONE && sc->cols != m->arch.input)
         return clae_fail(CLAE_ERR_SHAPE, "save %s: the scaling has %zu columns but the model's input has %zu", path,
-                         sc->cols, clae_width(m, 0));
+                         sc->cols, m->arch.input);
     clae_st_writer *w = NULL;
     TRY(clae_st_writer_create(&w));
     clae_status s = clae_st_writer_set_meta(w, "format", checkpoint ? FORMAT_CHECKPOINT : FORMAT_MODEL);
@@ -493,13 +513,16 @@ clae_status clae_model_load(clae_runtime *rt, const char *path, unsigned flags, 
     clae_model_config cfg;
     uint64_t steps = 0;
     clae_model *m = NULL;
+    char *spec = malloc(CLAE_SPEC_MAX);
+    if (!spec) return clae_rt_fail(rt, clae_fail(CLAE_ERR_NOMEM, "load: out of host memory"));
     clae_status s = clae_st_open(path, &f);
-    if (s == CLAE_OK) s = read_config(f, &cfg, &steps);
+    if (s == CLAE_OK) s = read_config_spec(f, &cfg, &steps, spec);
     if (s == CLAE_OK && batch > 0) cfg.batch = batch;
-    if (s == CLAE_OK) s = clae_model_create_ex(rt, &cfg, flags, &m);
+    if (s == CLAE_OK) s = spec[0] ? clae_model_create_arch(rt, &cfg, spec, flags, &m) : clae_model_create_ex(rt, &cfg, flags, &m);
+    free(spec);
     if (s == CLAE_OK && !(flags & CLAE_MODEL_PLAN_ONLY)) s = restore_tensors(m, f, 0);
     if (s == CLAE_OK && scaling) s = read_scaling(f, (size_t)cfg.sizes[0], scaling);
-    if (s == CLAE_OK) m->steps = steps;
+    if (s == CLAE_OK) m->net.steps = steps;
     clae_st_close(f);
     if (s != CLAE_OK) {
         clae_model_destroy(m);
@@ -539,7 +562,7 @@ clae_status clae_model_restore_checkpoint(clae_model *m, const char *path, clae_
     if (s == CLAE_OK) s = restore_tensors(m, f, 1);
     clae_st_close(f);
     if (s != CLAE_OK) return model_fail(m, s);
-    m->steps = steps;
+    m->net.steps = steps;
     if (pos) {
         pos->epoch = epoch;
         pos->step_in_epoch = in_epoch;

@@ -12,8 +12,11 @@ static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "o
  * path (host memory for the reference, a memory object for OpenCL). */
 static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
 {
-    int present = rt->is_ref ? b.host != NULL : b.mem != NULL;
-    if (b.n >= n && (n == 0 || present)) return CLAE_OK;
+    int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
+    if (b.n >= n && (n == 0 || present)) {
+        if (n) clae_rt_trace_use(rt, b); /* a dry run learns here which tensors the op touches */
+        return CLAE_OK;
+    }
     return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt),
                                       name, b.n,
                                       present           ? ""
@@ -44,6 +47,15 @@ static clae_status check_enum(clae_runtime *rt, const char *op, const char *what
 clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                          clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc)
 {
+    if (rt->trace) {
+        /* A dry run: the shape is checked when the op really runs; here it is the tensors and the
+         * workspace this call would take that matter. */
+        clae_rt_trace_use(rt, A);
+        clae_rt_trace_use(rt, B);
+        clae_rt_trace_use(rt, C);
+        rt->trace->workspace(rt->trace, rt->gemm->workspace_bytes(rt, trans_a, trans_b, M, N, K, lda, ldb, ldc));
+        return CLAE_OK;
+    }
     return rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -51,7 +63,7 @@ clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t ro
 {
     NEED("bias_add", Z, rows * cols);
     NEED("bias_add", b, rows ? cols : 0);
-    return rt->ops->bias_add(rt, Z, b, rows, cols);
+    return rt->trace ? CLAE_OK : rt->ops->bias_add(rt, Z, b, rows, cols);
 }
 
 clae_status clae_op_act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n)
@@ -59,7 +71,7 @@ clae_status clae_op_act_forward(clae_runtime *rt, clae_activation f, clae_buf Z,
     TRY(check_act("act_forward", f));
     NEED("act_forward", Z, n);
     NEED("act_forward", A, n);
-    return rt->ops->act_forward(rt, f, Z, A, n);
+    return rt->trace ? CLAE_OK : rt->ops->act_forward(rt, f, Z, A, n);
 }
 
 clae_status clae_op_act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n)
@@ -67,7 +79,7 @@ clae_status clae_op_act_backward(clae_runtime *rt, clae_activation f, clae_buf A
     TRY(check_act("act_backward", f));
     NEED("act_backward", A, n);
     NEED("act_backward", G, n);
-    return rt->ops->act_backward(rt, f, A, G, n);
+    return rt->trace ? CLAE_OK : rt->ops->act_backward(rt, f, A, G, n);
 }
 
 clae_status clae_op_loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae_buf Xhat, clae_buf X, size_t rows,
@@ -79,7 +91,7 @@ clae_status clae_op_loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae
     if (loss == CLAE_LOSS_BCE) NEED("loss_rows", O, rows * cols);
     else NEED("loss_rows", Xhat, rows * cols);
     NEED("loss_rows", out, rows);
-    return rt->ops->loss_rows(rt, loss, O, Xhat, X, rows, cols, out);
+    return rt->trace ? CLAE_OK : rt->ops->loss_rows(rt, loss, O, Xhat, X, rows, cols, out);
 }
 
 clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat, clae_buf X,
@@ -94,7 +106,7 @@ clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation 
     NEED("loss_grad", Xhat, n);
     NEED("loss_grad", X, n);
     NEED("loss_grad", G, n);
-    return rt->ops->loss_grad(rt, loss, out_act, Xhat, X, n, scale, G);
+    return rt->trace ? CLAE_OK : rt->ops->loss_grad(rt, loss, out_act, Xhat, X, n, scale, G);
 }
 
 clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out)
@@ -102,14 +114,14 @@ clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, si
     NEED("row_sq_error", Xhat, rows * cols);
     NEED("row_sq_error", X, rows * cols);
     NEED("row_sq_error", out, rows);
-    return rt->ops->row_sq_error(rt, Xhat, X, rows, cols, out);
+    return rt->trace ? CLAE_OK : rt->ops->row_sq_error(rt, Xhat, X, rows, cols, out);
 }
 
 clae_status clae_op_colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out)
 {
     NEED("colsum", G, rows * cols);
     NEED("colsum", out, cols);
-    return rt->ops->colsum(rt, G, rows, cols, out);
+    return rt->trace ? CLAE_OK : rt->ops->colsum(rt, G, rows, cols, out);
 }
 
 clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad, clae_buf s1,
@@ -134,18 +146,18 @@ clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_b
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "opt_update (%s): unknown optimizer %d", path(rt),
                                           (int)h->kind));
     }
-    return rt->ops->opt_update(rt, h, theta, grad, s1, s2, n);
+    return rt->trace ? CLAE_OK : rt->ops->opt_update(rt, h, theta, grad, s1, s2, n);
 }
 
 clae_status clae_op_init_uniform(clae_runtime *rt, clae_buf theta, size_t n, uint64_t seed, uint32_t layer_id, float a)
 {
     NEED("init_uniform", theta, n);
-    return rt->ops->init_uniform(rt, theta, n, seed, layer_id, a);
+    return rt->trace ? CLAE_OK : rt->ops->init_uniform(rt, theta, n, seed, layer_id, a);
 }
 
 clae_status clae_op_philox(clae_runtime *rt, const uint32_t *ctr, const uint32_t key[2], uint32_t *out, size_t n)
 {
-    return rt->ops->philox(rt, ctr, key, out, n);
+    return rt->trace ? CLAE_OK : rt->ops->philox(rt, ctr, key, out, n);
 }
 
 /* ---- regularized variants ----------------------------------------------------------------- */
@@ -170,28 +182,28 @@ clae_status clae_op_corrupt(clae_runtime *rt, clae_noise kind, float level, clae
     NEED("corrupt(mean)", mean, kind == CLAE_NOISE_MASK ? cols : 0);
     NEED("corrupt(min)", lo, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
     NEED("corrupt(max)", hi, kind == CLAE_NOISE_SALTPEPPER ? cols : 0);
-    return rt->ops->corrupt(rt, kind, level, X, Xt, row_ids, rows, cols, seed, step, mean, lo, hi);
+    return rt->trace ? CLAE_OK : rt->ops->corrupt(rt, kind, level, X, Xt, row_ids, rows, cols, seed, step, mean, lo, hi);
 }
 
 clae_status clae_op_topk_rows(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t k)
 {
     NEED("topk_rows", A, rows * cols);
     NEED("topk_rows", mask, rows * cols);
-    return rt->ops->topk_rows(rt, A, mask, rows, cols, k);
+    return rt->trace ? CLAE_OK : rt->ops->topk_rows(rt, A, mask, rows, cols, k);
 }
 
 clae_status clae_op_topk_cols(clae_runtime *rt, clae_buf A, clae_buf mask, size_t rows, size_t cols, size_t m)
 {
     NEED("topk_cols", A, rows * cols);
     NEED("topk_cols", mask, rows * cols);
-    return rt->ops->topk_cols(rt, A, mask, rows, cols, m);
+    return rt->trace ? CLAE_OK : rt->ops->topk_cols(rt, A, mask, rows, cols, m);
 }
 
 clae_status clae_op_mul_mask(clae_runtime *rt, clae_buf G, clae_buf mask, size_t n)
 {
     NEED("mul_mask", G, n);
     NEED("mul_mask", mask, n);
-    return rt->ops->mul_mask(rt, G, mask, n);
+    return rt->trace ? CLAE_OK : rt->ops->mul_mask(rt, G, mask, n);
 }
 
 /* Kind, activation, weights and batch size of a sparsity op. KL needs ρ in (0, 1) (its logs);
@@ -222,7 +234,7 @@ clae_status clae_op_sparsity_forward(clae_runtime *rt, clae_sparsity kind, clae_
     NEED("sparsity_forward", pen, kind == CLAE_SPARSITY_H2O ? 0 : 1);
     NEED("sparsity_forward", A, kind == CLAE_SPARSITY_NONE ? 0 : rows * cols);
     if (kind == CLAE_SPARSITY_KL || kind == CLAE_SPARSITY_H2O) NEED("sparsity_forward", stats, cols);
-    return rt->ops->sparsity_forward(rt, kind, f, rho, weight, A, rows, cols, stats, pen);
+    return rt->trace ? CLAE_OK : rt->ops->sparsity_forward(rt, kind, f, rho, weight, A, rows, cols, stats, pen);
 }
 
 clae_status clae_op_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae_activation f, float rho, float weight,
@@ -235,7 +247,7 @@ clae_status clae_op_sparsity_backward(clae_runtime *rt, clae_sparsity kind, clae
         NEED("sparsity_backward", G, rows * cols);
         if (kind != CLAE_SPARSITY_KL) NEED("sparsity_backward", A, rows * cols);
     }
-    return rt->ops->sparsity_backward(rt, kind, f, rho, weight, A, rows, cols, stats, G, db);
+    return rt->trace ? CLAE_OK : rt->ops->sparsity_backward(rt, kind, f, rho, weight, A, rows, cols, stats, G, db);
 }
 
 clae_status clae_op_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h, float rho, float weight, clae_buf ema,
@@ -253,7 +265,7 @@ clae_status clae_op_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h,
     /* The rate reads the optimizer state only for ADADELTA (Eg2, Edx2) and Adam (v). */
     NEED("sparsity_h2o_push(eg2)", s1, h->kind == CLAE_OPT_ADADELTA ? cols : 0);
     NEED("sparsity_h2o_push(v)", s2, h->kind == CLAE_OPT_ADAM || h->kind == CLAE_OPT_ADADELTA ? cols : 0);
-    return rt->ops->sparsity_h2o_push(rt, h, rho, weight, ema, db, s1, s2, cols, P);
+    return rt->trace ? CLAE_OK : rt->ops->sparsity_h2o_push(rt, h, rho, weight, ema, db, s1, s2, cols, P);
 }
 
 /* Activation, λ and batch size of a contractive op (it divides by B = rows). */
@@ -277,7 +289,7 @@ clae_status clae_op_contractive_forward(clae_runtime *rt, clae_activation f, flo
     NEED("contractive_forward", W, H * D);
     NEED("contractive_forward", q, H);
     NEED("contractive_forward", pen, 1);
-    return rt->ops->contractive_forward(rt, f, lambda, A, W, rows, H, D, q, pen);
+    return rt->trace ? CLAE_OK : rt->ops->contractive_forward(rt, f, lambda, A, W, rows, H, D, q, pen);
 }
 
 clae_status clae_op_contractive_grad_z(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf q,
@@ -287,7 +299,7 @@ clae_status clae_op_contractive_grad_z(clae_runtime *rt, clae_activation f, floa
     NEED("contractive_grad_z", A, rows * H);
     NEED("contractive_grad_z", q, H);
     NEED("contractive_grad_z", GZ, rows * H);
-    return rt->ops->contractive_grad_z(rt, f, lambda, A, q, rows, H, GZ);
+    return rt->trace ? CLAE_OK : rt->ops->contractive_grad_z(rt, f, lambda, A, q, rows, H, GZ);
 }
 
 clae_status clae_op_contractive_grad_w(clae_runtime *rt, clae_activation f, float lambda, clae_buf A, clae_buf W,
@@ -297,5 +309,5 @@ clae_status clae_op_contractive_grad_w(clae_runtime *rt, clae_activation f, floa
     NEED("contractive_grad_w", A, rows * H);
     NEED("contractive_grad_w", W, H * D);
     NEED("contractive_grad_w", dW, H * D);
-    return rt->ops->contractive_grad_w(rt, f, lambda, A, W, rows, H, D, dW);
+    return rt->trace ? CLAE_OK : rt->ops->contractive_grad_w(rt, f, lambda, A, W, rows, H, D, dW);
 }

@@ -292,15 +292,30 @@ static clae_status check_range(clae_runtime *rt, const char *what, clae_buf b, s
     if (off > b.n || n > b.n - off)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s: floats [%zu, %zu) outside a buffer of %zu", what, off,
                                           off + n, b.n));
-    if (n > 0 && (rt->is_ref ? !b.host : !b.mem))
+    if (n > 0 && !rt->trace && (rt->is_ref ? !b.host : !b.mem))
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s: buffer does not belong to this runtime's device", what));
     return CLAE_OK;
+}
+
+void clae_rt_trace(clae_runtime *rt, clae_trace *t) { rt->trace = t; }
+
+void clae_rt_trace_use(clae_runtime *rt, clae_buf b)
+{
+    if (rt->trace && b.n) rt->trace->use(rt->trace, b);
+}
+
+/* In a dry run a transfer only reports its buffer (see clae_trace). */
+static int traced(clae_runtime *rt, clae_buf b)
+{
+    if (!rt->trace) return 0;
+    clae_rt_trace_use(rt, b);
+    return 1;
 }
 
 clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n)
 {
     clae_status s = check_range(rt, "clae_buf_write", dst, off, n);
-    if (s != CLAE_OK || n == 0) return s;
+    if (s != CLAE_OK || n == 0 || traced(rt, dst)) return s;
     if (!src) return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_buf_write: source must not be NULL"));
     if (rt->is_ref) {
         memcpy(dst.host + off, src, n * sizeof(float));
@@ -317,7 +332,7 @@ clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const flo
 clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n)
 {
     clae_status s = check_range(rt, "clae_buf_read", src, off, n);
-    if (s != CLAE_OK || n == 0) return s;
+    if (s != CLAE_OK || n == 0 || traced(rt, src)) return s;
     if (!dst) return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_buf_read: destination must not be NULL"));
     if (rt->is_ref) {
         memcpy(dst, src.host + off, n * sizeof(float));
@@ -334,7 +349,7 @@ clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst
 clae_status clae_buf_zero(clae_runtime *rt, clae_buf b)
 {
     clae_status s = check_range(rt, "clae_buf_zero", b, 0, b.n);
-    if (s != CLAE_OK || b.n == 0) return s;
+    if (s != CLAE_OK || b.n == 0 || traced(rt, b)) return s;
     if (rt->is_ref) {
         memset(b.host, 0, b.n * sizeof(float));
         return CLAE_OK;

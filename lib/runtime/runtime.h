@@ -11,6 +11,7 @@
 
 struct clae_ops;
 struct clae_gemm_engine;
+struct clae_trace;
 
 /* A span of device (or, for cpu-ref, host) memory holding floats. `off` is in
  * floats from the start of `mem` (OpenCL) or already applied to `host` (cpu-ref)
@@ -66,8 +67,23 @@ struct clae_runtime {
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
     cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
     size_t gemm_workspace_bytes;
+    struct clae_trace *trace;       /* non-NULL during a model's dry run (clae_rt_trace) */
     char error[CLAE_ERROR_MAX];
 };
+
+/* A dry run: while a trace is set, every op and every buffer transfer checks its arguments as usual,
+ * then reports the buffers it would touch (and GEMM its workspace request) instead of running. The
+ * buffers of a dry run are placeholders (no memory, distinct `off` ranges) that the tracer maps back
+ * to the tensors it planned; this is how a model learns its tensors' lifetimes from its own code. */
+typedef struct clae_trace {
+    void (*use)(struct clae_trace *t, clae_buf b);           /* b is read or written now */
+    void (*workspace)(struct clae_trace *t, size_t bytes);   /* a GEMM now asks for this much workspace */
+} clae_trace;
+
+/* Sets (or, with NULL, clears) the runtime's trace. */
+void clae_rt_trace(clae_runtime *rt, clae_trace *t);
+/* Reports b to the trace (a no-op for an empty buffer). */
+void clae_rt_trace_use(clae_runtime *rt, clae_buf b);
 
 /* Opens the device spec selects (as clae_runtime_open documents it) with ops and gemm left NULL:
  * clae_runtime_open (lib/ops/ops_select.c) fills them. out must not be NULL; *out is NULL on failure. */

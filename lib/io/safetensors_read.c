@@ -1,16 +1,16 @@
-/* safetensors.c — the safetensors writer (tensors and string metadata, written atomically) and a reader
- * that validates every header field and byte range before handing out a pointer. Header JSON through cJSON. */
-#include "io/safetensors.h"
-
+/* safetensors_read.c — the safetensors reader: validates every header field and byte range (tiling, sizes,
+ * dtypes, duplicates) before handing out a pointer; tensor data in host order and aligned. JSON through cJSON. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "io/byteorder.h"
+#include "io/safetensors.h"
+#include "io/safetensors_internal.h"
 #include "runtime/error.h"
 
 /* The reference implementation refuses headers above 100 MB; a length beyond
@@ -20,10 +20,6 @@
 /* Numbers in the header arrive as doubles from cJSON; above 2^53 they are no
  * longer exact, so a byte offset or dimension there cannot be trusted. */
 #define ST_MAX_EXACT 9007199254740992.0
-
-#define ST_META_KEY "__metadata__"
-
-static const size_t dtype_size[CLAE_ST_DTYPE_COUNT] = {[CLAE_ST_F32] = 4, [CLAE_ST_I64] = 8};
 
 const char *clae_st_dtype_name(clae_st_dtype dt)
 {
@@ -35,22 +31,6 @@ const char *clae_st_dtype_name(clae_st_dtype dt)
     return "?";
 }
 
-static int host_is_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 /* "[2, 3]" into buf, for messages. */
 static const char *shape_str(char *buf, size_t cap, int ndim, const size_t *shape)
 {
@@ -60,312 +40,6 @@ static const char *shape_str(char *buf, size_t cap, int ndim, const size_t *shap
     if (len < cap) snprintf(buf + len, cap - len, "]");
     return buf;
 }
-
-/* prod(shape) and the byte size, or 0 on overflow. */
-static int shape_bytes(int ndim, const size_t *shape, size_t esize, size_t *count, size_t *nbytes)
-{
-    size_t c = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] != 0 && c > SIZE_MAX / shape[d]) return 0;
-        c *= shape[d];
-    }
-    if (c > SIZE_MAX / esize) return 0;
-    *count = c;
-    *nbytes = c * esize;
-    return 1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Atomic files                                                              */
-/* ------------------------------------------------------------------------ */
-
-clae_status clae_atomic_open(clae_atomic_file *af, const char *path)
-{
-    memset(af, 0, sizeof *af);
-    size_t cap = strlen(path) + 32;
-    af->path = dup_str(path);
-    af->tmp_path = malloc(cap);
-    if (!af->path || !af->tmp_path) {
-        free(af->path);
-        free(af->tmp_path);
-        memset(af, 0, sizeof *af);
-        return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", path);
-    }
-    /* The pid keeps two processes writing the same file from sharing a
-     * temporary; the final rename decides which complete file wins. */
-    snprintf(af->tmp_path, cap, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
-    if (!af->fp) {
-        clae_status st = clae_fail(CLAE_ERR_IO, "%s: cannot create %s: %s", path, af->tmp_path, strerror(errno));
-        free(af->path);
-        free(af->tmp_path);
-        memset(af, 0, sizeof *af);
-        return st;
-    }
-    return CLAE_OK;
-}
-
-static void atomic_release(clae_atomic_file *af)
-{
-    free(af->path);
-    free(af->tmp_path);
-    memset(af, 0, sizeof *af);
-}
-
-void clae_atomic_abort(clae_atomic_file *af)
-{
-    if (!af || !af->tmp_path) return;
-    if (af->fp) fclose(af->fp);
-    remove(af->tmp_path);
-    atomic_release(af);
-}
-
-clae_status clae_atomic_commit(clae_atomic_file *af)
-{
-    /* A full disk often shows only when the buffer is flushed, so the flush
-     * and close results count as much as every fwrite's. */
-    int bad = ferror(af->fp);
-    int err = bad ? EIO : 0;
-    if (fflush(af->fp) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    if (fclose(af->fp) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    af->fp = NULL;
-    if (bad) {
-        clae_status st = clae_fail(CLAE_ERR_IO, "%s: write error: %s", af->path, strerror(err));
-        remove(af->tmp_path);
-        atomic_release(af);
-        return st;
-    }
-    if (rename(af->tmp_path, af->path) != 0) {
-        clae_status st = clae_fail(CLAE_ERR_IO, "%s: cannot rename %s to it: %s", af->path, af->tmp_path,
-                                   strerror(errno));
-        remove(af->tmp_path);
-        atomic_release(af);
-        return st;
-    }
-    atomic_release(af);
-    return CLAE_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Writer                                                                    */
-/* ------------------------------------------------------------------------ */
-
-typedef struct st_wtensor {
-    char *name;
-    clae_st_dtype dtype;
-    int ndim;
-    size_t shape[CLAE_ST_MAX_DIMS];
-    unsigned char *bytes; /* already little-endian, so saving needs no conversion */
-    size_t nbytes;
-} st_wtensor;
-
-struct clae_st_writer {
-    st_wtensor *t;
-    size_t n, cap;
-    char **keys, **vals;
-    size_t nm, mcap;
-};
-
-clae_status clae_st_writer_create(clae_st_writer **out)
-{
-    if (!out) return clae_fail(CLAE_ERR_ARG, "clae_st_writer_create: out must not be NULL");
-    *out = calloc(1, sizeof **out);
-    if (!*out) return clae_fail(CLAE_ERR_NOMEM, "safetensors writer: out of memory");
-    return CLAE_OK;
-}
-
-void clae_st_writer_free(clae_st_writer *w)
-{
-    if (!w) return;
-    for (size_t i = 0; i < w->n; i++) {
-        free(w->t[i].name);
-        free(w->t[i].bytes);
-    }
-    for (size_t i = 0; i < w->nm; i++) {
-        free(w->keys[i]);
-        free(w->vals[i]);
-    }
-    free(w->t);
-    free(w->keys);
-    free(w->vals);
-    free(w);
-}
-
-static clae_status writer_add(clae_st_writer *w, const char *name, clae_st_dtype dt, const void *data, int ndim,
-                              const size_t *shape)
-{
-    if (!w || !name || (ndim > 0 && !shape))
-        return clae_fail(CLAE_ERR_ARG, "clae_st_writer_add: writer, name and shape must not be NULL");
-    if (!*name || strcmp(name, ST_META_KEY) == 0)
-        return clae_fail(CLAE_ERR_ARG, "safetensors: '%s' cannot name a tensor", name);
-    if (ndim < 0 || ndim > CLAE_ST_MAX_DIMS)
-        return clae_fail(CLAE_ERR_ARG, "safetensors: tensor '%s' has %d dimensions (at most %d)", name, ndim,
-                         CLAE_ST_MAX_DIMS);
-    for (size_t i = 0; i < w->n; i++)
-        if (strcmp(w->t[i].name, name) == 0)
-            return clae_fail(CLAE_ERR_ARG, "safetensors: tensor '%s' added twice", name);
-    size_t count, nbytes;
-    if (!shape_bytes(ndim, shape, dtype_size[dt], &count, &nbytes))
-        return clae_fail(CLAE_ERR_ARG, "safetensors: tensor '%s' is too large", name);
-    if (count > 0 && !data) return clae_fail(CLAE_ERR_ARG, "safetensors: tensor '%s' has no data", name);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 16;
-        st_wtensor *t = realloc(w->t, cap * sizeof *t);
-        if (!t) return clae_fail(CLAE_ERR_NOMEM, "safetensors: out of memory adding '%s'", name);
-        w->t = t;
-        w->cap = cap;
-    }
-    st_wtensor *t = &w->t[w->n];
-    memset(t, 0, sizeof *t);
-    t->name = dup_str(name);
-    t->bytes = malloc(nbytes ? nbytes : 1);
-    if (!t->name || !t->bytes) {
-        free(t->name);
-        free(t->bytes);
-        return clae_fail(CLAE_ERR_NOMEM, "safetensors: out of memory adding '%s' (%zu bytes)", name, nbytes);
-    }
-    t->dtype = dt;
-    t->ndim = ndim;
-    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
-    t->nbytes = nbytes;
-    /* Byte by byte so the file is little-endian whatever the host is. */
-    const unsigned char *src = data;
-    size_t es = dtype_size[dt];
-    if (host_is_little_endian()) {
-        if (nbytes) memcpy(t->bytes, src, nbytes);
-    } else {
-        for (size_t k = 0; k < count; k++)
-            for (size_t b = 0; b < es; b++) t->bytes[k * es + b] = src[k * es + es - 1 - b];
-    }
-    w->n++;
-    return CLAE_OK;
-}
-
-clae_status clae_st_writer_add_f32(clae_st_writer *w, const char *name, const float *data, int ndim,
-                                   const size_t *shape)
-{
-    return writer_add(w, name, CLAE_ST_F32, data, ndim, shape);
-}
-
-clae_status clae_st_writer_add_i64(clae_st_writer *w, const char *name, const int64_t *data, int ndim,
-                                   const size_t *shape)
-{
-    return writer_add(w, name, CLAE_ST_I64, data, ndim, shape);
-}
-
-clae_status clae_st_writer_set_meta(clae_st_writer *w, const char *key, const char *value)
-{
-    if (!w || !key || !value)
-        return clae_fail(CLAE_ERR_ARG, "clae_st_writer_set_meta: writer, key and value must not be NULL");
-    char *v = dup_str(value);
-    if (!v) return clae_fail(CLAE_ERR_NOMEM, "safetensors: out of memory setting metadata '%s'", key);
-    for (size_t i = 0; i < w->nm; i++) {
-        if (strcmp(w->keys[i], key) == 0) {
-            free(w->vals[i]);
-            w->vals[i] = v;
-            return CLAE_OK;
-        }
-    }
-    if (w->nm == w->mcap) {
-        size_t cap = w->mcap ? 2 * w->mcap : 16;
-        char **k = realloc(w->keys, cap * sizeof *k);
-        if (k) w->keys = k;
-        char **vv = k ? realloc(w->vals, cap * sizeof *vv) : NULL;
-        if (vv) w->vals = vv;
-        if (!k || !vv) {
-            free(v);
-            return clae_fail(CLAE_ERR_NOMEM, "safetensors: out of memory setting metadata '%s'", key);
-        }
-        w->mcap = cap;
-    }
-    w->keys[w->nm] = dup_str(key);
-    if (!w->keys[w->nm]) {
-        free(v);
-        return clae_fail(CLAE_ERR_NOMEM, "safetensors: out of memory setting metadata '%s'", key);
-    }
-    w->vals[w->nm++] = v;
-    return CLAE_OK;
-}
-
-/* A JSON integer written as raw text: cJSON would print a double, which turns
- * into exponent notation that strict readers refuse for large offsets. */
-static int add_raw_size(cJSON *arr, size_t v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%zu", v);
-    cJSON *item = cJSON_CreateRaw(buf);
-    if (!item) return 0;
-    if (!cJSON_AddItemToArray(arr, item)) {
-        cJSON_Delete(item);
-        return 0;
-    }
-    return 1;
-}
-
-/* The header JSON text (malloc'd by cJSON), or NULL when out of memory. */
-static char *writer_header(const clae_st_writer *w)
-{
-    cJSON *root = cJSON_CreateObject();
-    int ok = root != NULL;
-    if (ok && w->nm > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(root, ST_META_KEY);
-        ok = meta != NULL;
-        for (size_t i = 0; ok && i < w->nm; i++) ok = cJSON_AddStringToObject(meta, w->keys[i], w->vals[i]) != NULL;
-    }
-    size_t off = 0;
-    for (size_t i = 0; ok && i < w->n; i++) {
-        const st_wtensor *t = &w->t[i];
-        cJSON *e = cJSON_AddObjectToObject(root, t->name);
-        ok = e && cJSON_AddStringToObject(e, "dtype", clae_st_dtype_name(t->dtype));
-        cJSON *shape = ok ? cJSON_AddArrayToObject(e, "shape") : NULL;
-        ok = shape != NULL;
-        for (int d = 0; ok && d < t->ndim; d++) ok = add_raw_size(shape, t->shape[d]);
-        cJSON *offs = ok ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
-        ok = offs && add_raw_size(offs, off) && add_raw_size(offs, off + t->nbytes);
-        off += t->nbytes;
-    }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    return text;
-}
-
-clae_status clae_st_writer_save(const clae_st_writer *w, const char *path)
-{
-    if (!w || !path) return clae_fail(CLAE_ERR_ARG, "clae_st_writer_save: writer and path must not be NULL");
-    char *json = writer_header(w);
-    if (!json) return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory building the safetensors header", path);
-    size_t len = strlen(json);
-    /* Spaces up to a multiple of 8 put the byte buffer (8 + N) on an 8-byte
-     * boundary, so a reader that maps the file gets aligned tensors. */
-    size_t n = (len + 7) & ~(size_t)7;
-    unsigned char len8[8];
-    for (int b = 0; b < 8; b++) len8[b] = (unsigned char)((uint64_t)n >> (8 * b));
-
-    clae_atomic_file af;
-    clae_status st = clae_atomic_open(&af, path);
-    if (st != CLAE_OK) {
-        cJSON_free(json);
-        return st;
-    }
-    fwrite(len8, 1, 8, af.fp);
-    fwrite(json, 1, len, af.fp);
-    for (size_t k = len; k < n; k++) fputc(' ', af.fp);
-    cJSON_free(json);
-    for (size_t i = 0; i < w->n; i++)
-        if (w->t[i].nbytes) fwrite(w->t[i].bytes, 1, w->t[i].nbytes, af.fp);
-    /* Any short write leaves the stream's error flag set, which commit checks. */
-    return clae_atomic_commit(&af);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Reader                                                                    */
-/* ------------------------------------------------------------------------ */
 
 struct clae_st_file {
     char *path;
@@ -438,8 +112,8 @@ static clae_status parse_metadata(clae_st_file *f, const cJSON *meta)
         for (size_t i = 0; i < f->nm; i++)
             if (strcmp(f->keys[i], c->string) == 0)
                 return clae_fail(CLAE_ERR_FORMAT, "%s: metadata '%s' appears twice", f->path, c->string);
-        f->keys[f->nm] = dup_str(c->string);
-        f->vals[f->nm] = dup_str(c->valuestring);
+        f->keys[f->nm] = strdup(c->string);
+        f->vals[f->nm] = strdup(c->valuestring);
         f->nm++;
         if (!f->keys[f->nm - 1] || !f->vals[f->nm - 1])
             return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory reading metadata", f->path);
@@ -451,7 +125,7 @@ static clae_status parse_metadata(clae_st_file *f, const cJSON *meta)
 static clae_status parse_tensor(clae_st_file *f, const cJSON *e, clae_st_tensor *t)
 {
     const char *name = e->string;
-    t->name = dup_str(name);
+    t->name = strdup(name);
     if (!t->name) return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", f->path);
     if (!cJSON_IsObject(e)) return clae_fail(CLAE_ERR_FORMAT, "%s: tensor '%s': entry is not an object", f->path, name);
 
@@ -498,7 +172,7 @@ static clae_status parse_tensor(clae_st_file *f, const cJSON *e, clae_st_tensor 
                          name, t->begin, t->end);
     size_t nbytes;
     char sb[160];
-    if (!shape_bytes(t->ndim, t->shape, dtype_size[t->dtype], &t->count, &nbytes))
+    if (!st_shape_bytes(t->ndim, t->shape, st_dtype_size[t->dtype], &t->count, &nbytes))
         return clae_fail(CLAE_ERR_FORMAT, "%s: tensor '%s': shape %s overflows", f->path, name,
                          shape_str(sb, sizeof sb, t->ndim, t->shape));
     if (t->end - t->begin != nbytes)
@@ -613,12 +287,12 @@ done:
 /* Points each tensor at its bytes, in host order and aligned. */
 static clae_status place_tensors(clae_st_file *f)
 {
-    int little = host_is_little_endian();
+    int little = clae_host_little_endian();
     f->own = calloc(f->n ? f->n : 1, sizeof *f->own);
     if (!f->own) return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", f->path);
     for (size_t i = 0; i < f->n; i++) {
         clae_st_tensor *t = &f->t[i];
-        size_t es = dtype_size[t->dtype];
+        size_t es = st_dtype_size[t->dtype];
         size_t nb = t->end - t->begin;
         unsigned char *p = f->buf + t->begin;
         /* The buffer is malloc'd, so an offset that is a multiple of the
@@ -700,7 +374,7 @@ static clae_status st_open(const char *path, int header_only, clae_st_file **out
     if (out) *out = NULL;
     if (!path || !out) return clae_fail(CLAE_ERR_ARG, "clae_st_open: path and out must not be NULL");
     clae_st_file *f = calloc(1, sizeof *f);
-    if (f) f->path = dup_str(path);
+    if (f) f->path = strdup(path);
     if (!f || !f->path) {
         free(f);
         return clae_fail(CLAE_ERR_NOMEM, "%s: out of memory", path);

@@ -1,0 +1,240 @@
+/* model_step.c — what a training step and an inference pass do, position by position: load, each layer's
+ * forward, the loss, each layer's backward. The dry run that plans the tensors walks exactly this code. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model_internal.h"
+
+#define TRY(expr)                                                                                   \
+    do {                                                                                            \
+        clae_status s_ = (expr);                                                                    \
+        if (s_ != CLAE_OK) return s_;                                                               \
+    } while (0)
+
+/* ---- the schedule ----------------------------------------------------------------------------- */
+
+/* CLAE_PLAN=poison: every transient tensor is filled with NaN right after its last traced use, so a read
+ * past its lifetime (which sharing memory would only sometimes expose) shows at once. */
+static clae_status poison(clae_model *m, int pos)
+{
+    if (!m->poison_host || pos < 0) return CLAE_OK;
+    for (int i = 0; i < m->plan.n; i++) {
+        const clae_plan_tensor *t = &m->plan.tensors[i];
+        if (!t->bytes || t->persistent || t->last != pos) continue;
+        TRY(clae_buf_write(m->rt, *m->plan_dst[i], 0, m->poison_host, t->bytes / sizeof(float)));
+    }
+    return CLAE_OK;
+}
+
+void clae_model_pass_begin(clae_model *m, int training)
+{
+    if (m->tracing) {
+        if (!training) m->n_train_pos = m->n_pos;
+        return;
+    }
+    m->pass_start = training ? 0 : m->n_train_pos;
+    m->pass_stop = training ? m->n_train_pos : m->n_pos;
+    m->cursor = m->pass_start - 1;
+}
+
+clae_status clae_model_enter(clae_model *m, const char *fmt, ...)
+{
+    if (m->tracing) {
+        if (m->n_pos == m->cap_pos) {
+            int cap = m->cap_pos ? 2 * m->cap_pos : 64;
+            void *p = realloc(m->pos_names, (size_t)cap * sizeof *m->pos_names);
+            if (!p) return clae_fail(CLAE_ERR_NOMEM, "model: out of host memory for the schedule");
+            m->pos_names = p;
+            m->cap_pos = cap;
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m->pos_names[m->n_pos], CLAE_PLAN_NAME, fmt, ap);
+        va_end(ap);
+        m->cursor = m->n_pos++;
+        return CLAE_OK;
+    }
+    if (m->cursor >= m->pass_start) TRY(poison(m, m->cursor));
+    if (++m->cursor >= m->pass_stop)
+        return clae_fail(CLAE_ERR_ARG, "model: the pass went past the %d positions its dry run traced",
+                         m->pass_stop - m->pass_start);
+    return CLAE_OK;
+}
+
+clae_status clae_model_pass_end(clae_model *m) { return m->tracing ? CLAE_OK : poison(m, m->cursor); }
+
+/* ---- the passes ------------------------------------------------------------------------------- */
+
+/* Uploads rows of x (and, for training, the rows' data-set indices). */
+static clae_status load(clae_model *m, int training, const float *x, const uint32_t *row_ids, size_t rows)
+{
+    clae_net *net = &m->net;
+    clae_net_pass *p = training ? &net->train : &net->infer;
+    clae_model_pass_begin(m, training);
+    TRY(clae_model_enter(m, training ? "load" : "infer load"));
+    TRY(clae_buf_write(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    if (!training) return CLAE_OK;
+    uint32_t *ids = (uint32_t *)m->row_host; /* batch floats of scratch, the same size */
+    for (size_t r = 0; r < rows; r++) ids[r] = row_ids ? row_ids[r] : (uint32_t)(net->steps * net->batch + r);
+    return clae_buf_write(m->rt, net->row_ids, 0, m->row_host, rows);
+}
+
+/* Forward through layers [0, upto]. */
+static clae_status forward(clae_model *m, clae_net_pass *p, size_t rows, int upto)
+{
+    for (int k = 0; k <= upto; k++) {
+        clae_layer *L = &m->net.layer[k];
+        TRY(clae_model_enter(m, "%sforward %d", p->training ? "" : "infer ", k));
+        TRY(L->kind->forward(&m->net, L, p, rows));
+    }
+    return CLAE_OK;
+}
+
+/* The loss is two halves so that a training step never waits for the device in its middle: the per-row
+ * loss kernel runs at the loss position, and its rows and the penalties are read back once the whole step
+ * has been enqueued (those tensors live to the end of the step). */
+static clae_status loss_enqueue(clae_model *m, size_t rows)
+{
+    clae_net_pass *p = &m->net.train;
+    const clae_layer *out = &m->net.layer[m->net.n - 1];
+    int n = m->net.n;
+    clae_buf O = out->out_pre.n ? out->out_pre : p->val[n];
+    return clae_op_loss_rows(m->rt, m->cfg.loss, O, p->val[n], p->val[0], rows, m->arch.input, m->pass[1].row_out);
+}
+
+/* Mean over rows of the per-row training loss (sum over features), plus the regularizers' penalties.
+ * `step` is the step the loss belongs to, for the message. */
+static clae_status loss_collect(clae_model *m, size_t rows, uint64_t step, float *loss)
+{
+    TRY(clae_buf_read(m->rt, m->pass[1].row_out, 0, m->row_host, rows));
+    double penalty = 0.0;
+    for (int k = 0; k < m->net.n; k++) {
+        clae_layer *L = &m->net.layer[k];
+        for (int r = 0; r < L->n_reg; r++)
+            if (L->reg[r].kind->penalty) TRY(L->reg[r].kind->penalty(&m->net, L, &L->reg[r], &penalty));
+    }
+    if (m->tracing) return CLAE_OK;
+    double sum = 0.0;
+    for (size_t r = 0; r < rows; r++) sum += m->row_host[r];
+    m->last_penalty = (float)penalty;
+    *loss = (float)(sum / (double)rows + penalty);
+    if (!isfinite(*loss))
+        return clae_fail(CLAE_ERR_NUMERIC, "training loss is not finite (%g) at step %llu; lower --lr?", (double)*loss,
+                         (unsigned long long)step);
+    return CLAE_OK;
+}
+
+static clae_opt_hyper opt_hyper(const clae_model *m)
+{
+    const clae_model_config *c = &m->cfg;
+    double t = (double)(m->net.steps + 1);
+    clae_opt_hyper h = {
+        .kind = c->optimizer, .lr = c->lr, .momentum = c->momentum,
+        .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
+        .bc1 = (float)(1.0 - pow((double)c->beta1, t)), .bc2 = (float)(1.0 - pow((double)c->beta2, t)),
+        .rho = c->rho, .adadelta_eps = c->adadelta_eps,
+    };
+    return h;
+}
+
+/* The loss seeds ∂L/∂Z of the output layer (f' fused in), then each layer back-propagates, last first. */
+static clae_status backward(clae_model *m, size_t rows)
+{
+    clae_net *net = &m->net;
+    clae_net_pass *p = &net->train;
+    const int n = net->n;
+    net->hyper = opt_hyper(m);
+    TRY(clae_model_enter(m, "backward %d", n - 1));
+    TRY(clae_op_loss_grad(m->rt, m->cfg.loss, net->layer[n - 1].act, p->val[n], p->val[0], rows * m->arch.input,
+                          1.0f / (float)rows, p->grad[n]));
+    for (int k = n - 1; k >= 0; k--) {
+        if (k < n - 1) TRY(clae_model_enter(m, "backward %d", k));
+        TRY(net->layer[k].kind->backward(net, &net->layer[k], rows));
+    }
+    return CLAE_OK;
+}
+
+static clae_status run_step(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
+{
+    clae_net *net = &m->net;
+    net->update = 1;
+    TRY(load(m, 1, x, row_ids, rows));
+    TRY(forward(m, &net->train, rows, net->n - 1));
+    TRY(clae_model_enter(m, "loss"));
+    /* Without a loss pointer nothing of the loss runs: no kernel, no read, no wait. */
+    if (loss) TRY(loss_enqueue(m, rows));
+    TRY(backward(m, rows));
+    if (!m->tracing) net->steps++;
+    /* Read only now, so the device runs the step through; the update is applied either way. */
+    if (loss) TRY(loss_collect(m, rows, net->steps, loss));
+    return clae_model_pass_end(m);
+}
+
+clae_status clae_model_run_step(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
+{
+    m->net.in_step = 1;
+    clae_status s = run_step(m, x, row_ids, rows, loss);
+    m->net.in_step = 0;
+    return s;
+}
+
+clae_status clae_model_run_loss(clae_model *m, const float *x, size_t rows, float *loss)
+{
+    clae_net *net = &m->net;
+    TRY(load(m, 1, x, NULL, rows));
+    TRY(forward(m, &net->train, rows, net->n - 1));
+    TRY(clae_model_enter(m, "loss"));
+    TRY(loss_enqueue(m, rows));
+    return loss_collect(m, rows, net->steps + 1, loss);
+}
+
+static clae_status run_gradients(clae_model *m, const float *x, size_t rows)
+{
+    clae_net *net = &m->net;
+    TRY(load(m, 1, x, NULL, rows));
+    TRY(forward(m, &net->train, rows, net->n - 1));
+    TRY(clae_model_enter(m, "loss"));
+    TRY(backward(m, rows));
+    return clae_model_pass_end(m);
+}
+
+clae_status clae_model_run_gradients(clae_model *m, const float *x, size_t rows, int l, float *dW, float *db)
+{
+    clae_net *net = &m->net;
+    const clae_layer *L = clae_model_dense(m, l);
+    net->update = 0;
+    net->probe_W = L->W;
+    net->probe_b = L->b;
+    net->probe_dW = dW;
+    net->probe_db = db;
+    clae_status s = run_gradients(m, x, rows);
+    net->probe_W = net->probe_b = NULL;
+    net->probe_dW = net->probe_db = NULL;
+    net->update = 1;
+    return s;
+}
+
+clae_status clae_model_run_infer(clae_model *m, const float *x, size_t rows, int upto)
+{
+    TRY(load(m, 0, x, NULL, rows));
+    return forward(m, &m->net.infer, rows, upto);
+}
+
+clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, float *out)
+{
+    clae_net_pass *p = &m->net.infer;
+    const size_t D = m->arch.input;
+    const int n = m->net.n;
+    TRY(clae_model_enter(m, "infer output"));
+    if (err) {
+        TRY(clae_op_row_sq_error(m->rt, p->val[n], p->val[0], rows, D, m->pass[0].row_out));
+        TRY(clae_buf_read(m->rt, m->pass[0].row_out, 0, err, rows));
+        if (!m->tracing)
+            for (size_t r = 0; r < rows; r++) err[r] = (float)((double)err[r] / (double)D);
+    }
+    if (out) TRY(clae_buf_read(m->rt, p->val[n], 0, out, rows * D));
+    return clae_model_pass_end(m);
+}
