@@ -313,7 +313,7 @@ static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows,
     r->cached_from_cache = rs.programs_from_cache;
 
     /* As clae train does: denoising fills from the training columns' statistics. */
-    if (clae_model_create(rt, &o->cfg, &m) != CLAE_OK || clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
+    if (clae_model_create_arch(rt, &o->cfg, o->model.spec, 0, &m) != CLAE_OK || clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
         row_fail(r, "create", clae_last_error());
         goto done;
     }

@@ -480,7 +480,13 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
         clae_model_config fc;
         clae_model_get_config(*m, &fc);
         char why[512];
-        if (cli_train_config_mismatch(&fc, &o->cfg, why, sizeof why)) {
+        int differs = cli_train_config_mismatch(&fc, &o->cfg, why, sizeof why);
+        if (!differs && (o->model.arch || o->model.tied) && strcmp(clae_model_arch(*m), o->model.spec)) {
+            snprintf(why, sizeof why, "the net differs: the checkpoint has %s, the command line %s", clae_model_arch(*m),
+                     o->model.spec);
+            differs = 1;
+        }
+        if (differs) {
             fprintf(stderr, "clae train: --resume %s: %s; resume with the flags of the run that wrote it\n",
                     o->checkpoint, why);
             return CLI_EXIT_USAGE;
@@ -509,7 +515,11 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
         return -1;
     }
     if (o->resume && !o->quiet) fprintf(stderr, "no checkpoint at %s yet: starting from the beginning\n", o->checkpoint);
-    if (clae_model_create(rt, &o->cfg, m) != CLAE_OK) return cli_fail_lib();
+    /* The spec string again, now that --layers auto knows the data's width (--arch gives its own). */
+    char spec[sizeof o->model.spec];
+    if (o->model.arch) snprintf(spec, sizeof spec, "%s", o->model.spec);
+    else if (clae_model_config_arch(&o->cfg, o->model.tied, spec, sizeof spec) != CLAE_OK) return cli_fail_lib();
+    if (clae_model_create_arch(rt, &o->cfg, spec, 0, m) != CLAE_OK) return cli_fail_lib();
     if (o->init && clae_model_load_weights(*m, o->init) != CLAE_OK) return cli_fail_lib();
     if (clae_scaling_fit(train, o->scale, scaling) != CLAE_OK) return cli_fail_lib();
     return -1;

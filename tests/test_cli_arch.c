@@ -1,0 +1,164 @@
+/* test_cli_arch.c — the cli_arch suite: nets given as spec strings (--arch) and tied weights (--tied) from the
+ * command line: a tied autoencoder trains on Fashion-MNIST and beats the mean image, plan prints the traced schedule. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "test_util.h"
+
+#define TRAIN_ROWS 10000
+#define TEST_ROWS 2000
+
+/* The test MSE of predicting every test image by the training rows' mean image: what any useful
+ * autoencoder must beat. */
+static double mean_image_mse(void)
+{
+    clae_dataset *tr = NULL, *te = NULL;
+    ck_assert(clae_dataset_load(test_data_path("train-images-idx3-ubyte.gz"), &tr) == CLAE_OK);
+    ck_assert(clae_dataset_load(test_data_path("t10k-images-idx3-ubyte.gz"), &te) == CLAE_OK);
+    clae_dataset_truncate(tr, TRAIN_ROWS);
+    clae_dataset_truncate(te, TEST_ROWS);
+    const size_t D = tr->cols;
+    double *mean = calloc(D, sizeof *mean), sse = 0.0;
+    ck_assert_ptr_nonnull(mean);
+    for (size_t r = 0; r < tr->rows; r++)
+        for (size_t c = 0; c < D; c++) mean[c] += tr->x[r * D + c];
+    for (size_t c = 0; c < D; c++) mean[c] /= (double)tr->rows;
+    for (size_t r = 0; r < te->rows; r++)
+        for (size_t c = 0; c < D; c++) {
+            double d = te->x[r * D + c] - mean[c];
+            sse += d * d;
+        }
+    double mse = sse / (double)(te->rows * D);
+    free(mean);
+    clae_dataset_free(tr);
+    clae_dataset_free(te);
+    return mse;
+}
+
+static double json_num(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    ck_assert_msg(cJSON_IsNumber(v), "no number '%s'", key);
+    return v->valuedouble;
+}
+
+START_TEST(tied_autoencoder_beats_mean_image)
+{
+    const char *model = test_tmp_path("tied.safetensors");
+    run_result r = run_expect(0,
+                              "train --layers 784,256,64 --tied --limit %d --test-limit %d --epochs 1 --batch 128 -q "
+                              "--json --out %s",
+                              TRAIN_ROWS, TEST_ROWS, q("tied.safetensors"));
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL, "not JSON:\n%s", r.out);
+    double mse = json_num(j, "test_mse"), base = mean_image_mse();
+    fprintf(stderr, "cli tied 784-256-64, 1 epoch of %d rows: test MSE %.5f, mean image %.5f\n", TRAIN_ROWS, mse, base);
+    ck_assert_msg(mse < 0.5 * base, "tied AE test MSE %g does not beat half the mean image's %g", mse, base);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    /* The file stores the net and each tied weight once. */
+    clae_runtime *rt = test_rt_ref();
+    clae_model *m = NULL;
+    ck_assert_msg(clae_model_load(rt, model, CLAE_MODEL_INFERENCE, 0, &m, NULL) == CLAE_OK, "%s", clae_last_error());
+    ck_assert_str_eq(clae_model_arch(m),
+                     "784,dense:256:relu,dense:64:relu@code,dense:256:relu:tied=1,dense:784:sigmoid:tied=0");
+    int ndim;
+    size_t shape[2];
+    ck_assert(clae_model_tensor_info(m, "layers.2.weight", &ndim, shape) == CLAE_ERR_ARG);
+    ck_assert(clae_model_tensor_info(m, "layers.2.bias", &ndim, shape) == CLAE_OK);
+    clae_model_destroy(m);
+    /* And every command that reads models takes it. */
+    r = run_expect(0, "score --model %s --data %s --limit 100 --device cpu-ref -q", q("tied.safetensors"),
+                   test_data_path("t10k-images-idx3-ubyte.gz"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(plan_prints_traced_schedule)
+{
+    const char *spec = "784,noise:mask:0.25,dense:256:relu,dense:64:relu@code,topk:25,dense:256:relu,dense:784:sigmoid";
+    run_result r = run_expect(0, "plan --arch %s --batch 64", spec);
+    ck_assert_contains(r.out, "net: 784,noise:mask:0.25,dense:256:relu,dense:64:relu,topk:25@code,dense:256:relu,"
+                              "dense:784:sigmoid");
+    ck_assert_contains(r.out, "TRACED SCHEDULE");
+    /* The selection mask is born with the top-k layer's forward and dies with its backward. */
+    ck_assert_contains(r.out, "forward 3");
+    ck_assert_contains(r.out, "+select.mask");
+    ck_assert_contains(r.out, "-select.mask");
+    ck_assert_contains(r.out, "noisy_input");
+    run_free(&r);
+    r = run_expect(0, "plan --arch %s --batch 64 --json", spec);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    ck_assert(cJSON_IsString(a));
+    ck_assert_ptr_nonnull(strstr(a->valuestring, "topk:25@code"));
+    /* The traced plan stays within 10% of what any placement needs. */
+    ck_assert(json_num(j, "peak_bytes") <= 1.10 * json_num(j, "lower_bound_bytes"));
+    cJSON_Delete(j);
+    run_free(&r);
+    /* The shorthand flags expand to the same kind of net. */
+    r = run_expect(0, "plan --layers 784,256,64 --ksparse 25 --noise mask:0.25 --batch 64");
+    ck_assert_contains(r.out, "net: 784,noise:mask:0.25,dense:256:relu,dense:64:relu,topk:25@code,dense:256:relu,"
+                              "dense:784:sigmoid");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bad_nets_refused)
+{
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"plan --arch 784,dense:64:relu,dense:256:relu --layers 784,32", "describes the whole net"},
+        {"plan --arch 784,dense:64:relu,dense:700:sigmoid", "differs from the input width 784"},
+        {"plan --arch 784,dense:64:relu,wta:5,topk:3,dense:784:sigmoid", "cannot be combined"},
+        {"plan --arch 784,dense:64:relu+kl,dense:784:sigmoid", "needs sigmoid or tanh units"},
+        {"plan --arch 784,dense:64:relu,conv:3,dense:784:sigmoid", "unknown layer kind 'conv'"},
+        {"plan --arch 784,dense:64:relu,dense:784:sigmoid:tied=1", "tied=1 names no earlier dense layer"},
+        {"plan --layers 784,256,64,128,784 --tied", "tied to dense layer"},
+        {"plan --layers 784,256,64 --ksparse 10 --contractive 0.1", "--contractive cannot be combined with --ksparse"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        run_result r = run_expect(2, "%s", cases[k].args);
+        ck_assert_msg(strstr(r.err, cases[k].want) != NULL, "clae %s: '%s' not in:\n%s", cases[k].args, cases[k].want,
+                      r.err);
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* A resumed tied run takes its net from the checkpoint, and refuses a different one. */
+START_TEST(tied_resume)
+{
+    const char *flags = "--layers 784,32 --tied --limit 256 --test-limit 64 --batch 64 --device cpu-ref -q";
+    run_result r = run_expect(0, "train %s --epochs 1 --checkpoint %s", flags, q("tied.ckpt"));
+    run_free(&r);
+    r = run_expect(0, "train --limit 256 --test-limit 64 --device cpu-ref -q --epochs 2 --resume --checkpoint %s "
+                      "--json", q("tied.ckpt"));
+    ck_assert_contains(r.out, "\"steps\":8");
+    run_free(&r);
+    r = run_expect(2, "train --limit 256 --test-limit 64 --device cpu-ref -q --epochs 3 --resume --checkpoint %s "
+                      "--arch 784,dense:32:relu,dense:784:sigmoid", q("tied.ckpt"));
+    ck_assert_contains(r.err, "the net differs");
+    run_free(&r);
+}
+END_TEST
+
+Suite *suite_cli_arch(void)
+{
+    Suite *s = suite_create("cli_arch");
+    TCase *tc = tcase_create("arch");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, tied_autoencoder_beats_mean_image);
+    tcase_add_test(tc, plan_prints_traced_schedule);
+    tcase_add_test(tc, bad_nets_refused);
+    tcase_add_test(tc, tied_resume);
+    suite_add_tcase(s, tc);
+    return s;
+}
