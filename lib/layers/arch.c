@@ -8,12 +8,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 static const clae_layer_kind *const layer_kinds[] = {&clae_layer_dense, &clae_layer_noise, &clae_layer_topk,
                                                      &clae_layer_wta};
 static const clae_reg_kind *const reg_kinds[] = {&clae_reg_kl, &clae_reg_l1, &clae_reg_l2, &clae_reg_h2o,

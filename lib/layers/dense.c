@@ -6,12 +6,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 /* dense:UNITS[:ACTIVATION][:tied=K] — activation relu when left out. */
 static clae_status dense_parse(clae_layer *L, char **args, int n)
 {

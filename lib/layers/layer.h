@@ -8,6 +8,13 @@
 
 #include "ops/ops.h"
 
+/* Returns a failed status at once (the layers' files chain many calls). */
+#define TRY(expr)                                                                                   \
+    do {                                                                                            \
+        clae_status s_ = (expr);                                                                    \
+        if (s_ != CLAE_OK) return s_;                                                               \
+    } while (0)
+
 #define CLAE_MAX_NET (2 * CLAE_MAX_LAYERS + 8) /* layers of one net, dense or not */
 #define CLAE_MAX_REGS 4                        /* regularizers attached to one layer */
 #define CLAE_MAX_PARAMS (2 * CLAE_MAX_LAYERS)

@@ -6,12 +6,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 /* noise:KIND[:LEVEL] — gaussian σ, or the corrupted share ν for mask and saltpepper (default 0.25). */
 static clae_status noise_parse(clae_layer *L, char **args, int n)
 {

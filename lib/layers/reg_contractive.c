@@ -5,12 +5,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 /* contractive:LAMBDA */
 static clae_status contractive_parse(clae_reg *r, char **args, int n)
 {

@@ -5,12 +5,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 /* f[0] = ρ and f[1] = β for kl and h2o, f[0] = λ for l1 and l2. */
 static float weight(const clae_reg *r)
 {

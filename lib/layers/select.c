@@ -7,12 +7,6 @@
 
 #include "layers/layer.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 static int select_in_place(const clae_layer *L, int training)
 {
     (void)L;

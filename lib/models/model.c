@@ -20,12 +20,6 @@ static clae_status model_fail(clae_model *m, clae_status s)
     return s;
 }
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 static int is_training_model(const clae_model *m) { return !(m->flags & CLAE_MODEL_INFERENCE); }
 
 clae_layer *clae_model_dense(clae_model *m, int ordinal)

@@ -13,12 +13,6 @@
 #define FORMAT_MODEL "clae-model-1"
 #define FORMAT_CHECKPOINT "clae-checkpoint-1"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 static clae_status model_fail(clae_model *m, clae_status s)
 {
     if (s != CLAE_OK) {

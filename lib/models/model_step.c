@@ -8,12 +8,6 @@
 
 #include "models/model_internal.h"
 
-#define TRY(expr)                                                                                   \
-    do {                                                                                            \
-        clae_status s_ = (expr);                                                                    \
-        if (s_ != CLAE_OK) return s_;                                                               \
-    } while (0)
-
 /* ---- the schedule ----------------------------------------------------------------------------- */
 
 /* CLAE_PLAN=poison: every transient tensor is filled with NaN right after its last traced use, so a read
