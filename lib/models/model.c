@@ -135,11 +135,12 @@ static void trace_use(clae_trace *t, clae_buf b)
     }
 }
 
+/* The workspace lives from the pass's first GEMM to its last, whether or not each asked for room:
+ * the engine is lent it for the whole call, and a shorter batch may ask where the full one did not. */
 static void trace_workspace(clae_trace *t, size_t bytes)
 {
     clae_model *m = model_of(t);
     model_pass *p = &m->pass[m->tracing == 2];
-    if (!bytes) return;
     if (bytes > p->ws_bytes) p->ws_bytes = bytes;
     if (p->ws_first < 0) p->ws_first = m->cursor;
     p->ws_last = m->cursor;
