@@ -113,7 +113,7 @@ $(BUILD)/clae.pc: FORCE
 # The packaging checks run first: they take a second.
 # The model-level suites run first with CLAE_PLAN=poison (every transient tensor is filled with
 # NaN after its last planned use), so a wrong lifetime fails loudly; then the whole suite as usual.
-POISON_SUITES := plan model variants modelio golden trainer cli_arch
+POISON_SUITES := plan model variants modelio golden trainer cli_arch layers
 test: $(TESTS) $(CLI) check-exports check-install check-runner
 	@for s in $(POISON_SUITES); do echo "CLAE_PLAN=poison: suite $$s"; \
 		CLAE_PLAN=poison CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD) ./$(TESTS) $$s || exit 1; done

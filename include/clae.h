@@ -482,6 +482,10 @@ void clae_model_config_set_activations(clae_model_config *cfg, clae_activation h
  * message naming the field. */
 clae_status clae_model_config_validate(const clae_model_config *cfg);
 
+/* The training fields alone (loss, optimizer and its rates, init, batch), for a configuration whose net
+ * comes from a spec string (clae_model_create_arch). CLAE_ERR_ARG naming the field. */
+clae_status clae_model_config_validate_training(const clae_model_config *cfg);
+
 typedef struct clae_model clae_model;
 
 /* Creates a dense autoencoder on rt with weights drawn from Philox (identical

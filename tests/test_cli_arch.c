@@ -155,6 +155,7 @@ Suite *suite_cli_arch(void)
     Suite *s = suite_create("cli_arch");
     TCase *tc = tcase_create("arch");
     tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(tc, tied_autoencoder_beats_mean_image);
     tcase_add_test(tc, plan_prints_traced_schedule);
     tcase_add_test(tc, bad_nets_refused);

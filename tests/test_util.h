@@ -124,6 +124,7 @@ Suite *suite_cli_runs(void);
 Suite *suite_golden(void);
 Suite *suite_cli_data(void);
 Suite *suite_cli_arch(void);
+Suite *suite_layers(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 

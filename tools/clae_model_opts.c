@@ -205,7 +205,8 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
             return CLI_EXIT_USAGE;
         }
     }
-    if (clae_model_config_validate(&o->cfg) != CLAE_OK) {
+    /* A spec's net is checked above; its fields in cfg are only what a configuration can hold of it. */
+    if ((o->arch ? clae_model_config_validate_training(&o->cfg) : clae_model_config_validate(&o->cfg)) != CLAE_OK) {
         fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }

@@ -482,8 +482,8 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
         char why[512];
         int differs = cli_train_config_mismatch(&fc, &o->cfg, why, sizeof why);
         if (!differs && (o->model.arch || o->model.tied) && strcmp(clae_model_arch(*m), o->model.spec)) {
-            snprintf(why, sizeof why, "the net differs: the checkpoint has %s, the command line %s", clae_model_arch(*m),
-                     o->model.spec);
+            snprintf(why, sizeof why, "the net differs: the checkpoint has %.200s, the command line %.200s",
+                     clae_model_arch(*m), o->model.spec);
             differs = 1;
         }
         if (differs) {

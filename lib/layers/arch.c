@@ -52,6 +52,28 @@ clae_status clae_parse_int(const char *label, const char *what, const char *s, l
     return CLAE_OK;
 }
 
+void clae_format_float(char *buf, size_t cap, float v)
+{
+    for (int d = 1; d <= 9; d++) {
+        snprintf(buf, cap, "%.*g", d, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    if (strstr(buf, "e+")) snprintf(buf, cap, "%.0f", (double)v); /* whole at that size: the float itself */
+}
+
+/* The kinds' names, for messages: "dense, noise, topk or wta". */
+static void list_names(char *buf, size_t cap, int regs)
+{
+    size_t len = 0;
+    int n = regs ? COUNT(reg_kinds) : COUNT(layer_kinds);
+    buf[0] = '\0';
+    for (int i = 0; i < n && len < cap; i++) {
+        const char *name = regs ? reg_kinds[i]->name : layer_kinds[i]->name;
+        int w = snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", name);
+        if (w > 0) len += (size_t)w;
+    }
+}
+
 int clae_arg_key(const char *arg, const char *key, const char **value)
 {
     size_t n = strlen(key);
@@ -125,9 +147,11 @@ static clae_status parse_reg(clae_layer *L, char *part)
     int n = split_args(part, args);
     if (n < 0) return clae_fail(CLAE_ERR_ARG, "%s: too many arguments", r->label);
     r->kind = clae_reg_kind_find(args[0]);
-    if (!r->kind)
-        return clae_fail(CLAE_ERR_ARG, "'+%s': unknown regularizer '%s'; expected kl, l1, l2, h2o or contractive",
-                         r->label, args[0]);
+    if (!r->kind) {
+        char names[160];
+        list_names(names, sizeof names, 1);
+        return clae_fail(CLAE_ERR_ARG, "'+%s': unknown regularizer '%s'; expected %s", r->label, args[0], names);
+    }
     TRY(r->kind->parse(r, args + 1, n - 1));
     L->n_reg++;
     return CLAE_OK;
@@ -153,9 +177,11 @@ static clae_status parse_layer(clae_arch *a, char *tok, int *code_mark)
     int n = split_args(tok, args);
     if (n < 0) return clae_fail(CLAE_ERR_ARG, "%s: too many arguments", L->label);
     L->kind = clae_layer_kind_find(args[0]);
-    if (!L->kind)
-        return clae_fail(CLAE_ERR_ARG, "arch: '%s': unknown layer kind '%s'; expected dense, noise, topk or wta", L->label,
-                         args[0]);
+    if (!L->kind) {
+        char names[160];
+        list_names(names, sizeof names, 0);
+        return clae_fail(CLAE_ERR_ARG, "arch: '%s': unknown layer kind '%s'; expected %s", L->label, args[0], names);
+    }
     TRY(L->kind->parse(L, args + 1, n - 1));
     while (plus) {
         char *next = strchr(plus, '+');

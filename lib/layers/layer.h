@@ -195,6 +195,9 @@ int clae_arch_dense_count(const clae_arch *a);
 /* Helpers for the kinds' parsers (lib/layers/arch.c). */
 clae_status clae_parse_float(const char *label, const char *what, const char *s, float *out);
 clae_status clae_parse_int(const char *label, const char *what, const char *s, long lo, long hi, int *out);
+/* v as the shortest decimal that reads back to the same float, never with a "+" exponent (a "+" would
+ * start a regularizer in a spec string): 0.05, 1e-05, 10, 1500000. */
+void clae_format_float(char *buf, size_t cap, float v);
 /* "key=value": 1 and *value set when arg starts with key=. */
 int clae_arg_key(const char *arg, const char *key, const char **value);
 

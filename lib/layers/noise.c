@@ -20,7 +20,9 @@ static clae_status noise_parse(clae_layer *L, char **args, int n)
 
 static void noise_format(const clae_layer *L, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s:%.9g", clae_noise_name((clae_noise)L->iarg[0]), (double)L->farg[0]);
+    char level[32];
+    clae_format_float(level, sizeof level, L->farg[0]);
+    snprintf(buf, cap, "%s:%s", clae_noise_name((clae_noise)L->iarg[0]), level);
 }
 
 /* The level is checked here, where every net passes, however it was built. */

@@ -14,7 +14,7 @@ static clae_status contractive_parse(clae_reg *r, char **args, int n)
     return CLAE_OK;
 }
 
-static void contractive_format(const clae_reg *r, char *buf, size_t cap) { snprintf(buf, cap, "%.9g", (double)r->f[0]); }
+static void contractive_format(const clae_reg *r, char *buf, size_t cap) { clae_format_float(buf, cap, r->f[0]); }
 
 static clae_status contractive_check(const clae_reg *r, const clae_layer *L, int is_output)
 {

@@ -40,10 +40,11 @@ static clae_status sparse_parse(clae_reg *r, char **args, int n)
 
 static void sparse_format(const clae_reg *r, char *buf, size_t cap)
 {
-    if (r->sparsity == CLAE_SPARSITY_KL || r->sparsity == CLAE_SPARSITY_H2O)
-        snprintf(buf, cap, "%.9g:%.9g", (double)r->f[0], (double)r->f[1]);
-    else
-        snprintf(buf, cap, "%.9g", (double)r->f[0]);
+    char a[32], b[32];
+    clae_format_float(a, sizeof a, r->f[0]);
+    clae_format_float(b, sizeof b, r->f[1]);
+    if (r->sparsity == CLAE_SPARSITY_KL || r->sparsity == CLAE_SPARSITY_H2O) snprintf(buf, cap, "%s:%s", a, b);
+    else snprintf(buf, cap, "%s", a);
 }
 
 static clae_status sparse_check(const clae_reg *r, const clae_layer *L, int is_output)

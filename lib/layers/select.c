@@ -54,7 +54,9 @@ static clae_status topk_parse(clae_layer *L, char **args, int n)
 static void topk_format(const clae_layer *L, char *buf, size_t cap)
 {
     int k = snprintf(buf, cap, "%d", L->iarg[0]);
-    if (L->farg[0] != 1.0f && k > 0 && (size_t)k < cap) k += snprintf(buf + k, cap - (size_t)k, ":alpha=%.9g", (double)L->farg[0]);
+    char alpha[32];
+    clae_format_float(alpha, sizeof alpha, L->farg[0]);
+    if (L->farg[0] != 1.0f && k > 0 && (size_t)k < cap) k += snprintf(buf + k, cap - (size_t)k, ":alpha=%s", alpha);
     if (L->iarg[1] > L->iarg[0] && L->iarg[2] > 0 && k > 0 && (size_t)k < cap)
         snprintf(buf + k, cap - (size_t)k, ":from=%d:steps=%d", L->iarg[1], L->iarg[2]);
 }
@@ -114,17 +116,18 @@ static clae_status wta_parse(clae_layer *L, char **args, int n)
     float pct;
     if (n != 1) return clae_fail(CLAE_ERR_ARG, "%s: expected wta:PERCENT, e.g. wta:5", L->label);
     TRY(clae_parse_float(L->label, "percent", args[0], &pct));
-    if (!(pct > 0.0f && pct <= 100.0f))
-        return clae_fail(CLAE_ERR_ARG, "%s: %g%%: expected a percentage of the batch in (0, 100]", L->label, (double)pct);
+    if (!(pct >= 1.0f && pct <= 100.0f))
+        return clae_fail(CLAE_ERR_ARG, "%s: %g%%: expected a percent of the batch in [1, 100]%s", L->label, (double)pct,
+                         pct > 0.0f && pct < 1.0f ? " (a share such as 0.05 is written 5)" : "");
     L->farg[0] = (float)(pct / 100.0);
     return CLAE_OK;
 }
 
-/* The shortest percentage that reads back to the same share. */
+/* The shortest percentage that reads back to the same share (never with an exponent). */
 static void wta_format(const clae_layer *L, char *buf, size_t cap)
 {
     for (int d = 1; d <= 12; d++) {
-        snprintf(buf, cap, "%.*g", d, 100.0 * (double)L->farg[0]);
+        snprintf(buf, cap, "%.*f", d > 3 ? d - 3 : 0, 100.0 * (double)L->farg[0]);
         if ((float)(strtod(buf, NULL) / 100.0) == L->farg[0]) return;
     }
 }

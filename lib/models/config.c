@@ -139,6 +139,7 @@ static int rate_ok(float v) { return isfinite(v) && v >= 0.0f; }
 
 clae_status clae_model_config_validate_training(const clae_model_config *cfg)
 {
+    if (!cfg) return clae_fail(CLAE_ERR_ARG, "config: NULL");
     if ((int)cfg->loss < 0 || cfg->loss >= CLAE_LOSS_COUNT) return clae_fail(CLAE_ERR_ARG, "config: unknown loss");
     if ((int)cfg->optimizer < 0 || cfg->optimizer >= CLAE_OPT_COUNT)
         return clae_fail(CLAE_ERR_ARG, "config: unknown optimizer");

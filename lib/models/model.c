@@ -465,24 +465,20 @@ const char *clae_model_error(const clae_model *m) { return m ? m->error : ""; }
 
 float clae_model_last_penalty(const clae_model *m) { return m ? m->last_penalty : 0.0f; }
 
-/* The regularized variants in a fixed order (corruption, selection, penalties, ties), each named once. */
+/* What the net adds to plain dense layers, in net order (corruption, then per layer its regularizers and
+ * selections, ties), each description once. */
 void clae_model_describe(const clae_model *m, char *buf, size_t cap)
 {
     if (!buf || !cap) return;
     buf[0] = '\0';
     if (!m) return;
-    static const struct {
-        const void *kind;
-    } order[] = {{&clae_layer_noise}, {&clae_layer_topk}, {&clae_layer_wta}, {&clae_reg_kl}, {&clae_reg_l1},
-                 {&clae_reg_l2},      {&clae_reg_h2o},    {&clae_reg_contractive}, {&clae_layer_dense}};
     size_t len = 0;
-    for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
-        for (int k = 0; k < m->net.n; k++) {
-            const clae_layer *L = &m->net.layer[k];
+    for (int k = 0; k < m->net.n; k++) {
+        const clae_layer *L = &m->net.layer[k];
+        for (int r = -1; r < L->n_reg; r++) {
             char one[160] = "";
-            if ((const void *)L->kind == order[o].kind && L->kind->describe) L->kind->describe(L, one, sizeof one);
-            for (int r = 0; r < L->n_reg && !one[0]; r++)
-                if ((const void *)L->reg[r].kind == order[o].kind) L->reg[r].kind->describe(&L->reg[r], one, sizeof one);
+            if (r < 0 && L->kind->describe) L->kind->describe(L, one, sizeof one);
+            if (r >= 0) L->reg[r].kind->describe(&L->reg[r], one, sizeof one);
             if (!one[0] || strstr(buf, one)) continue;
             len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", len ? " + " : "", one);
             if (len >= cap) return;

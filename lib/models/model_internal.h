@@ -96,7 +96,5 @@ clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, floa
 clae_status clae_arch_from_config(const clae_model_config *cfg, int tied, clae_arch *a);
 /* Writes what a's net can say in a configuration's layer and variant fields into cfg. */
 void clae_arch_to_config(const clae_arch *a, clae_model_config *cfg);
-/* The hyperparameters alone (loss, optimizer, rates, batch). */
-clae_status clae_model_config_validate_training(const clae_model_config *cfg);
 
 #endif

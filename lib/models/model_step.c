@@ -205,6 +205,15 @@ clae_status clae_model_run_gradients(clae_model *m, const float *x, size_t rows,
     net->probe_dW = dW;
     net->probe_db = db;
     clae_status s = run_gradients(m, x, rows);
+    if (s == CLAE_OK && dW && L->tie >= 0) {
+        /* The shared weight's gradient is in its owner's layout; this layer's W is the transpose. */
+        float *t = malloc(L->W->value.n * sizeof *t);
+        if (!t) s = clae_fail(CLAE_ERR_NOMEM, "gradients: out of host memory");
+        for (size_t i = 0; t && i < L->W->value.n; i++) t[i] = dW[i];
+        for (size_t i = 0; t && i < L->out; i++)
+            for (size_t j = 0; j < L->in; j++) dW[i * L->in + j] = t[j * L->out + i];
+        free(t);
+    }
     net->probe_W = net->probe_b = NULL;
     net->probe_dW = net->probe_db = NULL;
     net->update = 1;
