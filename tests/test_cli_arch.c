@@ -119,6 +119,7 @@ START_TEST(bad_nets_refused)
         {"plan --arch 784,dense:64:relu,dense:700:sigmoid", "differs from the input width 784"},
         {"plan --arch 784,dense:64:relu,wta:5,topk:3,dense:784:sigmoid", "cannot be combined"},
         {"plan --arch 784,dense:64:relu+kl,dense:784:sigmoid", "needs sigmoid or tanh units"},
+        {"plan --arch 784,dense:64:relu,dense:784:linear", "--loss bce needs sigmoid"},
         {"plan --arch 784,dense:64:relu,conv:3,dense:784:sigmoid", "unknown layer kind 'conv'"},
         {"plan --arch 784,dense:64:relu,dense:784:sigmoid:tied=1", "tied=1 names no earlier dense layer"},
         {"plan --layers 784,256,64,128,784 --tied", "tied to dense layer"},

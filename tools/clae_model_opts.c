@@ -204,6 +204,12 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
             fprintf(stderr, "clae %s: --arch: %s\n", cmd, clae_last_error());
             return CLI_EXIT_USAGE;
         }
+        clae_activation out = o->cfg.activation[o->cfg.n_layers - 1];
+        if (o->cfg.loss == CLAE_LOSS_BCE && out != CLAE_ACT_SIGMOID) {
+            fprintf(stderr, "clae %s: --arch: the output layer is %s, but --loss bce needs sigmoid (or give --loss sse)\n",
+                    cmd, clae_activation_name(out));
+            return CLI_EXIT_USAGE;
+        }
     }
     /* A spec's net is checked above; its fields in cfg are only what a configuration can hold of it. */
     if ((o->arch ? clae_model_config_validate_training(&o->cfg) : clae_model_config_validate(&o->cfg)) != CLAE_OK) {
