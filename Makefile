@@ -178,3 +178,4 @@ clean:
 # `make bench`: samples/s of the standard workloads (clae bench) on the default device.
 bench: $(CLI)
 	./$(CLI) bench
+	python3 tools/bench_torch_conv.py --clae ./$(CLI)

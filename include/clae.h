@@ -636,8 +636,12 @@ clae_status clae_model_config_check_data(const clae_model_config *cfg, const cla
 /* Number of optimizer steps taken so far. */
 uint64_t clae_model_steps(const clae_model *m);
 
-/* Copies weight layer l's W (sizes[l+1] × sizes[l], row-major, PyTorch layout)
- * and b (sizes[l+1]) to the caller's arrays; either may be NULL. */
+/* The float counts of weight layer l's W and b as clae_model_get_layer gives them: out×in for dense,
+ * F×C·K·K for conv, C_in×F·K·K for convT; a tied layer's W counts the weight it uses. */
+clae_status clae_model_layer_sizes(const clae_model *m, int l, size_t *nw, size_t *nb);
+
+/* Copies weight layer l's W and b (clae_model_layer_sizes floats: for dense layers sizes[l+1] × sizes[l],
+ * row-major, PyTorch layout) to the caller's arrays; either may be NULL. */
 clae_status clae_model_get_layer(clae_model *m, int l, float *W, float *b);
 
 /* Tensors by name: the way to read or write any persistent tensor of a model

@@ -12,8 +12,7 @@
 #define TRAIN_ROWS 10000
 #define TEST_ROWS 2000
 
-/* The test MSE of predicting every test image by the training rows' mean image: what any useful
- * autoencoder must beat. */
+/* The mean image's test MSE over the rows the run trains and tests on. */
 static double mean_image_mse(void)
 {
     clae_dataset *tr = NULL, *te = NULL;
@@ -21,19 +20,7 @@ static double mean_image_mse(void)
     ck_assert(clae_dataset_load(test_data_path("t10k-images-idx3-ubyte.gz"), &te) == CLAE_OK);
     clae_dataset_truncate(tr, TRAIN_ROWS);
     clae_dataset_truncate(te, TEST_ROWS);
-    const size_t D = tr->cols;
-    double *mean = calloc(D, sizeof *mean), sse = 0.0;
-    ck_assert_ptr_nonnull(mean);
-    for (size_t r = 0; r < tr->rows; r++)
-        for (size_t c = 0; c < D; c++) mean[c] += tr->x[r * D + c];
-    for (size_t c = 0; c < D; c++) mean[c] /= (double)tr->rows;
-    for (size_t r = 0; r < te->rows; r++)
-        for (size_t c = 0; c < D; c++) {
-            double d = te->x[r * D + c] - mean[c];
-            sse += d * d;
-        }
-    double mse = sse / (double)(te->rows * D);
-    free(mean);
+    double mse = test_mean_image_mse(tr, te);
     clae_dataset_free(tr);
     clae_dataset_free(te);
     return mse;
@@ -120,7 +107,7 @@ START_TEST(bad_nets_refused)
         {"plan --arch 784,dense:64:relu,wta:5,topk:3,dense:784:sigmoid", "cannot be combined"},
         {"plan --arch 784,dense:64:relu+kl,dense:784:sigmoid", "needs sigmoid or tanh units"},
         {"plan --arch 784,dense:64:relu,dense:784:linear", "--loss bce needs sigmoid"},
-        {"plan --arch 784,dense:64:relu,conv:3,dense:784:sigmoid", "unknown layer kind 'conv'"},
+        {"plan --arch 784,dense:64:relu,pool:3,dense:784:sigmoid", "unknown layer kind 'pool'"},
         {"plan --arch 784,dense:64:relu,dense:784:sigmoid:tied=1", "tied=1 names no earlier dense layer"},
         {"plan --layers 784,256,64,128,784 --tied", "tied to dense layer"},
         {"plan --layers 784,256,64 --ksparse 10 --contractive 0.1", "--contractive cannot be combined with --ksparse"},

@@ -90,7 +90,8 @@ static const struct {
     const char *spec;
     const char *needle[2];
 } bad_specs[] = {
-    {"12,conv:6,dense:12", {"conv:6", "unknown layer kind 'conv'"}},
+    {"12,pool:6,dense:12", {"pool:6", "unknown layer kind 'pool'"}},
+    {"12,conv:6,dense:12", {"conv:6", "expected conv:FILTERS:KERNEL"}},
     {"12,dense:6+l3:1,dense:12", {"+l3:1", "unknown regularizer 'l3'"}},
     {"12,dense:x,dense:12", {"dense:x", "'x' is not a whole number"}},
     {"12,dense:6+l1:abc,dense:12", {"l1:abc", "'abc' is not a number"}},

@@ -106,7 +106,8 @@ static float loss_at(clae_model *m, const float *x, size_t rows)
 /* Sets W (which = 0) or b (which = 1) of layer l from the host copy. */
 static void put_param(clae_model *m, int l, int which, const float *W, const float *b)
 {
-    ck_assert_int_eq(clae_model_set_layer(m, l, which == 0 ? W : NULL, which == 1 ? b : NULL), CLAE_OK);
+    ck_assert_msg(clae_model_set_layer(m, l, which == 0 ? W : NULL, which == 1 ? b : NULL) == CLAE_OK, "%s",
+                  clae_last_error());
 }
 
 test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t rows, float h)
@@ -115,11 +116,18 @@ test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t r
     clae_model_get_config(m, &c);
     test_gradient_report r = {0, 0, 0.0};
     for (int l = 0; l < c.n_layers; l++) {
-        size_t no = (size_t)c.sizes[l + 1], nw = no * (size_t)c.sizes[l];
-        float *W = malloc(nw * sizeof *W), *dW = malloc(nw * sizeof *dW);
+        /* Sizes whatever the layer's kind; a tied layer's weight is checked at its owner. */
+        size_t nw, no;
+        ck_assert_int_eq(clae_model_layer_sizes(m, l, &nw, &no), CLAE_OK);
+        char name[48];
+        int ndim;
+        size_t shape[2];
+        snprintf(name, sizeof name, "layers.%d.weight", l);
+        if (clae_model_tensor_info(m, name, &ndim, shape) != CLAE_OK) nw = 0;
+        float *W = malloc((nw ? nw : 1) * sizeof *W), *dW = malloc((nw ? nw : 1) * sizeof *dW);
         float *b = malloc(no * sizeof *b), *db = malloc(no * sizeof *db);
-        ck_assert_int_eq(clae_model_get_layer(m, l, W, b), CLAE_OK);
-        ck_assert_msg(clae_model_gradients(m, x, rows, l, dW, db) == CLAE_OK, "%s", clae_model_error(m));
+        ck_assert_int_eq(clae_model_get_layer(m, l, nw ? W : NULL, b), CLAE_OK);
+        ck_assert_msg(clae_model_gradients(m, x, rows, l, nw ? dW : NULL, db) == CLAE_OK, "%s", clae_model_error(m));
         for (int which = 0; which < 2; which++) {
             float *theta = which == 0 ? W : b, *grad = which == 0 ? dW : db;
             size_t n = which == 0 ? nw : no;
@@ -292,4 +300,21 @@ const char *q(const char *name)
     buf[slot][0] = '\0';
     test_append_quoted(buf[slot], sizeof buf[slot], test_tmp_path(name));
     return buf[slot];
+}
+
+double test_mean_image_mse(const clae_dataset *train, const clae_dataset *test)
+{
+    const size_t D = train->cols;
+    double *mean = calloc(D, sizeof *mean), sse = 0.0;
+    ck_assert_ptr_nonnull(mean);
+    for (size_t r = 0; r < train->rows; r++)
+        for (size_t c = 0; c < D; c++) mean[c] += train->x[r * D + c];
+    for (size_t c = 0; c < D; c++) mean[c] /= (double)train->rows;
+    for (size_t r = 0; r < test->rows; r++)
+        for (size_t c = 0; c < D; c++) {
+            double d = test->x[r * D + c] - mean[c];
+            sse += d * d;
+        }
+    free(mean);
+    return sse / (double)(test->rows * D);
 }

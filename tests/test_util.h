@@ -108,12 +108,17 @@ char *test_slurp_text(const char *path);
     ck_assert_msg(strstr((hay), (needle)) != NULL, "expected '%s' in:\n%s", (needle), (hay))
 
 /* Suites, one per test file. */
+/* The test MSE per element of predicting every test row by the training rows' mean: what any autoencoder
+ * must beat. */
+double test_mean_image_mse(const clae_dataset *train, const clae_dataset *test);
+
 Suite *suite_runtime(void);
 Suite *suite_ops(void);
 Suite *suite_data(void);
 Suite *suite_model(void);
 Suite *suite_cli(void);
 Suite *suite_variant_ops(void);
+Suite *suite_conv_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);
@@ -125,6 +130,7 @@ Suite *suite_golden(void);
 Suite *suite_cli_data(void);
 Suite *suite_cli_arch(void);
 Suite *suite_layers(void);
+Suite *suite_conv(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 

@@ -11,7 +11,7 @@
 
 
 const char cli_bench_help[] =
-    "usage: clae bench [--device SPEC] [--steps N] [--batch N] [--data PATH] [--json] [--quiet]\n"
+    "usage: clae bench [--device SPEC] [--steps N] [--batch N] [--only NAME] [--data PATH] [--json] [--quiet]\n"
     "\n"
     "Times the standard workloads on one device: the reference dense autoencoder\n"
     "(784,256,64,256,784, relu, sigmoid output, bce, Adam 1e-3) and one of each variant\n"
@@ -22,6 +22,9 @@ const char cli_bench_help[] =
     "  wta           winner-take-all, 5% of the batch per code unit\n"
     "  denoising     mask noise, 25% of the inputs dropped\n"
     "  contractive   contractive penalty 0.1, sigmoid hidden units\n"
+    "  conv          the convolutional autoencoder of Masci et al. (2011):\n"
+    "                " CLI_CONV_AE_SPEC "\n"
+    "                (tools/bench_torch_conv.py times the same net in PyTorch on the CPU)\n"
     "Each trains --steps steps on consecutive batches of the first batch*steps rows of\n"
     "Fashion-MNIST (rows wrap around when the file has fewer). MS/STEP and SAMPLES/S\n"
     "exclude the first step as warm-up when --steps > 1. There is no GEMM row: libclae\n"
@@ -33,6 +36,7 @@ const char cli_bench_help[] =
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
     "  --steps N               steps per workload (default 20)\n"
     "  --batch N               rows per step (default 256)\n"
+    "  --only NAME             run only that workload (e.g. conv)\n"
     "  --data PATH             rows with 784 columns (default $CLAE_DATA_DIR or\n"
     "                          " CLI_DEFAULT_DATA_DIR "/" CLI_DEFAULT_TRAIN_FILE ")\n"
     "  --json                  one JSON object: device, device_id, platform,\n"
@@ -51,6 +55,7 @@ const char cli_bench_help[] =
 typedef struct workload {
     const char *name;
     void (*setup)(clae_model_config *c);
+    const char *arch; /* a spec string instead of the reference shape, or NULL */
 } workload;
 
 static void wl_dense(clae_model_config *c) { (void)c; }
@@ -83,13 +88,15 @@ static void wl_contractive(clae_model_config *c)
 }
 
 static const workload workloads[] = {
-    {"dense", wl_dense},         {"sparse-kl", wl_sparse_kl}, {"k-sparse", wl_ksparse},
-    {"wta", wl_wta},             {"denoising", wl_denoising}, {"contractive", wl_contractive},
+    {"dense", wl_dense, NULL},       {"sparse-kl", wl_sparse_kl, NULL}, {"k-sparse", wl_ksparse, NULL},
+    {"wta", wl_wta, NULL},           {"denoising", wl_denoising, NULL}, {"contractive", wl_contractive, NULL},
+    {"conv", wl_dense, CLI_CONV_AE_SPEC},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
 typedef struct bench_result {
     char variant[256];
+    int skipped; /* not the --only workload */
     int failed;
     char error[1024];
     cli_step_stats st;
@@ -97,7 +104,7 @@ typedef struct bench_result {
 
 int cli_bench(int argc, char **argv)
 {
-    const char *device = NULL;
+    const char *device = NULL, *only = NULL;
     long steps = CLI_STEPS_DEFAULT, batch = 256;
     int json = 0, quiet = 0;
     char data[1024];
@@ -118,6 +125,8 @@ int cli_bench(int argc, char **argv)
             if (a.value) cli_long(&a, 1, 1L << 30, &batch);
         } else if (cli_opt(&a, "--data")) {
             if (a.value) snprintf(data, sizeof data, "%s", a.value);
+        } else if (cli_opt(&a, "--only")) {
+            only = a.value;
         } else if (cli_flag(&a, "--json")) {
             json = 1;
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
@@ -127,6 +136,14 @@ int cli_bench(int argc, char **argv)
         }
     }
     if (a.failed) return CLI_EXIT_USAGE;
+    int known = !only;
+    for (size_t w = 0; only && w < N_WORKLOADS; w++) known |= !strcmp(workloads[w].name, only);
+    if (!known) {
+        fprintf(stderr, "clae bench: --only %s: no such workload; expected one of:", only);
+        for (size_t w = 0; w < N_WORKLOADS; w++) fprintf(stderr, " %s", workloads[w].name);
+        fputc('\n', stderr);
+        return CLI_EXIT_USAGE;
+    }
 
     clae_model_config base;
     clae_model_config_default(&base);
@@ -151,10 +168,15 @@ int cli_bench(int argc, char **argv)
     int failed = 0;
     for (size_t w = 0; w < N_WORKLOADS; w++) {
         bench_result *r = &res[w];
+        r->skipped = only && strcmp(workloads[w].name, only);
+        if (r->skipped) continue;
         clae_model_config c = base;
         workloads[w].setup(&c);
         clae_model *m = NULL;
-        if (clae_model_config_validate(&c) != CLAE_OK || clae_model_create(rt, &c, &m) != CLAE_OK ||
+        clae_status made = workloads[w].arch ? clae_model_create_arch(rt, &c, workloads[w].arch, 0, &m)
+                                             : clae_model_config_validate(&c) == CLAE_OK ? clae_model_create(rt, &c, &m)
+                                                                                         : CLAE_ERR_ARG;
+        if (made != CLAE_OK ||
             clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
             r->failed = 1;
             cli_copy_message(r->error, sizeof r->error, clae_last_error());
@@ -190,6 +212,7 @@ int cli_bench(int argc, char **argv)
         else cJSON_Delete(arr);
         for (size_t w = 0; ok && w < N_WORKLOADS; w++) {
             const bench_result *r = &res[w];
+            if (r->skipped) continue;
             cJSON *o = cJSON_CreateObject();
             ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddStringToObject(o, "name", workloads[w].name) &&
                  cJSON_AddStringToObject(o, "variant", r->variant) &&
@@ -226,6 +249,7 @@ int cli_bench(int argc, char **argv)
                "STATUS");
         for (size_t w = 0; w < N_WORKLOADS; w++) {
             const bench_result *r = &res[w];
+            if (r->skipped) continue;
             if (r->failed) {
                 printf("%-11s  %-*s  %9s  %9s  %10s  FAILED: %s\n", workloads[w].name, wv, "-", "-", "-", "-",
                        r->error);

@@ -147,6 +147,11 @@ void cli_bad_value(cli_args *a, const char *msg);
     "                          string), e.g. 784,dense:256:relu,dense:64:relu@code+l1:1e-4,\n"   \
     "                          dense:256:relu,dense:784:sigmoid\n"
 
+/* The convolutional autoencoder the README, `clae bench` and the PyTorch peer script use. */
+#define CLI_CONV_AE_SPEC                                                                                \
+    "1x28x28,conv:16:3:p1:relu,maxpool:2,conv:8:3:p1:relu,maxpool:2@code,unpool,conv:16:3:p1:relu,unpool,"   \
+    "conv:1:3:p1:sigmoid"
+
 /* The model flags shared by train, plan and the other model-building commands
  * (tools/clae_model_opts.c). Usage: cli_model_opts_init(&o); in the argument
  * loop `else if (cli_model_opt(&a, &o)) ;`; after it cli_model_opts_finish(). */

@@ -230,7 +230,8 @@ static int max_weight_diff(clae_model *m, const clae_model_config *c, float *con
 {
     double worst = 0.0;
     for (int l = 0; l < c->n_layers; l++) {
-        size_t nw = (size_t)c->sizes[l + 1] * (size_t)c->sizes[l], nb = (size_t)c->sizes[l + 1];
+        size_t nw, nb;
+        if (clae_model_layer_sizes(m, l, &nw, &nb) != CLAE_OK) return -1;
         float *w = malloc(nw * sizeof *w), *b = malloc(nb * sizeof *b);
         if (!w || !b || clae_model_get_layer(m, l, w, b) != CLAE_OK) {
             free(w);
@@ -257,7 +258,8 @@ static int max_weight_diff(clae_model *m, const clae_model_config *c, float *con
 static int keep_weights(clae_model *m, const clae_model_config *c, float **ref_w, float **ref_b)
 {
     for (int l = 0; l < c->n_layers; l++) {
-        size_t nw = (size_t)c->sizes[l + 1] * (size_t)c->sizes[l], nb = (size_t)c->sizes[l + 1];
+        size_t nw, nb;
+        if (clae_model_layer_sizes(m, l, &nw, &nb) != CLAE_OK) return -1;
         ref_w[l] = malloc(nw * sizeof **ref_w);
         ref_b[l] = malloc(nb * sizeof **ref_b);
         if (!ref_w[l] || !ref_b[l] || clae_model_get_layer(m, l, ref_w[l], ref_b[l]) != CLAE_OK) return -1;

@@ -8,8 +8,10 @@
 
 #include "layers/layer.h"
 
-static const clae_layer_kind *const layer_kinds[] = {&clae_layer_dense, &clae_layer_noise, &clae_layer_topk,
-                                                     &clae_layer_wta};
+static const clae_layer_kind *const layer_kinds[] = {
+    &clae_layer_dense,   &clae_layer_conv,     &clae_layer_convT,   &clae_layer_maxpool, &clae_layer_unpool,
+    &clae_layer_upsample, &clae_layer_flatten, &clae_layer_reshape, &clae_layer_noise,   &clae_layer_topk,
+    &clae_layer_wta};
 static const clae_reg_kind *const reg_kinds[] = {&clae_reg_kl, &clae_reg_l1, &clae_reg_l2, &clae_reg_h2o,
                                                  &clae_reg_contractive};
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -72,6 +74,27 @@ static void list_names(char *buf, size_t cap, int regs)
         int w = snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", name);
         if (w > 0) len += (size_t)w;
     }
+}
+
+clae_status clae_parse_shape(const char *label, const char *what, const char *s, size_t *c, size_t *h, size_t *w)
+{
+    unsigned long v[3] = {0, 1, 1};
+    int n = 0;
+    const char *p = s;
+    while (n < 3) {
+        char *end = NULL;
+        errno = 0;
+        v[n] = strtoul(p, &end, 10);
+        if (end == p || errno || v[n] == 0 || v[n] > 1000000000UL || *p == '-') break;
+        n++;
+        p = end;
+        if (*p != 'x') break;
+        p++;
+    }
+    if ((n != 1 && n != 3) || *p || (double)v[0] * (double)v[1] * (double)v[2] > 1e9)
+        return clae_fail(CLAE_ERR_ARG, "%s: %s '%s' is neither a width nor CxHxW (e.g. 784 or 1x28x28)", label, what, s);
+    *c = v[0], *h = v[1], *w = v[2];
+    return CLAE_OK;
 }
 
 int clae_arg_key(const char *arg, const char *key, const char **value)
@@ -196,10 +219,11 @@ static clae_status parse_layer(clae_arch *a, char *tok, int *code_mark)
 int clae_arch_dense_count(const clae_arch *a)
 {
     int d = 0;
-    for (int k = 0; k < a->n; k++) d += a->layer[k].kind == &clae_layer_dense;
+    for (int k = 0; k < a->n; k++) d += a->layer[k].kind->weights;
     return d;
 }
 
+/* The code's group: the marked layer and the in-place layers right after it. */
 static int group_end(const clae_arch *a, int k)
 {
     while (k + 1 < a->n && a->layer[k + 1].kind->in_place(&a->layer[k + 1], 1)) k++;
@@ -208,8 +232,12 @@ static int group_end(const clae_arch *a, int k)
 
 int clae_arch_dense_end(const clae_arch *a, int ordinal)
 {
-    for (int k = 0; k < a->n; k++)
-        if (a->layer[k].kind == &clae_layer_dense && a->layer[k].ordinal == ordinal) return group_end(a, k);
+    for (int k = 0; k < a->n; k++) {
+        if (!a->layer[k].kind->weights || a->layer[k].ordinal != ordinal) continue;
+        int e = k;
+        while (e + 1 < a->n && !a->layer[e + 1].kind->weights && e != a->code) e++;
+        return e;
+    }
     return -1;
 }
 
@@ -232,9 +260,8 @@ clae_status clae_arch_parse(const char *spec, clae_arch *a)
         if (!*tok) {
             s = clae_fail(CLAE_ERR_ARG, "arch '%s': entry %d is empty", spec, i + 1);
         } else if (i == 0) {
-            int w = 0;
-            s = clae_parse_int("arch", "input width", tok, 1, 1000000000L, &w);
-            a->input = (size_t)w;
+            s = clae_parse_shape("arch", "input", tok, &a->c, &a->h, &a->w);
+            a->input = a->c * a->h * a->w;
         } else {
             s = parse_layer(a, tok, &code_mark);
         }
@@ -286,43 +313,58 @@ static clae_status check_claims(const clae_arch *a)
     return CLAE_OK;
 }
 
-/* Widths, ordinals, ties and what needs a gradient, in net order. */
+/* The max-pool an unpool mirrors: pools and unpools pair like brackets, the innermost first. */
+static clae_status pair_unpool(clae_arch *a, int k, int *stack, int *depth)
+{
+    clae_layer *L = &a->layer[k];
+    if (L->kind == &clae_layer_maxpool) stack[(*depth)++] = k;
+    if (L->kind != &clae_layer_unpool) return CLAE_OK;
+    if (!*depth) return clae_fail(CLAE_ERR_ARG, "%s: no max-pool before it to mirror", L->label);
+    L->pool = stack[--*depth];
+    const clae_layer *P = &a->layer[L->pool];
+    L->iarg[0] = P->iarg[0], L->iarg[1] = (int)P->ic, L->iarg[2] = (int)P->ih, L->iarg[3] = (int)P->iw;
+    return CLAE_OK;
+}
+
+/* Shapes, ordinals, ties and what needs a gradient, in net order. */
 static clae_status check_layers(clae_arch *a)
 {
-    size_t width = a->input;
-    int ordinal = 0, has_params = 0;
+    size_t c = a->c, h = a->h, w = a->w;
+    int ordinal = 0, has_params = 0, stack[CLAE_MAX_NET], depth = 0;
     for (int k = 0; k < a->n; k++) {
         clae_layer *L = &a->layer[k];
         L->index = k;
-        L->in = width;
+        L->ic = c, L->ih = h, L->iw = w;
+        L->in = c * h * w;
         L->is_output = k == a->n - 1;
         L->needs_dx = has_params;
-        TRY(L->kind->shape(L, L->in, &L->out));
+        TRY(pair_unpool(a, k, stack, &depth));
+        TRY(L->kind->shape(L));
+        L->out = L->oc * L->oh * L->ow;
         if (L->kind == &clae_layer_noise && k != 0)
             return clae_fail(CLAE_ERR_ARG, "%s: a noise layer corrupts the input, so it comes first", L->label);
-        if (L->kind == &clae_layer_dense) {
+        if (L->kind->weights) {
             if (ordinal == CLAE_MAX_LAYERS)
-                return clae_fail(CLAE_ERR_ARG, "arch: more than %d dense layers", CLAE_MAX_LAYERS);
+                return clae_fail(CLAE_ERR_ARG, "arch: more than %d weight layers", CLAE_MAX_LAYERS);
             L->ordinal = ordinal++;
             has_params = 1;
-            if (L->tie >= 0) {
-                const clae_layer *E = NULL;
-                for (int j = 0; j < k; j++)
-                    if (a->layer[j].kind == &clae_layer_dense && a->layer[j].ordinal == L->tie) E = &a->layer[j];
-                if (!E)
-                    return clae_fail(CLAE_ERR_ARG, "%s: tied=%d names no earlier dense layer (dense layers count from 0)",
-                                     L->label, L->tie);
-                if (E->tie >= 0)
-                    return clae_fail(CLAE_ERR_ARG, "%s: dense layer %d is tied itself; tie to the layer that owns the weight",
-                                     L->label, L->tie);
-                if (E->in != L->out || E->out != L->in)
-                    return clae_fail(CLAE_ERR_ARG,
-                                     "%s: tied to dense layer %d (%zu -> %zu), it must map %zu -> %zu, not %zu -> %zu",
-                                     L->label, L->tie, E->in, E->out, E->out, E->in, L->in, L->out);
-            }
+        }
+        if (L->tie >= 0) {
+            const clae_layer *E = NULL;
+            for (int j = 0; j < k; j++)
+                if (a->layer[j].kind == &clae_layer_dense && a->layer[j].ordinal == L->tie) E = &a->layer[j];
+            if (!E)
+                return clae_fail(CLAE_ERR_ARG, "%s: tied=%d names no earlier dense layer (weight layers count from 0)",
+                                 L->label, L->tie);
+            if (E->tie >= 0)
+                return clae_fail(CLAE_ERR_ARG, "%s: dense layer %d is tied itself; tie to the layer that owns the weight",
+                                 L->label, L->tie);
+            if (E->in != L->out || E->out != L->in)
+                return clae_fail(CLAE_ERR_ARG, "%s: tied to dense layer %d (%zu -> %zu), it must map %zu -> %zu, not %zu -> %zu",
+                                 L->label, L->tie, E->in, E->out, E->out, E->in, L->in, L->out);
         }
         for (int r = 0; r < L->n_reg; r++) TRY(L->reg[r].kind->check(&L->reg[r], L, L->is_output));
-        width = L->out;
+        c = L->oc, h = L->oh, w = L->ow;
     }
     return CLAE_OK;
 }
@@ -333,24 +375,25 @@ clae_status clae_arch_check(clae_arch *a)
     if (a->n < 1) return clae_fail(CLAE_ERR_ARG, "arch: no layers after the input width");
     TRY(check_layers(a));
     const clae_layer *out = &a->layer[a->n - 1];
-    if (out->kind != &clae_layer_dense)
-        return clae_fail(CLAE_ERR_ARG, "%s: the last layer must be dense (the loss is fused with its activation)",
-                         out->label);
+    if (!out->kind->weights)
+        return clae_fail(CLAE_ERR_ARG, "%s: the last layer must be dense, conv or convT (the loss is fused with its "
+                                       "activation)", out->label);
     if (out->out != a->input)
         return clae_fail(CLAE_ERR_ARG, "arch: the output width %zu differs from the input width %zu", out->out, a->input);
     int dense = clae_arch_dense_count(a);
-    if (dense < 2) return clae_fail(CLAE_ERR_ARG, "arch: an autoencoder needs at least two dense layers (a code between)");
+    if (dense < 2) return clae_fail(CLAE_ERR_ARG, "arch: an autoencoder needs at least two weight layers (a code between)");
     if (a->code < 0) {
         /* The middle: the output of dense layer dense/2 − 1, as --layers puts it. */
-        a->code = clae_arch_dense_end(a, dense / 2 - 1);
+        for (int k = 0; k < a->n; k++)
+            if (a->layer[k].kind->weights && a->layer[k].ordinal == dense / 2 - 1) a->code = group_end(a, k);
     } else {
         a->code = group_end(a, a->code);
     }
     if (a->code >= a->n - 1)
         return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks the output layer; mark a layer before it");
     int before = 0;
-    for (int k = 0; k <= a->code; k++) before += a->layer[k].kind == &clae_layer_dense;
-    if (!before) return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks a layer before the first dense layer");
+    for (int k = 0; k <= a->code; k++) before += a->layer[k].kind->weights;
+    if (!before) return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks a layer before the first weight layer");
     return check_claims(a);
 }
 
@@ -368,7 +411,8 @@ void clae_arch_format(const clae_arch *a, char *buf, size_t cap)
             if (w_ > 0) len += (size_t)w_;                                                          \
         }                                                                                           \
     } while (0)
-    PUT("%zu", a->input);
+    if (a->h == 1 && a->w == 1) PUT("%zu", a->input);
+    else PUT("%zux%zux%zu", a->c, a->h, a->w);
     for (int k = 0; k < a->n; k++) {
         const clae_layer *L = &a->layer[k];
         char args[160];

@@ -31,10 +31,11 @@ static void dense_format(const clae_layer *L, char *buf, size_t cap)
     if (L->tie >= 0 && k > 0 && (size_t)k < cap) snprintf(buf + k, cap - (size_t)k, ":tied=%d", L->tie);
 }
 
-static clae_status dense_shape(clae_layer *L, size_t in, size_t *out)
+/* Any input shape, read flat. */
+static clae_status dense_shape(clae_layer *L)
 {
-    (void)in;
-    *out = (size_t)L->iarg[0];
+    L->oc = (size_t)L->iarg[0];
+    L->oh = L->ow = 1;
     return CLAE_OK;
 }
 
@@ -75,14 +76,18 @@ static clae_status dense_declare(clae_net *net, clae_layer *L)
 /* Uniform limit a, W ~ U(−a, a): Glorot a = sqrt(6/(in+out)) (Glorot & Bengio 2010, eq. 16), He
  * a = sqrt(6/in), i.e. Var W = 2/in (He et al. 2015, eq. 10); auto takes He before relu units. The
  * Philox stream is the layer's ordinal, so every device draws the same weights. */
-static clae_status dense_init(clae_net *net, clae_layer *L)
+clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, double fan_out)
 {
-    if (L->tie >= 0) return CLAE_OK;
-    double fan_in = (double)L->in, fan_out = (double)L->out;
     clae_init init = net->init;
     if (init == CLAE_INIT_AUTO) init = L->act == CLAE_ACT_RELU ? CLAE_INIT_HE : CLAE_INIT_XAVIER;
     float a = init == CLAE_INIT_HE ? (float)sqrt(6.0 / fan_in) : (float)sqrt(6.0 / (fan_in + fan_out));
     return clae_op_init_uniform(net->rt, L->W->value, L->W->value.n, net->seed, (uint32_t)L->ordinal, a);
+}
+
+static clae_status dense_init(clae_net *net, clae_layer *L)
+{
+    if (L->tie >= 0) return CLAE_OK;
+    return clae_weights_init(net, L, (double)L->in, (double)L->out);
 }
 
 /* Z = X·Wᵀ (own W, out×in) or Z = X·W_e (tied: the encoder's W_e is in×out here), then b and f. The
@@ -108,6 +113,23 @@ static clae_status probe(clae_net *net, const clae_param *P, const clae_param *w
 {
     if (!dst || P != want) return CLAE_OK;
     return clae_buf_read(net->rt, P->grad, 0, dst, P->grad.n);
+}
+
+clae_status clae_weights_finish(clae_net *net, clae_layer *L)
+{
+    clae_runtime *rt = net->rt;
+    /* A weight's gradient is complete at its last user. */
+    if (clae_param_updates_here(L->W, L)) TRY(probe(net, L->W, net->probe_W, net->probe_dW));
+    TRY(probe(net, L->b, net->probe_b, net->probe_db));
+    if (!net->update) return CLAE_OK;
+    for (int r = 0; r < L->n_reg; r++)
+        if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 1));
+    if (clae_param_updates_here(L->W, L))
+        TRY(clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n));
+    TRY(clae_op_opt_update(rt, &net->hyper, L->b->value, L->b->grad, L->b->s1, L->b->s2, L->b->value.n));
+    for (int r = 0; r < L->n_reg; r++)
+        if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 0));
+    return CLAE_OK;
 }
 
 /* G = ∂L/∂A on entry (∂L/∂Z at the output, where the loss fused f' in). dW = Gᵀ·X (own; tied: Xᵀ·G joins
@@ -138,18 +160,7 @@ static clae_status dense_backward(clae_net *net, clae_layer *L, size_t rows)
         if (L->tie >= 0) TRY(clae_op_gemm(rt, 0, 1, rows, in, out, 1.0f, G, out, L->W->value, out, 0.0f, p->grad[k], in));
         else TRY(clae_op_gemm(rt, 0, 0, rows, in, out, 1.0f, G, out, L->W->value, in, 0.0f, p->grad[k], in));
     }
-    /* A weight's gradient is complete at its last user. */
-    if (clae_param_updates_here(L->W, L)) TRY(probe(net, L->W, net->probe_W, net->probe_dW));
-    TRY(probe(net, L->b, net->probe_b, net->probe_db));
-    if (!net->update) return CLAE_OK;
-    for (int r = 0; r < L->n_reg; r++)
-        if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 1));
-    if (clae_param_updates_here(L->W, L))
-        TRY(clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n));
-    TRY(clae_op_opt_update(rt, &net->hyper, L->b->value, L->b->grad, L->b->s1, L->b->s2, L->b->value.n));
-    for (int r = 0; r < L->n_reg; r++)
-        if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 0));
-    return CLAE_OK;
+    return clae_weights_finish(net, L);
 }
 
 static void dense_describe(const clae_layer *L, char *buf, size_t cap)
@@ -159,6 +170,7 @@ static void dense_describe(const clae_layer *L, char *buf, size_t cap)
 
 const clae_layer_kind clae_layer_dense = {
     .name = "dense",
+    .weights = 1,
     .parse = dense_parse,
     .format = dense_format,
     .shape = dense_shape,

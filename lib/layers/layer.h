@@ -87,11 +87,13 @@ struct clae_reg {
 typedef struct clae_layer_kind {
     const char *name;
     unsigned claims;
+    int weights; /* has a weight and bias (dense, conv, convT): counts as a "layers.<i>" layer, may be the output */
     /* Reads the arguments after "name:". */
     clae_status (*parse)(clae_layer *L, char **args, int n);
     void (*format)(const clae_layer *L, char *buf, size_t cap);
-    /* The output width for input width `in` (CLAE_ERR_ARG naming the label when it cannot be). */
-    clae_status (*shape)(clae_layer *L, size_t in, size_t *out);
+    /* The output shape (oc, oh, ow) from the input shape (ic, ih, iw) (CLAE_ERR_ARG naming the label when
+     * it cannot be). A flat vector of n is n×1×1. */
+    clae_status (*shape)(clae_layer *L);
     /* 1 if the output is the input itself in this pass (in place, or a training-only layer at inference). */
     int (*in_place)(const clae_layer *L, int training);
     /* Declares parameters and tensors; the net's value and gradient tensors are the model's. */
@@ -107,12 +109,15 @@ typedef struct clae_layer_kind {
 struct clae_layer {
     const clae_layer_kind *kind;
     int index;              /* in the net */
-    size_t in, out;         /* widths */
+    size_t in, out;         /* widths (flat: ic·ih·iw and oc·oh·ow) */
+    size_t ic, ih, iw;      /* input shape, per sample (NCHW without the N) */
+    size_t oc, oh, ow;      /* output shape */
     char label[CLAE_LABEL]; /* a spec token or a flag, for messages */
     /* dense */
     clae_activation act;
-    int ordinal;            /* its "layers.<i>" index among the net's dense layers */
+    int ordinal;            /* its "layers.<i>" index among the net's weight layers */
     int tie;                /* -1, or the ordinal of the dense layer whose weight it uses transposed */
+    int pool;               /* unpool: the net index of the max-pool it mirrors */
     clae_param *W, *b;
     int is_output;          /* the net's last layer: the loss seeds ∂L/∂Z, f' is fused into it */
     clae_buf out_pre;       /* output layer, training with bce: the pre-activation the fused loss reads */
@@ -159,7 +164,11 @@ clae_status clae_net_declare(clae_net *net, clae_buf *dst, size_t n, int persist
     ;
 /* A new parameter of rows×cols, used by layer `user`, with its gradient and optimizer state declared. */
 clae_status clae_net_param(clae_net *net, int user, size_t rows, size_t cols, const char *name, clae_param **out);
-/* The parameter whose gradient and update this layer's backward completes, or NULL. */
+/* A weight layer's W ~ U(−a, a) by the net's init rule for these fans (lib/layers/dense.c). */
+clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, double fan_out);
+/* The end of a weight layer's backward: the probed gradients to the host, then (in a step) the updates of
+ * the parameters whose last user L is, with the regularizers' around_update on either side. */
+clae_status clae_weights_finish(clae_net *net, clae_layer *L);
 int clae_param_updates_here(const clae_param *p, const clae_layer *L);
 
 /* Every layer kind and regularizer (lib/layers/arch.c); NULL when unknown. */
@@ -167,13 +176,16 @@ const clae_layer_kind *clae_layer_kind_find(const char *name);
 const clae_reg_kind *clae_reg_kind_find(const char *name);
 
 extern const clae_layer_kind clae_layer_dense, clae_layer_noise, clae_layer_topk, clae_layer_wta;
+extern const clae_layer_kind clae_layer_conv, clae_layer_convT, clae_layer_maxpool, clae_layer_unpool, clae_layer_upsample,
+    clae_layer_flatten, clae_layer_reshape;
 extern const clae_reg_kind clae_reg_kl, clae_reg_l1, clae_reg_l2, clae_reg_h2o, clae_reg_contractive;
 
 /* ---- architectures (lib/layers/arch.c) ----------------------------------------------------- */
 
 /* A net as the spec string describes it, before any tensor exists. */
 typedef struct clae_arch {
-    size_t input;
+    size_t input;         /* flat: c·h·w */
+    size_t c, h, w;       /* the input's shape ("1x28x28"; a plain width n is n×1×1) */
     int n;
     clae_layer layer[CLAE_MAX_NET];
     int code; /* net index of the code layer: val[code + 1] is the code */
@@ -186,10 +198,11 @@ clae_status clae_arch_parse(const char *spec, clae_arch *a);
 void clae_arch_format(const clae_arch *a, char *buf, size_t cap);
 /* Widths, ties, the code mark, each kind's and regularizer's checks and the claims table. */
 clae_status clae_arch_check(clae_arch *a);
-/* The net index of the layer that ends dense layer `ordinal`'s group (itself and the in-place
- * layers after it): what encode reads as that layer's output. -1 when there is no such layer. */
+/* The net index of the layer that ends weight layer `ordinal`'s group (itself and the layers after it up to
+ * the next weight layer, but not past the code): what encode reads as that layer's output. -1 when there
+ * is no such layer. */
 int clae_arch_dense_end(const clae_arch *a, int ordinal);
-/* Number of dense layers. */
+/* Number of weight layers (dense, conv, convT). */
 int clae_arch_dense_count(const clae_arch *a);
 
 /* Helpers for the kinds' parsers (lib/layers/arch.c). */
@@ -198,6 +211,8 @@ clae_status clae_parse_int(const char *label, const char *what, const char *s, l
 /* v as the shortest decimal that reads back to the same float, never with a "+" exponent (a "+" would
  * start a regularizer in a spec string): 0.05, 1e-05, 10, 1500000. */
 void clae_format_float(char *buf, size_t cap, float v);
+/* "n" (n×1×1) or "CxHxW". */
+clae_status clae_parse_shape(const char *label, const char *what, const char *s, size_t *c, size_t *h, size_t *w);
 /* "key=value": 1 and *value set when arg starts with key=. */
 int clae_arg_key(const char *arg, const char *key, const char **value);
 

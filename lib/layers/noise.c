@@ -26,14 +26,14 @@ static void noise_format(const clae_layer *L, char *buf, size_t cap)
 }
 
 /* The level is checked here, where every net passes, however it was built. */
-static clae_status noise_shape(clae_layer *L, size_t in, size_t *out)
+static clae_status noise_shape(clae_layer *L)
 {
     clae_noise kind = (clae_noise)L->iarg[0];
     float v = L->farg[0];
     if (!isfinite(v) || v < 0.0f || (kind != CLAE_NOISE_GAUSSIAN && v > 1.0f))
         return clae_fail(CLAE_ERR_ARG, "%s %s:%g: expected %s", L->label, clae_noise_name(kind), (double)v,
                          kind == CLAE_NOISE_GAUSSIAN ? "a standard deviation σ >= 0" : "a corruption probability in [0, 1]");
-    *out = in;
+    L->oc = L->ic, L->oh = L->ih, L->ow = L->iw;
     return CLAE_OK;
 }
 

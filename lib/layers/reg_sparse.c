@@ -49,8 +49,9 @@ static void sparse_format(const clae_reg *r, char *buf, size_t cap)
 
 static clae_status sparse_check(const clae_reg *r, const clae_layer *L, int is_output)
 {
-    if (L->kind != &clae_layer_dense || is_output)
-        return clae_fail(CLAE_ERR_ARG, "%s: a sparsity penalty attaches to a hidden dense layer", r->label);
+    if (!L->kind->weights || is_output || (r->sparsity == CLAE_SPARSITY_H2O && L->kind != &clae_layer_dense))
+        return clae_fail(CLAE_ERR_ARG, "%s: a sparsity penalty attaches to a hidden %s layer", r->label,
+                         r->sparsity == CLAE_SPARSITY_H2O ? "dense (its bias steers each unit)" : "dense, conv or convT");
     if (r->sparsity == CLAE_SPARSITY_KL && L->act != CLAE_ACT_SIGMOID && L->act != CLAE_ACT_TANH)
         return clae_fail(CLAE_ERR_ARG,
                          "%s needs sigmoid or tanh units (KL is undefined for a mean above 1); the layer is %s: "

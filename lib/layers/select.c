@@ -14,13 +14,14 @@ static int select_in_place(const clae_layer *L, int training)
     return 1;
 }
 
-static clae_status select_shape(clae_layer *L, size_t in, size_t *out)
+static clae_status select_shape(clae_layer *L)
 {
+    const size_t in = L->in;
     if (L->kind == &clae_layer_topk && (size_t)L->iarg[0] > in)
         return clae_fail(CLAE_ERR_ARG, "%s %d: the layer before has only %zu units", L->label, L->iarg[0], in);
     if (L->kind == &clae_layer_topk && (!isfinite(L->farg[0]) || L->farg[0] <= 0.0f))
         return clae_fail(CLAE_ERR_ARG, "%s: alpha %g: expected a positive multiplier", L->label, (double)L->farg[0]);
-    *out = in;
+    L->oc = L->ic, L->oh = L->ih, L->ow = L->iw;
     return CLAE_OK;
 }
 

@@ -35,7 +35,8 @@ clae_status clae_arch_from_config(const clae_model_config *c, int tied, clae_arc
 {
     const int M = c->n_layers, code = c->code_layer;
     memset(a, 0, sizeof *a);
-    a->input = (size_t)c->sizes[0];
+    a->input = a->c = (size_t)c->sizes[0];
+    a->h = a->w = 1;
     a->code = -1;
     if (c->noise != CLAE_NOISE_NONE) {
         clae_layer *N = add_layer(a, &clae_layer_noise, "--noise");
@@ -89,11 +90,14 @@ void clae_arch_to_config(const clae_arch *a, clae_model_config *c)
     c->wta_rate = 0.0f;
     c->noise = CLAE_NOISE_NONE;
     c->contractive = 0.0f;
+    c->code_layer = 0;
     for (int k = 0; k < a->n; k++) {
         const clae_layer *L = &a->layer[k];
-        if (L->kind == &clae_layer_dense) {
+        if (L->kind->weights) {
+            /* A weight layer's width is what its group ends with (clae_arch_dense_end): what encode reads. */
             c->activation[M] = L->act;
-            c->sizes[++M] = (int)L->out;
+            c->sizes[M + 1] = (int)a->layer[clae_arch_dense_end(a, M)].out;
+            M++;
         } else if (L->kind == &clae_layer_noise) {
             c->noise = (clae_noise)L->iarg[0];
             c->noise_level = L->farg[0];

@@ -25,7 +25,7 @@ static int is_training_model(const clae_model *m) { return !(m->flags & CLAE_MOD
 clae_layer *clae_model_dense(clae_model *m, int ordinal)
 {
     for (int k = 0; k < m->net.n; k++)
-        if (m->net.layer[k].kind == &clae_layer_dense && m->net.layer[k].ordinal == ordinal) return &m->net.layer[k];
+        if (m->net.layer[k].kind->weights && m->net.layer[k].ordinal == ordinal) return &m->net.layer[k];
     return NULL;
 }
 
@@ -74,7 +74,7 @@ static clae_status declare_pass(clae_model *m, int training)
         if (L->kind->in_place(L, training)) continue;
         if (L->kind == &clae_layer_noise) TRY(clae_net_declare(net, &p->val[k + 1], B * L->out, 0, "noisy_input"));
         else TRY(clae_net_declare(net, &p->val[k + 1], B * L->out, 0, "%sact.%d", pre, k + 1));
-        if (training && (L->kind == &clae_layer_dense || L->needs_dx))
+        if (training && (L->kind->weights || L->needs_dx))
             TRY(clae_net_declare(net, &p->grad[k + 1], B * L->out, 0, "grad.%d", k + 1));
     }
     return clae_net_declare(net, &m->pass[training].row_out, B, 0, "%srow_out", pre);
@@ -595,7 +595,8 @@ clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, 
     if (!m) return clae_fail(CLAE_ERR_ARG, "encode: model is NULL");
     if (layer < 1 || layer > m->M)
         return model_fail(m, clae_fail(CLAE_ERR_ARG, "encode: layer %d out of range 1..%d", layer, m->M));
-    infer_out o = {clae_arch_dense_end(&m->arch, layer - 1), clae_model_dense(m, layer - 1)->out, out, NULL, NULL};
+    int end = clae_arch_dense_end(&m->arch, layer - 1);
+    infer_out o = {end, m->arch.layer[end].out, out, NULL, NULL};
     WITH_PASS(m, 0, infer_chunks(m, x, rows, &o, "encode"));
 }
 
@@ -676,6 +677,16 @@ static clae_status get_layer(clae_model *m, int l, float *W, float *b)
         TRY(s);
     }
     if (b) TRY(clae_buf_read(m->rt, L->b->value, 0, b, L->b->value.n));
+    return CLAE_OK;
+}
+
+clae_status clae_model_layer_sizes(const clae_model *m, int l, size_t *nw, size_t *nb)
+{
+    if (!m || !nw || !nb) return clae_fail(CLAE_ERR_ARG, "layer_sizes: model and outputs must not be NULL");
+    if (l < 0 || l >= m->M) return clae_fail(CLAE_ERR_ARG, "layer_sizes: layer %d out of range 0..%d", l, m->M - 1);
+    const clae_layer *L = clae_model_dense((clae_model *)m, l);
+    *nw = L->W->value.n;
+    *nb = L->b->value.n;
     return CLAE_OK;
 }
 

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# bench_torch_conv.py — the convolutional autoencoder of `clae bench --only conv` timed in PyTorch on the CPU,
+# interleaved with clae round by round (A B A B), so both see the same machine load. Not a test.
+"""Usage: python3 tools/bench_torch_conv.py [--clae build/clae] [--device SPEC] [--steps 20] [--batch 256]
+                                            [--rounds 3] [--threads N] [--data PATH]
+
+Trains the net
+    1x28x28,conv:16:3:p1:relu,maxpool:2,conv:8:3:p1:relu,maxpool:2@code,unpool,conv:16:3:p1:relu,unpool,
+    conv:1:3:p1:sigmoid
+(bce summed over pixels and averaged over the batch, Adam 1e-3) for --steps steps on consecutive batches of
+Fashion-MNIST in both, leaving the first step out of the timing, and prints samples/s per round, the min and
+median of each, and the clae/PyTorch ratio of each round. Without an importable torch it says so and exits 0.
+"""
+import argparse
+import gzip
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+DATA = os.path.join(os.environ.get("CLAE_DATA_DIR", "/usr/share/datasets/fashion-mnist"), "train-images-idx3-ubyte.gz")
+
+
+def load_idx(path, rows):
+    """The first `rows` images of an IDX3 file as bytes, with their count, height and width."""
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+        magic, n, h, w = struct.unpack(">IIII", f.read(16))
+        if magic != 0x00000803:
+            sys.exit(f"{path}: not an IDX3 image file (magic {magic:#x})")
+        n = min(n, rows)
+        return f.read(n * h * w), n, h, w
+
+
+def torch_round(torch, data, n, h, w, steps, batch):
+    """samples/s of `steps` Adam steps of the conv AE, the first step left out."""
+    nn = torch.nn
+    torch.manual_seed(42)
+
+    class ConvAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 16, 3, padding=1)
+            self.c2 = nn.Conv2d(16, 8, 3, padding=1)
+            self.c3 = nn.Conv2d(8, 16, 3, padding=1)
+            self.c4 = nn.Conv2d(16, 1, 3, padding=1)
+            self.pool = nn.MaxPool2d(2, return_indices=True)
+            self.unpool = nn.MaxUnpool2d(2)
+
+        def forward(self, x):
+            a, i1 = self.pool(torch.relu(self.c1(x)))
+            code, i2 = self.pool(torch.relu(self.c2(a)))
+            b = torch.relu(self.c3(self.unpool(code, i2)))
+            return self.c4(self.unpool(b, i1))  # logits: the sigmoid is fused into the loss, as in clae
+
+    model = ConvAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x_all = torch.frombuffer(bytearray(data), dtype=torch.uint8).float().div_(255.0).view(n, 1, h, w)
+    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+    timed, samples = 0.0, 0
+    for s in range(steps):
+        idx = torch.arange(s * batch, (s + 1) * batch) % n
+        x = x_all[idx]
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = loss_fn(model(x), x) / batch
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if s > 0 or steps == 1:
+            timed += dt
+            samples += batch
+    return samples / timed
+
+
+def clae_round(clae, device, steps, batch, data):
+    cmd = [clae, "bench", "--only", "conv", "--json", "-q", "--steps", str(steps), "--batch", str(batch), "--data", data]
+    if device:
+        cmd += ["--device", device]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    w = json.loads(out)["workloads"][0]
+    if w["status"] != "ok":
+        sys.exit(f"clae bench failed: {w.get('error')}")
+    return w["samples_per_sec"], json.loads(out)["device"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clae", default=os.path.join(os.environ.get("CLAE_BUILD", "build"), "clae"))
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: PyTorch's own)")
+    ap.add_argument("--data", default=DATA)
+    a = ap.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("bench_torch_conv: torch is not importable here (pip install torch in a venv for the peer column); "
+              "clae alone: " + " ".join([a.clae, "bench", "--only", "conv"]))
+        return 0
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    data, n, h, w = load_idx(a.data, a.steps * a.batch)
+    rows = []
+    for r in range(a.rounds):
+        c, dev = clae_round(a.clae, a.device, a.steps, a.batch, a.data)
+        t = torch_round(torch, data, n, h, w, a.steps, a.batch)
+        rows.append((c, t))
+        print(f"round {r + 1}: clae {c:9.0f} samples/s   torch {t:9.0f} samples/s   clae/torch {c / t:.3f}")
+    cs, ts, rs = [x[0] for x in rows], [x[1] for x in rows], [x[0] / x[1] for x in rows]
+    print(f"clae ({dev}):  min {min(cs):.0f}  median {statistics.median(cs):.0f} samples/s")
+    print(f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads):  min {min(ts):.0f}  "
+          f"median {statistics.median(ts):.0f} samples/s")
+    print(f"clae/torch per round: min {min(rs):.3f}  median {statistics.median(rs):.3f}")
+    print("reproduce: python3 " + " ".join(sys.argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
