@@ -111,22 +111,22 @@ __kernel void maxpool_fwd(__global const float *X, ulong xoff, __global float *Y
     idx[ioff + qo * Wo + ox] = (float)best;
 }
 
-/* big[q, y, x] = small[q, y/K, x/K] where idx there is y·W + x and the window lies in the pooled area,
- * else 0. Item (x, q·H + y). */
+/* big[p, y, x] = small[p, y/K, x/K] where idx there is y·W + x, else 0. Item (ox, p·Ho + oy) writes its window's
+ * K×K floats (the rows and columns past the last whole window are zeroed by the host first), so the one
+ * division is by Ho, per work-item. */
 __kernel void pool_spread(__global const float *small, ulong soff, __global const float *idx, ulong ioff,
-                          __global float *big, ulong boff, ulong H, ulong W, ulong K, ulong rows)
+                          __global float *big, ulong boff, uint H, uint W, uint K, uint rows)
 {
-    ulong x = get_global_id(0), qy = get_global_id(1);
-    if (x >= W || qy >= rows) return;
-    ulong q = qy / H, y = qy - q * H;
-    ulong Ho = H / K, Wo = W / K;
-    ulong oy = y / K, ox = x / K;
-    float v = 0.0f;
-    if (oy < Ho && ox < Wo) {
-        ulong o = (q * Ho + oy) * Wo + ox;
-        if (idx[ioff + o] == (float)(y * W + x)) v = small[soff + o];
-    }
-    big[boff + qy * W + x] = v;
+    uint ox = get_global_id(0), r = get_global_id(1);
+    uint Ho = H / K, Wo = W / K;
+    if (ox >= Wo || r >= rows) return;
+    uint q = r / Ho, oy = r - q * Ho;
+    ulong o = (ulong)r * Wo + ox;
+    float v = small[soff + o];
+    uint at = (uint)idx[ioff + o];
+    __global float *out = big + boff + ((ulong)q * H + oy * K) * W + ox * K;
+    for (uint u = 0; u < K; u++)
+        for (uint w = 0; w < K; w++) out[u * W + w] = ((oy * K + u) * W + ox * K + w) == at ? v : 0.0f;
 }
 
 /* small[q, o] = big[q, idx[q, o]]. Item (o, q). */

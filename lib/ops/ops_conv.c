@@ -106,18 +106,22 @@ clae_status clae_op_conv_backward(clae_runtime *rt, const clae_conv_geom *g, siz
     return table(rt)->conv_backward(rt, g, n, X, W, dY, dW, db, dX, col, tmp);
 }
 
-static clae_status check_pool(clae_runtime *rt, const char *op, size_t H, size_t W, size_t K)
+/* The switches are plane indices stored as floats, exact below 2^24; the kernels count rows in 32 bits. */
+static clae_status check_pool(clae_runtime *rt, const char *op, size_t planes, size_t H, size_t W, size_t K)
 {
     if (!K || H < K || W < K)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): a %zux%zu window does not fit a %zux%zu plane", op,
                                           path(rt), K, K, H, W));
+    if (H * W > (1u << 24) || planes * H > 0xffffffffu)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): %zu planes of %zux%zu are too large", op, path(rt),
+                                          planes, H, W));
     return CLAE_OK;
 }
 
 clae_status clae_op_maxpool_forward(clae_runtime *rt, size_t planes, size_t H, size_t W, size_t K, clae_buf X,
                                     clae_buf Y, clae_buf idx)
 {
-    TRY(check_pool(rt, "maxpool_forward", H, W, K));
+    TRY(check_pool(rt, "maxpool_forward", planes, H, W, K));
     const size_t small = planes * (H / K) * (W / K);
     NEED("maxpool_forward", X, planes * H * W);
     NEED("maxpool_forward", Y, small);
@@ -128,7 +132,7 @@ clae_status clae_op_maxpool_forward(clae_runtime *rt, size_t planes, size_t H, s
 clae_status clae_op_pool_spread(clae_runtime *rt, size_t planes, size_t H, size_t W, size_t K, clae_buf small,
                                 clae_buf idx, clae_buf big)
 {
-    TRY(check_pool(rt, "pool_spread", H, W, K));
+    TRY(check_pool(rt, "pool_spread", planes, H, W, K));
     const size_t ns = planes * (H / K) * (W / K);
     NEED("pool_spread", small, ns);
     NEED("pool_spread", idx, ns);
@@ -139,7 +143,7 @@ clae_status clae_op_pool_spread(clae_runtime *rt, size_t planes, size_t H, size_
 clae_status clae_op_pool_pick(clae_runtime *rt, size_t planes, size_t H, size_t W, size_t K, clae_buf big, clae_buf idx,
                               clae_buf small)
 {
-    TRY(check_pool(rt, "pool_pick", H, W, K));
+    TRY(check_pool(rt, "pool_pick", planes, H, W, K));
     const size_t ns = planes * (H / K) * (W / K);
     NEED("pool_pick", big, planes * H * W);
     NEED("pool_pick", idx, ns);

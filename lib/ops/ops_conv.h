@@ -34,7 +34,7 @@ clae_status clae_conv_geom_make(size_t C, size_t H, size_t W, size_t F, size_t K
  *             Y = tmp scattered to NCHW, + b.
  *   backward: tmp = dY gathered to (n·Ho·Wo) × F rows; when dW: col = im2col(X),
  *             dW = gemm(1, 0, M = F, N = C·K·K, K = n·Ho·Wo, tmp, F, col, C·K·K, dW, C·K·K);
- *             db = colsum(tmp); when dX: col = gemm(0, 0, M = n·Ho·Wo, N = C·K·K, K = F, tmp, F, W, C·K·K,
+ *             db = channel_sum(dY) (the terms of colsum(tmp), in its order); when dX: col = gemm(0, 0, M = n·Ho·Wo, N = C·K·K, K = F, tmp, F, W, C·K·K,
  *             col, C·K·K) and dX = col2im(col) as a gather.
  *   The reference twins loop directly over the formulas (accumulating in double) and need no scratch. */
 typedef struct clae_conv_ops {

@@ -50,7 +50,8 @@ static clae_status conv_backward(clae_runtime *rt, const clae_conv_geom *g, size
         if (s != CLAE_OK) return s;
     }
     if (db.n) {
-        s = rt->ops->colsum(rt, tmp, pix, g->F, db);
+        /* The channel sums of dY: the same terms in the same order as colsum(tmp), read contiguously. */
+        s = clae_conv_ops_cl.channel_sum(rt, n, g->F, HoWo, dY, db);
         if (s != CLAE_OK) return s;
     }
     if (dX.n) {
@@ -75,8 +76,13 @@ static clae_status maxpool_forward(clae_runtime *rt, size_t planes, size_t H, si
 static clae_status pool_spread(clae_runtime *rt, size_t planes, size_t H, size_t W, size_t K, clae_buf small,
                                clae_buf idx, clae_buf big)
 {
-    karg a[] = {ARG_BUF(small), ARG_BUF(idx), ARG_BUF(big), ARG_U64(H), ARG_U64(W), ARG_U64(K), ARG_U64(planes * H)};
-    return launch(rt, "pool_spread", a, NARGS(a), W, planes * H, 1);
+    /* Past the last whole window nothing is written: those rows and columns are 0. */
+    if (H % K || W % K) {
+        clae_status z = clae_buf_zero(rt, (clae_buf){.mem = big.mem, .off = big.off, .n = planes * H * W});
+        if (z != CLAE_OK) return z;
+    }
+    karg a[] = {ARG_BUF(small), ARG_BUF(idx), ARG_BUF(big), ARG_U32(H), ARG_U32(W), ARG_U32(K), ARG_U32(planes * (H / K))};
+    return launch(rt, "pool_spread", a, NARGS(a), W / K, planes * (H / K), 1);
 }
 
 static clae_status pool_pick(clae_runtime *rt, size_t planes, size_t H, size_t W, size_t K, clae_buf big, clae_buf idx,
