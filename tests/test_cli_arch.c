@@ -138,6 +138,42 @@ START_TEST(tied_resume)
 }
 END_TEST
 
+/* A convolutional AE from the command line on cpu-ref: train, then every command that reads models takes it. */
+START_TEST(conv_model_from_the_cli)
+{
+    const char *spec = "1x28x28,conv:4:3:p1:relu,maxpool:2,conv:2:3:p1:relu,maxpool:2@code,unpool,conv:4:3:p1:relu,"
+                       "unpool,conv:1:3:p1:sigmoid";
+    const char *t10k = test_data_path("t10k-images-idx3-ubyte.gz");
+    run_result r = run_expect(0, "train --arch %s --device cpu-ref --limit 64 --test-limit 32 --batch 32 --epochs 1 -q "
+                                 "--json --out %s",
+                              spec, q("conv.safetensors"));
+    ck_assert_contains(r.out, "\"variant\":\"convolutional\"");
+    run_free(&r);
+    r = run_expect(0, "encode --model %s --data %s --limit 5 --device cpu-ref --out %s -q", q("conv.safetensors"), t10k,
+                   q("codes.csv"));
+    run_free(&r);
+    /* The code is the second pool's 2x7x7 = 98 values per row. */
+    char *codes = test_slurp_text(test_tmp_path("codes.csv"));
+    const char *last = strrchr(codes, '\n');
+    ck_assert_ptr_nonnull(last);
+    const char *line = codes;
+    int commas = 0;
+    for (const char *p = line; *p && *p != '\n'; p++) commas += *p == ',';
+    ck_assert_int_eq(commas + 1, 98);
+    free(codes);
+    r = run_expect(0, "score --model %s --data %s --limit 20 --device cpu-ref -q", q("conv.safetensors"), t10k);
+    run_free(&r);
+    r = run_expect(0, "reconstruct --model %s --data %s --limit 8 --count 4 --device cpu-ref --out %s -q",
+                   q("conv.safetensors"), t10k, q("grid.png"));
+    run_free(&r);
+    /* The plan prints the image net and its traced schedule. */
+    r = run_expect(0, "plan --arch %s --device cpu-ref --batch 16", spec);
+    ck_assert_contains(r.out, "+pool.idx.1");
+    ck_assert_contains(r.out, "unpool");
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli_arch(void)
 {
     Suite *s = suite_create("cli_arch");
@@ -148,6 +184,7 @@ Suite *suite_cli_arch(void)
     tcase_add_test(tc, plan_prints_traced_schedule);
     tcase_add_test(tc, bad_nets_refused);
     tcase_add_test(tc, tied_resume);
+    tcase_add_test(tc, conv_model_from_the_cli);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -289,6 +289,7 @@ START_TEST(bench_json)
         {"wta", "winner-take-all 5%"},
         {"denoising", "denoising mask 0.25"},
         {"contractive", "contractive lambda=0.1"},
+        {"conv", "convolutional"},
     };
     const int n_want = (int)(sizeof want / sizeof want[0]);
     run_result r = run_clae("bench --device cpu-ref --steps 2 --batch 32 --json --quiet");
@@ -318,6 +319,19 @@ START_TEST(bench_json)
         ck_assert(isfinite(num(e, "final_loss")));
     }
     cJSON_Delete(j);
+    run_free(&r);
+
+    /* --only runs one workload; an unknown name is a usage error naming the choices. */
+    r = run_clae("bench --device cpu-ref --steps 2 --batch 8 --only conv --json --quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    j = cJSON_Parse(r.out);
+    ck_assert_int_eq(cJSON_GetArraySize(field(j, "workloads")), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(field(j, "workloads"), 0), "name"), "conv");
+    cJSON_Delete(j);
+    run_free(&r);
+    r = run_clae("bench --device cpu-ref --only nope");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_contains(r.err, "no such workload");
     run_free(&r);
 
     r = run_clae("bench --device no-such-device --steps 1 --batch 8");

@@ -157,30 +157,21 @@ static void conv_describe(const clae_layer *L, char *buf, size_t cap)
     snprintf(buf, cap, "convolutional");
 }
 
-const clae_layer_kind clae_layer_conv = {
-    .name = "conv",
-    .weights = 1,
-    .parse = conv_parse,
-    .format = conv_format,
-    .shape = conv_shape,
-    .in_place = never_in_place,
-    .declare = conv_declare,
-    .init = conv_init,
-    .forward = conv_forward,
-    .backward = conv_backward,
-    .describe = conv_describe,
-};
+/* conv and convT share every function: each tells the two apart by its kind where they differ. */
+#define CONV_KIND(var, word)                                                                        \
+    const clae_layer_kind var = {                                                                   \
+        .name = word,                                                                               \
+        .weights = 1,                                                                               \
+        .parse = conv_parse,                                                                        \
+        .format = conv_format,                                                                      \
+        .shape = conv_shape,                                                                        \
+        .in_place = never_in_place,                                                                 \
+        .declare = conv_declare,                                                                    \
+        .init = conv_init,                                                                          \
+        .forward = conv_forward,                                                                    \
+        .backward = conv_backward,                                                                  \
+        .describe = conv_describe,                                                                  \
+    }
 
-const clae_layer_kind clae_layer_convT = {
-    .name = "convT",
-    .weights = 1,
-    .parse = conv_parse,
-    .format = conv_format,
-    .shape = conv_shape,
-    .in_place = never_in_place,
-    .declare = conv_declare,
-    .init = conv_init,
-    .forward = conv_forward,
-    .backward = conv_backward,
-    .describe = conv_describe,
-};
+CONV_KIND(clae_layer_conv, "conv");
+CONV_KIND(clae_layer_convT, "convT");
