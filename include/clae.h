@@ -620,6 +620,28 @@ clae_status clae_model_loss(clae_model *m, const float *x, size_t rows, float *l
 /* Writes the code layer's activations of x into codes (rows × sizes[code_layer]). */
 clae_status clae_model_encode(clae_model *m, const float *x, size_t rows, float *codes);
 
+/* For a variational autoencoder (its code a gauss layer): per row of x, the importance-weighted estimate of
+ * log p(x) in nats from `samples` draws z_k ~ q(z|x) (Burda, Grosse & Salakhutdinov 2015):
+ * logsumexp_k [log p(x|z_k) + log N(z_k; 0, I) − log N(z_k; μ, σ²)] − log K, accumulated in double. The draws
+ * are Philox numbers keyed by the row's index in x (stream 2, e = (row·K + k)·L + l, step 0): every device
+ * and every run gives the same estimate. log p(x|z) is the Bernoulli decoder's with --loss bce, the Gaussian
+ * of σ = 1 with sse. out holds rows floats. */
+clae_status clae_model_log_likelihood(clae_model *m, const float *x, size_t rows, unsigned samples, float *out);
+
+/* As clae_model_log_likelihood, the mean over the draws of log p(x|z_k): the reconstruction probability of
+ * An & Cho (2015), low for anomalies. */
+clae_status clae_model_recon_prob(clae_model *m, const float *x, size_t rows, unsigned samples, float *out);
+
+/* Decodes rows codes (rows × the code's width, as clae_model_encode gives them) into out (rows × the
+ * input width), the inference pass from the code on. CLAE_ERR_ARG when the decoder has an unpool (it needs
+ * its encoder's switches). */
+clae_status clae_model_decode(clae_model *m, const float *codes, size_t rows, float *out);
+
+/* Draws count codes z ~ N(0, I) (Philox stream 4, element i·L + l, key seed: the same numbers on every
+ * device) and decodes them into out (count × the input width). The model's code must be a gauss layer
+ * (a variational autoencoder). */
+clae_status clae_model_sample(clae_model *m, size_t count, uint64_t seed, float *out);
+
 /* Writes the reconstruction x̂ of x into out (rows × n_0). */
 clae_status clae_model_reconstruct(clae_model *m, const float *x, size_t rows, float *out);
 
@@ -643,6 +665,12 @@ clae_status clae_model_layer_sizes(const clae_model *m, int l, size_t *nw, size_
 /* Copies weight layer l's W and b (clae_model_layer_sizes floats: for dense layers sizes[l+1] × sizes[l],
  * row-major, PyTorch layout) to the caller's arrays; either may be NULL. */
 clae_status clae_model_get_layer(clae_model *m, int l, float *W, float *b);
+
+/* The gradient of the training loss (as clae_model_loss reports it) on rows of x with respect to the
+ * parameter `name` ("layers.1.logvar.weight", …), nothing updated, into out (count floats, the tensor's
+ * size). CLAE_ERR_ARG for a name that is not a parameter or a wrong count. */
+clae_status clae_model_tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out,
+                                       size_t count);
 
 /* Tensors by name: the way to read or write any persistent tensor of a model
  * (parameters "layers.<i>.weight" (out×in) and "layers.<i>.bias", optimizer

@@ -174,6 +174,45 @@ START_TEST(conv_model_from_the_cli)
 }
 END_TEST
 
+/* --model vae from the command line (cpu-ref): the code layer becomes a gauss layer, -ELBO is the reported loss, and
+ * clae sample decodes prior draws; a plain autoencoder has no prior to sample. */
+START_TEST(vae_from_the_cli)
+{
+    run_result r = run_expect(0, "plan --model vae --vae-beta 2 --layers 784,64,8 --activation tanh --device cpu-ref");
+    ck_assert_contains(r.out, "net: 784,dense:64:tanh,gauss:8:beta=2@code,dense:64:tanh,dense:784:sigmoid");
+    run_free(&r);
+    r = run_expect(0, "train --model vae --layers 784,64,8 --device cpu-ref --limit 256 --test-limit 32 --batch 64 "
+                      "--epochs 1 -q --json --out %s", q("vae.safetensors"));
+    ck_assert_contains(r.out, "\"variant\":\"variational beta=1\"");
+    run_free(&r);
+    r = run_expect(0, "sample --model %s --count 9 --out %s --device cpu-ref -q", q("vae.safetensors"), q("s.png"));
+    run_free(&r);
+    r = run_expect(0, "sample --model %s --count 3 --out %s --device cpu-ref -q", q("vae.safetensors"), q("s.csv"));
+    run_free(&r);
+    char *csv = test_slurp_text(test_tmp_path("s.csv"));
+    int lines = 0;
+    for (const char *p = csv; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 4); /* a header and three samples */
+    free(csv);
+    /* A walk between two encoded test images: 6 decoded steps in one row. */
+    r = run_expect(0, "sample --model %s --data %s --from 0 --to 5 --steps 6 --out %s --device cpu-ref -q",
+                   q("vae.safetensors"), test_data_path("t10k-images-idx3-ubyte.gz"), q("walk.npy"));
+    run_free(&r);
+    r = run_expect(2, "sample --model %s --data %s --from 0 --out %s", q("vae.safetensors"),
+                   test_data_path("t10k-images-idx3-ubyte.gz"), q("walk.png"));
+    ck_assert_contains(r.err, "give both rows");
+    run_free(&r);
+    r = run_expect(2, "train --model vae --ksparse 3 --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "the Gaussian layer makes the code");
+    run_free(&r);
+    r = run_expect(0, "train --layers 784,8 --device cpu-ref --limit 64 --batch 32 --epochs 1 -q --out %s", q("ae.st"));
+    run_free(&r);
+    r = run_expect(1, "sample --model %s --out %s --device cpu-ref", q("ae.st"), q("x.png"));
+    ck_assert_contains(r.err, "no prior");
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli_arch(void)
 {
     Suite *s = suite_create("cli_arch");
@@ -185,6 +224,7 @@ Suite *suite_cli_arch(void)
     tcase_add_test(tc, bad_nets_refused);
     tcase_add_test(tc, tied_resume);
     tcase_add_test(tc, conv_model_from_the_cli);
+    tcase_add_test(tc, vae_from_the_cli);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -119,6 +119,7 @@ Suite *suite_model(void);
 Suite *suite_cli(void);
 Suite *suite_variant_ops(void);
 Suite *suite_conv_ops(void);
+Suite *suite_vae_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);
@@ -131,6 +132,7 @@ Suite *suite_cli_data(void);
 Suite *suite_cli_arch(void);
 Suite *suite_layers(void);
 Suite *suite_conv(void);
+Suite *suite_vae(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 

@@ -33,6 +33,7 @@ int cli_plan(int argc, char **argv);
 int cli_encode(int argc, char **argv);
 int cli_score(int argc, char **argv);
 int cli_reconstruct(int argc, char **argv);
+int cli_sample(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_import(int argc, char **argv);
@@ -42,6 +43,7 @@ extern const char cli_plan_help[];
 extern const char cli_encode_help[];
 extern const char cli_score_help[];
 extern const char cli_reconstruct_help[];
+extern const char cli_sample_help[];
 extern const char cli_compare_help[];
 extern const char cli_bench_help[];
 extern const char cli_import_help[];
@@ -139,6 +141,11 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
     "                          training mean) or saltpepper:P (its training min/max)\n"          \
     "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"             \
+    "  --model ae|vae          vae: a variational autoencoder, the code layer a Gaussian\n"     \
+    "                          layer (mu and log-variance heads, z = mu + sigma*eps in\n"     \
+    "                          training, mu at inference, loss + beta*KL; README, The\n"     \
+    "                          spec string: gauss)\n"                                          \
+    "  --vae-beta B            the KL weight beta of --model vae (default 1)\n"             \
     "  --tied                  decoder layers use the mirror encoder layer's weight\n"            \
     "                          transposed (needs symmetric --layers)\n"                            \
     "\n"                                                                                             \
@@ -174,6 +181,8 @@ typedef struct cli_model_opts {
     int allow_auto, auto_input;
     const char *arch;  /* --arch SPEC */
     int tied;          /* --tied */
+    int vae;           /* --model vae: the code layer is a gauss layer */
+    float vae_beta;    /* --vae-beta B (1) */
     int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */
     char spec[2048];   /* after finish: the net's canonical spec string (from --arch or the shorthand) */
 } cli_model_opts;

@@ -17,6 +17,7 @@ void cli_model_opts_init(cli_model_opts *o)
     o->output = o->cfg.activation[o->cfg.n_layers - 1];
     o->batch = o->cfg.batch;
     o->lr = o->cfg.lr;
+    o->vae_beta = 1.0f;
 }
 
 /* A float flag value within [lo, hi]; 0 on success. */
@@ -103,7 +104,7 @@ int cli_model_opt(cli_args *a, cli_model_opts *o)
     /* Every flag that describes the net rather than how it trains. */
     static const char *const net[] = {"--layers", "--activation", "--output-activation", "--sparsity", "--rho",
                                       "--beta", "--lambda", "--ksparse", "--ksparse-alpha", "--ksparse-schedule",
-                                      "--wta-rate", "--noise", "--contractive", "--tied"};
+                                      "--wta-rate", "--noise", "--contractive", "--tied", "--model", "--vae-beta"};
     for (size_t k = 0; k < sizeof net / sizeof net[0]; k++)
         if (!strncmp(a->argv[first], net[k], strlen(net[k])) &&
             (a->argv[first][strlen(net[k])] == '\0' || a->argv[first][strlen(net[k])] == '='))
@@ -120,6 +121,12 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
         o->arch = a->value;
     } else if (cli_flag(a, "--tied")) {
         o->tied = 1;
+    } else if (cli_opt(a, "--model")) {
+        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae"))
+            cli_bad_value(a, "expected ae or vae (a model file goes to encode, score, reconstruct or sample)");
+        o->vae = a->value && !strcmp(a->value, "vae");
+    } else if (cli_opt(a, "--vae-beta")) {
+        if (a->value) parse_float(a, 0.0, 1e6, &o->vae_beta);
     } else if (cli_opt(a, "--activation")) {
         if (a->value && clae_activation_parse(a->value, &o->hidden) != CLAE_OK) cli_bad_value(a, clae_last_error());
         o->activations_given = 1;
@@ -176,6 +183,38 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     return 1;
 }
 
+/* --model vae: the expanded spec's code layer "dense:H:ACT@code" becomes "gauss:H[:beta=B]@code". */
+static int make_vae(const char *cmd, cli_model_opts *o)
+{
+    const clae_model_config *c = &o->cfg;
+    if (o->auto_input) {
+        fprintf(stderr, "clae %s: --model vae needs the input width in --layers (not auto)\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f || c->contractive > 0.0f) {
+        fprintf(stderr, "clae %s: --model vae: the Gaussian layer makes the code; drop --sparsity, --ksparse, "
+                        "--wta-rate and --contractive (or spell the net with --arch)\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    char *at = strstr(o->spec, "@code");
+    char *start = at;
+    while (start > o->spec && start[-1] != ',') start--;
+    if (!at || strncmp(start, "dense:", 6)) {
+        fprintf(stderr, "clae %s: --model vae: no dense code layer in %s\n", cmd, o->spec);
+        return CLI_EXIT_USAGE;
+    }
+    char beta[48] = "";
+    if (o->vae_beta != 1.0f) snprintf(beta, sizeof beta, ":beta=%.9g", (double)o->vae_beta);
+    char spec[sizeof o->spec];
+    snprintf(spec, sizeof spec, "%.*sgauss:%d%s%s", (int)(start - o->spec), o->spec, c->sizes[c->code_layer], beta, at);
+    if (clae_model_config_set_arch(&o->cfg, spec, o->spec, sizeof o->spec) != CLAE_OK) {
+        fprintf(stderr, "clae %s: --model vae: %s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    o->arch = o->spec; /* from here on the net is this spec */
+    return -1;
+}
+
 int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
 {
     const char *layers = o->layers;
@@ -220,7 +259,7 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }
-    return -1;
+    return o->vae && !o->arch ? make_vae(cmd, o) : -1;
 }
 
 int cli_model_opts_replay(const char *cmd, cli_model_opts *o, const clae_model_config *base)

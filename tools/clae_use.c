@@ -18,93 +18,6 @@
 #define DEFAULT_COUNT 16
 
 /* The flags every one of these commands shares. */
-#define USE_COMMON_HELP                                                                                 \
-    "  --model PATH            a model file or checkpoint written by clae train;\n"                 \
-    "                          its stored scaling is applied to the data first;\n"                    \
-    "                          or weights alone (layers.<i>.weight out x in and\n"                    \
-    "                          layers.<i>.bias, as safetensors.torch.save_file\n"                     \
-    "                          writes a PyTorch model's), whose architecture comes\n"                 \
-    "                          from the three flags below\n"                                          \
-    "  --layers L --activation A --output-activation A\n"                                             \
-    "                          a weights-only model's widths (default: read from\n"                   \
-    "                          the tensors) and units (default relu, sigmoid)\n"                      \
-    "  --data PATH             IDX, CSV (header optional) or NPY (float32, float64,\n"              \
-    "                          uint8), any of them gzip'd, or - for stdin: rows as\n"               \
-    "                          wide as the input once columns are dropped; bytes\n"                 \
-    "                          (IDX, uint8) are divided by 255, all else is as stored\n"            \
-    CLI_DATA_FLAGS_HELP                                                                                 \
-    "  --limit N               use only the first N rows\n"                                           \
-    "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"                       \
-    "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"             \
-    "  --json                  the summary as one JSON object on stdout (below)\n"                \
-    "  --quiet, -q             nothing on stderr but errors\n"                                       \
-    "  --help                  show this help\n"
-
-const char cli_encode_help[] =
-    "usage: clae encode --model M --data P --out FILE [--layer L] [options]\n"
-    "\n"
-    "Writes the deep features of every row of P (h2o.deepfeatures): the activations\n"
-    "of layer L of the model, one row per data row. A summary line goes to stderr;\n"
-    "--json prints {model, data, out, format, rows, layer, code_layer, width,\n"
-    "layers} on stdout instead.\n"
-    "\n"
-    "  --out FILE              codes.csv (a header f0,f1,... then a line per row,\n"
-    "                          numbers that read back as the same floats) or\n"
-    "                          codes.npy (float32, rows x width), by the extension\n"
-    "  --layer L               whose outputs: 1 (the first hidden layer) to the\n"
-    "                          number of weight layers (the last is the\n"
-    "                          reconstruction); default the code layer\n" USE_COMMON_HELP
-    "\n"
-    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
-
-const char cli_score_help[] =
-    "usage: clae score --model M --data P [--out scores.csv]\n"
-    "                  [--threshold-percentile Q] [--plot hist.png] [--json]\n"
-    "\n"
-    "Scores every row of P by its reconstruction error (h2o.anomaly): the MSE\n"
-    "(1/D) sum_i (xhat_i - x_i)^2 over the D columns, in the model's scaled space.\n"
-    "Rows scoring above the Q-th percentile of all scores are flagged; the percentile\n"
-    "interpolates linearly between the sorted scores, as numpy.percentile does by\n"
-    "default: position (Q/100)(n-1) in the sorted list.\n"
-    "\n"
-    "  --out FILE              CSV of columns row,score,flagged: row counts the data\n"
-    "                          rows from 0; flagged is 1 when score > threshold;\n"
-    "                          with --label-column a fourth column, label, holds it\n"
-    "  --threshold-percentile Q  a number from 0 to 100 (default 99)\n"
-    "  --plot FILE             PNG histogram of the scores with the threshold line,\n"
-    "                          counts on a log scale so single rows stay visible; a\n"
-    "                          tail of outliers far beyond the threshold is gathered\n"
-    "                          into one last bar so the bulk keeps the width\n"
-    "  (--json: model, data, layers, rows, mean, min, max, percentile, threshold,\n"
-    "                          flagged, and out and plot when written)\n" USE_COMMON_HELP
-    "\n"
-    "The summary (rows, mean, min, max, threshold, flagged count) goes to stdout.\n"
-    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
-
-const char cli_reconstruct_help[] =
-    "usage: clae reconstruct --model M --data P --out grid.png|recon.csv|recon.npy\n"
-    "                        [--count N] [--first K] [options]\n"
-    "\n"
-    "Reconstructs rows of P with the model and maps them back through the model's\n"
-    "stored scaling (the inverse of train --scale: x = x'/scale + offset per\n"
-    "column) into the data's own units, the units P is loaded in.\n"
-    "\n"
-    "As a PNG (--out *.png): rows drawn as square grayscale images, each original\n"
-    "above its reconstruction; the data's width must be a square number (784 =\n"
-    "28x28). Pixels are clamped to [0,1]; when the originals shown lie outside\n"
-    "[0,1] (e.g. 0..255 pixels), both are first mapped from the originals' range\n"
-    "onto [0,1]. As CSV (*.csv: the data's own CSV header, else x0,x1,..., then\n"
-    "one line per row, numbers that read back as the same floats) or NPY (*.npy:\n"
-    "float32, rows x width): the reconstructions themselves, unclamped, one row\n"
-    "per data row.\n"
-    "\n"
-    "  --out FILE              the file to write; its extension picks the format\n"
-    "  --count N               how many rows (default 16 for a PNG, every row from\n"
-    "                          --first on for CSV and NPY)\n"
-    "  --first K               start at row K, counting from 0 (default 0)\n"
-    "  (--json: model, data, out, format, first, rows, cols, scale, layers)\n" USE_COMMON_HELP
-    "\n"
-    "Exit status: 0 success, 1 a file, data or device error, 2 a bad command line.\n";
 
 /* What every command of this file needs. */
 typedef struct use_opts {
@@ -498,6 +411,8 @@ int cli_score(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *plot = NULL;
     double q = DEFAULT_PERCENTILE;
+    int nll = 0, recon_prob = 0;
+    long samples = 64;
     cli_args a;
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
@@ -511,11 +426,21 @@ int cli_score(int argc, char **argv)
             if (a.value) parse_percentile(&a, &q);
         } else if (cli_opt(&a, "--plot")) {
             plot = a.value;
+        } else if (cli_flag(&a, "--nll")) {
+            nll = 1;
+        } else if (cli_flag(&a, "--recon-prob")) {
+            recon_prob = 1;
+        } else if (cli_opt(&a, "--samples")) {
+            if (a.value) cli_long(&a, 1, 1L << 20, &samples);
         } else {
             cli_unknown(&a);
         }
     }
     if (a.failed) return CLI_EXIT_USAGE;
+    if (nll && recon_prob) {
+        fprintf(stderr, "clae score: --nll and --recon-prob are two different scores: give one\n");
+        return CLI_EXIT_USAGE;
+    }
     int rc = use_require("score", &o, 0);
     if (rc >= 0) return rc;
     if (plot && !*plot) {
@@ -537,10 +462,15 @@ int cli_score(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    if (clae_model_row_errors(c.m, c.ds->x, n, score) != CLAE_OK) {
+    clae_status st = nll          ? clae_model_log_likelihood(c.m, c.ds->x, n, (unsigned)samples, score)
+                     : recon_prob ? clae_model_recon_prob(c.m, c.ds->x, n, (unsigned)samples, score)
+                                  : clae_model_row_errors(c.m, c.ds->x, n, score);
+    if (st != CLAE_OK) {
         rc = cli_fail_lib();
         goto done;
     }
+    /* Both likelihoods are high for typical rows: their negatives score like errors. */
+    for (size_t r = 0; (nll || recon_prob) && r < n; r++) score[r] = -score[r];
     score_summary s = {n, 0, 0.0, INFINITY, -INFINITY, q, percentile(score, n, q)};
     if (isnan(s.threshold)) {
         fprintf(stderr, "clae score: out of memory sorting %zu scores\n", n);
@@ -563,7 +493,7 @@ int cli_score(int argc, char **argv)
     if (plot) {
         char err[512], title[96];
         snprintf(title, sizeof title, "clae score: %zu rows, %zu above percentile %g", n, s.flagged, q);
-        if (clae_png_histogram(plot, title, "reconstruction MSE", score, n, 0, s.threshold,
+        if (clae_png_histogram(plot, title, nll ? "-log p(x), nats" : recon_prob ? "-reconstruction log-probability" : "reconstruction MSE", score, n, 0, s.threshold,
                                CLAE_PNG_HIST_LOG_COUNT | CLAE_PNG_HIST_CLIP_TAIL, err, sizeof err) != 0) {
             fprintf(stderr, "clae score: --plot: %s\n", err);
             rc = CLI_EXIT_FAIL;

@@ -70,6 +70,9 @@ static clae_status dense_declare(clae_net *net, clae_layer *L)
     TRY(clae_net_param(net, L->index, 1, L->out, name, &L->b));
     if (L->is_output && net->training_model && net->loss_is_bce)
         TRY(clae_net_declare(net, &L->out_pre, net->batch * L->out, 0, "out_pre"));
+    /* A stochastic net's log-likelihood needs the Bernoulli decoder's logits at inference too. */
+    if (L->is_output && net->stochastic && net->loss_is_bce)
+        TRY(clae_net_declare(net, &L->t[0], net->batch * L->out, 0, "infer.out_pre"));
     return CLAE_OK;
 }
 
@@ -97,7 +100,7 @@ static clae_status dense_forward(clae_net *net, clae_layer *L, clae_net_pass *p,
     clae_runtime *rt = net->rt;
     const size_t in = L->in, out = L->out;
     clae_buf X = p->val[L->index], Y = p->val[L->index + 1];
-    clae_buf Z = (p->training && L->out_pre.n) ? L->out_pre : Y;
+    clae_buf Z = (p->training && L->out_pre.n) ? L->out_pre : (!p->training && L->t[0].n) ? L->t[0] : Y;
     if (L->tie >= 0) TRY(clae_op_gemm(rt, 0, 0, rows, out, in, 1.0f, X, in, L->W->value, out, 0.0f, Z, out));
     else TRY(clae_op_gemm(rt, 0, 1, rows, out, in, 1.0f, X, in, L->W->value, in, 0.0f, Z, out));
     TRY(clae_op_bias_add(rt, Z, L->b->value, rows, out));
@@ -119,14 +122,22 @@ clae_status clae_weights_finish(clae_net *net, clae_layer *L)
 {
     clae_runtime *rt = net->rt;
     /* A weight's gradient is complete at its last user. */
-    if (clae_param_updates_here(L->W, L)) TRY(probe(net, L->W, net->probe_W, net->probe_dW));
-    TRY(probe(net, L->b, net->probe_b, net->probe_db));
+    const clae_param *own[4] = {clae_param_updates_here(L->W, L) ? L->W : NULL, L->b, L->W2, L->b2};
+    for (int i = 0; i < 4; i++) {
+        if (!own[i]) continue;
+        TRY(probe(net, own[i], net->probe_W, net->probe_dW));
+        TRY(probe(net, own[i], net->probe_b, net->probe_db));
+    }
     if (!net->update) return CLAE_OK;
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 1));
     if (clae_param_updates_here(L->W, L))
         TRY(clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n));
     TRY(clae_op_opt_update(rt, &net->hyper, L->b->value, L->b->grad, L->b->s1, L->b->s2, L->b->value.n));
+    for (int h = 0; h < 2; h++) {
+        const clae_param *P = h ? L->b2 : L->W2;
+        if (P) TRY(clae_op_opt_update(rt, &net->hyper, P->value, P->grad, P->s1, P->s2, P->value.n));
+    }
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 0));
     return CLAE_OK;

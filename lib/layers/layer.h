@@ -104,6 +104,8 @@ typedef struct clae_layer_kind {
     /* Training pass: from grad[k+1] to grad[k] (when L->needs_dx) and the parameters' gradients. */
     clae_status (*backward)(clae_net *net, clae_layer *L, size_t rows);
     void (*describe)(const clae_layer *L, char *buf, size_t cap);
+    /* Optional: adds the layer's own loss term of the last training forward (host read) to *penalty. */
+    clae_status (*penalty)(clae_net *net, clae_layer *L, double *penalty);
 } clae_layer_kind;
 
 struct clae_layer {
@@ -119,12 +121,13 @@ struct clae_layer {
     int tie;                /* -1, or the ordinal of the dense layer whose weight it uses transposed */
     int pool;               /* unpool: the net index of the max-pool it mirrors */
     clae_param *W, *b;
+    clae_param *W2, *b2;    /* a second head (gauss: the log-variance's), or NULL */
     int is_output;          /* the net's last layer: the loss seeds ∂L/∂Z, f' is fused into it */
     clae_buf out_pre;       /* output layer, training with bce: the pre-activation the fused loss reads */
     /* the other kinds' arguments */
     int iarg[4];
     float farg[4];
-    clae_buf t[4];
+    clae_buf t[8];
     int needs_dx;           /* some layer before this one has parameters */
     clae_reg reg[CLAE_MAX_REGS];
     int n_reg;
@@ -151,6 +154,10 @@ struct clae_net {
     const clae_param *probe_W, *probe_b; /* gradients backward copies to the host where complete */
     float *probe_dW, *probe_db;
     int loss_is_bce;        /* the output layer keeps its pre-activation for the fused loss */
+    int stochastic;         /* the net has a gauss layer: inference can draw codes too (log-likelihoods) */
+    uint32_t draws, draw;   /* inference: draw `draw` of `draws` per row (0 draws: the deterministic code) */
+    clae_buf infer_row_ids; /* stochastic inference: the chunk's rows, keying the draws */
+    size_t infer_first;     /* the chunk's first row within the call */
     /* Set by the model: adds a tensor of n floats; *dst receives its buffer once placed. */
     clae_status (*declare)(void *owner, const char *name, clae_buf *dst, size_t n, int persistent);
     void *owner;
@@ -177,7 +184,7 @@ const clae_reg_kind *clae_reg_kind_find(const char *name);
 
 extern const clae_layer_kind clae_layer_dense, clae_layer_noise, clae_layer_topk, clae_layer_wta;
 extern const clae_layer_kind clae_layer_conv, clae_layer_convT, clae_layer_maxpool, clae_layer_unpool, clae_layer_upsample,
-    clae_layer_flatten, clae_layer_reshape;
+    clae_layer_flatten, clae_layer_reshape, clae_layer_gauss;
 extern const clae_reg_kind clae_reg_kl, clae_reg_l1, clae_reg_l2, clae_reg_h2o, clae_reg_contractive;
 
 /* ---- architectures (lib/layers/arch.c) ----------------------------------------------------- */

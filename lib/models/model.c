@@ -9,6 +9,8 @@
 
 #include "models/model_internal.h"
 #include "ops/gemm/gemm.h"
+#include "ops/mathf.h"
+#include "ops/ops_vae.h"
 
 /* Records the thread's last error on the model and the runtime. */
 static clae_status model_fail(clae_model *m, clae_status s)
@@ -93,6 +95,7 @@ static clae_status declare_all(clae_model *m)
         TRY(declare_pass(m, 1));
         TRY(clae_net_declare(net, &net->row_ids, net->batch, 0, "row_ids"));
     }
+    if (net->stochastic) TRY(clae_net_declare(net, &net->infer_row_ids, net->batch, 0, "infer.row_ids"));
     return declare_pass(m, 0);
 }
 
@@ -169,11 +172,15 @@ static clae_status dry_run(clae_model *m)
         s = clae_model_run_step(m, NULL, NULL, B, &loss);
     }
     m->tracing = 1;
+    /* A stochastic net's inference is traced drawing codes, so its log-likelihood tensors are planned too. */
+    m->net.draws = m->net.stochastic ? 1 : 0;
     if (s == CLAE_OK) {
         clae_model_pass_begin(m, 0);
         s = clae_model_run_infer(m, NULL, B, m->net.n - 1);
     }
     if (s == CLAE_OK) s = clae_model_infer_output(m, B, m->row_host, m->row_host);
+    if (s == CLAE_OK && m->net.stochastic) s = clae_model_infer_loglik(m, B, NULL, NULL);
+    m->net.draws = 0;
     clae_rt_trace(m->rt, NULL);
     m->tracing = 0;
     if (!is_training_model(m)) m->n_train_pos = 0;
@@ -338,6 +345,7 @@ static clae_status model_build(clae_model *m)
     net->hyper.kind = m->cfg.optimizer;
     net->loss_is_bce = m->cfg.loss == CLAE_LOSS_BCE;
     net->update = 1;
+    for (int k = 0; k < net->n; k++) net->stochastic |= net->layer[k].kind == &clae_layer_gauss;
     net->declare = model_declare;
     net->owner = m;
     m->M = clae_arch_dense_count(&m->arch);
@@ -568,6 +576,24 @@ clae_status clae_model_gradients(clae_model *m, const float *x, size_t rows, int
     WITH_PASS(m, 1, model_gradients(m, x, rows, l, dW, db));
 }
 
+static clae_status tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out, size_t count)
+{
+    TRY(check_usable(m, 1, "tensor_gradient"));
+    TRY(check_rows(m, x, rows, "tensor_gradient"));
+    const clae_param *P = name ? clae_model_param(m, name) : NULL;
+    if (!P) return clae_fail(CLAE_ERR_ARG, "tensor_gradient: the model has no parameter '%s'", name ? name : "(null)");
+    if (!out || count != P->value.n)
+        return clae_fail(CLAE_ERR_ARG, "tensor_gradient: '%s' has %zu floats, not %zu", name, P->value.n, count);
+    return clae_model_run_param_gradient(m, x, rows, P, out);
+}
+
+clae_status clae_model_tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out,
+                                       size_t count)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "tensor_gradient: model is NULL");
+    WITH_PASS(m, 1, tensor_gradient(m, x, rows, name, out, count));
+}
+
 /* What a chunk of the inference pass hands back: the value after layer `upto` (width w), or the
  * reconstruction, or the per-row errors. */
 typedef struct infer_out {
@@ -619,6 +645,121 @@ clae_status clae_model_row_errors(clae_model *m, const float *x, size_t rows, fl
     if (!m) return clae_fail(CLAE_ERR_ARG, "row_errors: model is NULL");
     infer_out o = {m->net.n - 1, 0, NULL, NULL, err};
     WITH_PASS(m, 0, infer_chunks(m, x, rows, &o, "row_errors"));
+}
+
+/* Decoding needs nothing of the encoder but the code: an unpool would need its pool's switches. */
+static clae_status check_decodable(clae_model *m, const char *what)
+{
+    for (int k = m->arch.code + 1; k < m->net.n; k++)
+        if (m->net.layer[k].kind == &clae_layer_unpool)
+            return clae_fail(CLAE_ERR_ARG, "%s: the decoder's unpool needs the encoder's max-pool switches: nothing to "
+                                           "decode a code alone with", what);
+    return CLAE_OK;
+}
+
+static clae_status decode(clae_model *m, const float *codes, size_t rows, float *out)
+{
+    TRY(check_usable(m, 0, "decode"));
+    TRY(check_decodable(m, "decode"));
+    if (!codes || !out) return clae_fail(CLAE_ERR_ARG, "decode: codes or output is NULL");
+    const size_t B = (size_t)m->cfg.batch, H = m->arch.layer[m->arch.code].out, D = m->arch.input;
+    for (size_t first = 0; first < rows; first += B) {
+        size_t n = rows - first < B ? rows - first : B;
+        TRY(clae_model_run_decode(m, codes + first * H, n));
+        TRY(clae_model_infer_output(m, n, NULL, out + first * D));
+    }
+    return CLAE_OK;
+}
+
+clae_status clae_model_decode(clae_model *m, const float *codes, size_t rows, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "decode: model is NULL");
+    WITH_PASS(m, 0, decode(m, codes, rows, out));
+}
+
+/* z ~ N(0, I) by Philox (stream CLAE_STREAM_PRIOR, element i·L + l, key seed), the same on every device. */
+static clae_status sample(clae_model *m, size_t count, uint64_t seed, float *out)
+{
+    if (m->arch.layer[m->arch.code].kind != &clae_layer_gauss)
+        return clae_fail(CLAE_ERR_ARG, "sample: the model has no prior to draw from (its code is not a gauss layer)");
+    const size_t L = m->arch.layer[m->arch.code].out;
+    float *z = malloc((count ? count : 1) * L * sizeof *z);
+    if (!z) return clae_fail(CLAE_ERR_NOMEM, "sample: out of host memory for %zu codes", count);
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    for (size_t e = 0; e < count * L; e++) {
+        const uint32_t ctr[4] = {(uint32_t)e, (uint32_t)((uint64_t)e >> 32), 0, CLAE_STREAM_PRIOR};
+        uint32_t w[4];
+        clae_philox4x32_10(ctr, key, w);
+        z[e] = clae_normal_bm(w[2], w[3]);
+    }
+    clae_status s = decode(m, z, count, out);
+    free(z);
+    return s;
+}
+
+clae_status clae_model_sample(clae_model *m, size_t count, uint64_t seed, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "sample: model is NULL");
+    WITH_PASS(m, 0, sample(m, count, seed, out));
+}
+
+/* K draws of z ~ q(z|x) per row: log w_k = log p(x|z_k) + log N(z_k; 0, I) − log N(z_k; μ, σ²), and either the
+ * importance-weighted estimate log p̂(x) = logsumexp_k log w_k − log K (Burda et al. 2015) or the mean of
+ * log p(x|z_k), the reconstruction probability of An & Cho (2015). In double, per row. */
+static clae_status draws_per_row(clae_model *m, const float *x, size_t rows, unsigned K, int iwae, float *out,
+                                 const char *what)
+{
+    TRY(check_usable(m, 0, what));
+    if (!x || !out) return clae_fail(CLAE_ERR_ARG, "%s: input or output is NULL", what);
+    if (!m->net.stochastic || m->arch.layer[m->arch.code].kind != &clae_layer_gauss)
+        return clae_fail(CLAE_ERR_ARG, "%s: the model's code is not a gauss layer (a variational autoencoder)", what);
+    if (K < 1) return clae_fail(CLAE_ERR_ARG, "%s: at least one draw per row", what);
+    const size_t B = (size_t)m->cfg.batch, D = m->arch.input;
+    double *best = malloc(B * sizeof *best), *acc = malloc(B * sizeof *acc), *lp = malloc(2 * B * sizeof *lp);
+    clae_status s = (best && acc && lp) ? CLAE_OK : clae_fail(CLAE_ERR_NOMEM, "%s: out of host memory", what);
+    for (size_t first = 0; s == CLAE_OK && first < rows; first += B) {
+        size_t n = rows - first < B ? rows - first : B;
+        m->net.infer_first = first;
+        for (unsigned k = 0; s == CLAE_OK && k < K; k++) {
+            m->net.draws = K;
+            m->net.draw = k;
+            s = clae_model_run_infer(m, x + first * D, n, m->net.n - 1);
+            if (s == CLAE_OK) s = clae_model_infer_output(m, n, NULL, NULL);
+            if (s == CLAE_OK) s = clae_model_infer_loglik(m, n, lp, lp + B);
+            for (size_t r = 0; s == CLAE_OK && r < n; r++) {
+                double v = iwae ? lp[r] + lp[B + r] : lp[r];
+                if (!iwae) {
+                    acc[r] = k ? acc[r] + v : v;
+                } else if (!k) {
+                    best[r] = v, acc[r] = 1.0;
+                } else if (v > best[r]) { /* logsumexp, rescaled to the running maximum */
+                    acc[r] = acc[r] * exp(best[r] - v) + 1.0, best[r] = v;
+                } else {
+                    acc[r] += exp(v - best[r]);
+                }
+            }
+        }
+        for (size_t r = 0; s == CLAE_OK && r < n; r++)
+            out[first + r] = (float)(iwae ? best[r] + log(acc[r]) - log((double)K) : acc[r] / K);
+    }
+    m->net.draws = m->net.draw = 0;
+    m->net.infer_first = 0;
+    free(best);
+    free(acc);
+    free(lp);
+    return s;
+}
+
+clae_status clae_model_log_likelihood(clae_model *m, const float *x, size_t rows, unsigned samples, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "log_likelihood: model is NULL");
+    WITH_PASS(m, 0, draws_per_row(m, x, rows, samples, 1, out, "log_likelihood"));
+}
+
+clae_status clae_model_recon_prob(clae_model *m, const float *x, size_t rows, unsigned samples, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "recon_prob: model is NULL");
+    WITH_PASS(m, 0, draws_per_row(m, x, rows, samples, 0, out, "recon_prob"));
 }
 
 /* ---- the plan, for clae plan and the tests ---------------------------------------------------- */

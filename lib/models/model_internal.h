@@ -83,8 +83,16 @@ clae_status clae_model_run_step(clae_model *m, const float *x, const uint32_t *r
 clae_status clae_model_run_loss(clae_model *m, const float *x, size_t rows, float *loss);
 /* Forward and backward without updates; the gradients of dense layer l to the host. */
 clae_status clae_model_run_gradients(clae_model *m, const float *x, size_t rows, int l, float *dW, float *db);
+/* Forward and backward without updates; the gradient of parameter P to the host. */
+clae_status clae_model_run_param_gradient(clae_model *m, const float *x, size_t rows, const clae_param *P, float *out);
 /* The inference pass over one chunk of rows through the layers [0, upto]. */
 clae_status clae_model_run_infer(clae_model *m, const float *x, size_t rows, int upto);
+/* The inference pass from the code on: codes (rows × the code's width) in place of the encoder's. */
+clae_status clae_model_run_decode(clae_model *m, const float *codes, size_t rows);
+/* At the inference pass's output position of a stochastic net, per row of the draw just run: log p(x|z)
+ * (the decoder's likelihood) into logp and log N(z; 0, I) − log N(z; μ, σ²) into logratio (both may be NULL
+ * in a dry run). */
+clae_status clae_model_infer_loglik(clae_model *m, size_t rows, double *logp, double *logratio);
 /* The inference pass's output position: per-row errors (err may be NULL) and the reconstruction (out
  * may be NULL) of the chunk just run. */
 clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, float *out);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "models/model_internal.h"
+#include "layers/layer.h"
 
 /* ---- the schedule ----------------------------------------------------------------------------- */
 
@@ -70,6 +71,12 @@ static clae_status load(clae_model *m, int training, const float *x, const uint3
     clae_model_pass_begin(m, training);
     TRY(clae_model_enter(m, training ? "load" : "infer load"));
     TRY(clae_buf_write(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    if (!training && net->stochastic) {
+        /* The draws are keyed by the rows' place in the call, so a row draws the same codes in any chunk. */
+        uint32_t *ids = (uint32_t *)m->row_host;
+        for (size_t r = 0; r < rows; r++) ids[r] = (uint32_t)(net->infer_first + r);
+        return clae_buf_write(m->rt, net->infer_row_ids, 0, m->row_host, rows);
+    }
     if (!training) return CLAE_OK;
     uint32_t *ids = (uint32_t *)m->row_host; /* batch floats of scratch, the same size */
     for (size_t r = 0; r < rows; r++) ids[r] = row_ids ? row_ids[r] : (uint32_t)(net->steps * net->batch + r);
@@ -107,6 +114,7 @@ static clae_status loss_collect(clae_model *m, size_t rows, uint64_t step, float
     double penalty = 0.0;
     for (int k = 0; k < m->net.n; k++) {
         clae_layer *L = &m->net.layer[k];
+        if (L->kind->penalty) TRY(L->kind->penalty(&m->net, L, &penalty));
         for (int r = 0; r < L->n_reg; r++)
             if (L->reg[r].kind->penalty) TRY(L->reg[r].kind->penalty(&m->net, L, &L->reg[r], &penalty));
     }
@@ -220,10 +228,72 @@ clae_status clae_model_run_gradients(clae_model *m, const float *x, size_t rows,
     return s;
 }
 
+clae_status clae_model_run_param_gradient(clae_model *m, const float *x, size_t rows, const clae_param *P, float *out)
+{
+    clae_net *net = &m->net;
+    net->update = 0;
+    net->probe_W = P;
+    net->probe_dW = out;
+    clae_status s = run_gradients(m, x, rows);
+    net->probe_W = NULL;
+    net->probe_dW = NULL;
+    net->update = 1;
+    return s;
+}
+
 clae_status clae_model_run_infer(clae_model *m, const float *x, size_t rows, int upto)
 {
     TRY(load(m, 0, x, NULL, rows));
     return forward(m, &m->net.infer, rows, upto);
+}
+
+clae_status clae_model_run_decode(clae_model *m, const float *codes, size_t rows)
+{
+    clae_net_pass *p = &m->net.infer;
+    const int code = m->arch.code;
+    clae_model_pass_begin(m, 0);
+    /* As if the inference pass had just made the code: at its position, the code's buffer is live. */
+    m->cursor = m->pass_start + 1 + code;
+    TRY(clae_buf_write(m->rt, p->val[code + 1], 0, codes, rows * m->arch.layer[code].out));
+    for (int k = code + 1; k < m->net.n; k++) {
+        clae_layer *L = &m->net.layer[k];
+        TRY(clae_model_enter(m, "infer forward %d", k));
+        TRY(L->kind->forward(&m->net, L, p, rows));
+    }
+    return CLAE_OK;
+}
+
+clae_status clae_model_infer_loglik(clae_model *m, size_t rows, double *logp, double *logratio)
+{
+    clae_net_pass *p = &m->net.infer;
+    const int n = m->net.n, code = m->arch.code;
+    const clae_layer *out = &m->net.layer[n - 1], *G = &m->net.layer[code];
+    const size_t D = m->arch.input, L = G->out;
+    if (m->cfg.loss == CLAE_LOSS_BCE && !out->t[0].n)
+        return clae_fail(CLAE_ERR_ARG, "log-likelihood: the output layer keeps no logits at inference (a dense output "
+                                       "layer is needed)");
+    /* log p(x|z): −(bce of the logits), or the Gaussian of σ_x = 1: −(½Σ(x − x̂)² + (D/2)·log 2π). */
+    TRY(clae_op_loss_rows(m->rt, m->cfg.loss, out->t[0], p->val[n], p->val[0], rows, D, m->pass[0].row_out));
+    TRY(clae_buf_read(m->rt, m->pass[0].row_out, 0, m->row_host, rows));
+    /* log N(z; 0, I) − log N(z; μ, σ²) = ½ Σ_l (ε² + s − z²), from the draw's own ε, s and z. */
+    float *eps = malloc(3 * rows * L * sizeof *eps);
+    if (!eps) return clae_fail(CLAE_ERR_NOMEM, "log-likelihood: out of host memory");
+    float *s = eps + rows * L, *z = s + rows * L;
+    clae_status st = clae_buf_read(m->rt, G->t[7], 0, eps, rows * L);
+    if (st == CLAE_OK) st = clae_buf_read(m->rt, G->t[6], 0, s, rows * L);
+    if (st == CLAE_OK) st = clae_buf_read(m->rt, p->val[code + 1], 0, z, rows * L);
+    const double c = m->cfg.loss == CLAE_LOSS_BCE ? 0.0 : 0.5 * (double)D * log(2.0 * 3.14159265358979323846);
+    for (size_t r = 0; st == CLAE_OK && !m->tracing && logp && r < rows; r++) {
+        double ratio = 0.0;
+        for (size_t l = 0; l < L; l++) {
+            size_t i = r * L + l;
+            ratio += 0.5 * ((double)eps[i] * eps[i] + s[i] - (double)z[i] * z[i]);
+        }
+        logp[r] = -((double)m->row_host[r] + c);
+        logratio[r] = ratio;
+    }
+    free(eps);
+    return st;
 }
 
 clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, float *out)

@@ -253,7 +253,8 @@ clae_buf clae_buf_view(clae_buf parent, size_t off, size_t n)
     clae_buf v;
     v.host = parent.host ? parent.host + off : NULL;
     v.mem = parent.mem;
-    v.off = parent.mem ? parent.off + off : 0;
+    /* A dry run's placeholders (neither host nor device memory) are told apart by their offsets. */
+    v.off = (parent.mem || !parent.host) ? parent.off + off : 0;
     v.n = n;
     v.owns = 0;
     return v;
