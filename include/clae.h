@@ -620,6 +620,12 @@ clae_status clae_model_loss(clae_model *m, const float *x, size_t rows, float *l
 /* Writes the code layer's activations of x into codes (rows × sizes[code_layer]). */
 clae_status clae_model_encode(clae_model *m, const float *x, size_t rows, float *codes);
 
+/* For a concrete autoencoder (a concrete selector layer): the input feature each of its K selectors picks,
+ * argmax_d Λ_kd (the lowest d on ties; the same feature may be picked twice), into picks (cap entries, NULL
+ * for the count alone), K into *count, and into *mean_max_prob (if non-NULL) the mean over the selectors of
+ * the pick's probability softmax(Λ_k) at temperature 1 (the reference code's convergence measure: ≥ 0.998). */
+clae_status clae_model_selection(const clae_model *m, size_t *picks, size_t cap, size_t *count, double *mean_max_prob);
+
 /* For a variational autoencoder (its code a gauss layer): per row of x, the importance-weighted estimate of
  * log p(x) in nats from `samples` draws z_k ~ q(z|x) (Burda, Grosse & Salakhutdinov 2015):
  * logsumexp_k [log p(x|z_k) + log N(z_k; 0, I) − log N(z_k; μ, σ²)] − log K, accumulated in double. The draws

@@ -213,6 +213,43 @@ START_TEST(vae_from_the_cli)
 }
 END_TEST
 
+/* --model concrete from the command line (cpu-ref): the picks in train --json, clae select's list, JSON and mask. */
+START_TEST(concrete_from_the_cli)
+{
+    run_result r = run_expect(0, "plan --model concrete --select 12 --layers 784,64 --device cpu-ref");
+    ck_assert_contains(r.out, "net: 784,concrete:12:t0=10:tb=0.01:steps=0@code,dense:64:relu,dense:784:sigmoid");
+    run_free(&r);
+    r = run_expect(0, "train --model concrete --select 12 --layers 784,64 --device cpu-ref --limit 256 --test-limit 32 "
+                      "--batch 64 --epochs 2 -q --json --out %s", q("sel.safetensors"));
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(j, "selected");
+    ck_assert(cJSON_IsArray(sel));
+    ck_assert_int_eq(cJSON_GetArraySize(sel), 12);
+    cJSON_Delete(j);
+    run_free(&r);
+    /* The schedule spans the run: 2 epochs of 4 steps. */
+    clae_model *m = NULL;
+    ck_assert_int_eq(clae_model_load(test_rt_ref(), test_tmp_path("sel.safetensors"), CLAE_MODEL_INFERENCE, 0, &m, NULL),
+                     CLAE_OK);
+    ck_assert_ptr_nonnull(strstr(clae_model_arch(m), "concrete:12:t0=10:tb=0.01:steps=8@code"));
+    clae_model_destroy(m);
+    r = run_expect(0, "select --model %s --json --out %s", q("sel.safetensors"), q("mask.png"));
+    ck_assert_contains(r.out, "\"distinct\":");
+    run_free(&r);
+    r = run_expect(0, "select --model %s", q("sel.safetensors"));
+    int lines = 0;
+    for (const char *p = r.out; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 12);
+    run_free(&r);
+    r = run_expect(2, "train --model concrete --layers 784,64 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "needs --select K");
+    run_free(&r);
+    r = run_expect(1, "select --model %s", q("vae.safetensors"));
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli_arch(void)
 {
     Suite *s = suite_create("cli_arch");
@@ -225,6 +262,7 @@ Suite *suite_cli_arch(void)
     tcase_add_test(tc, tied_resume);
     tcase_add_test(tc, conv_model_from_the_cli);
     tcase_add_test(tc, vae_from_the_cli);
+    tcase_add_test(tc, concrete_from_the_cli);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"encode", "write a model's deep features of data to CSV or NPY", cli_encode, cli_encode_help},
     {"score", "per-row reconstruction error (anomaly score) of data", cli_score, cli_score_help},
     {"reconstruct", "originals above reconstructions as a PNG grid, or reconstructions as CSV/NPY", cli_reconstruct, cli_reconstruct_help},
+    {"select", "the input features a concrete autoencoder picked, and a mask PNG", cli_select, cli_select_help},
     {"sample", "decode codes drawn from a variational autoencoder's prior (PNG grid, CSV, NPY)", cli_sample, cli_sample_help},
     {"compare", "run the same model on several devices and compare", cli_compare, cli_compare_help},
     {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},

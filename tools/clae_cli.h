@@ -34,6 +34,7 @@ int cli_encode(int argc, char **argv);
 int cli_score(int argc, char **argv);
 int cli_reconstruct(int argc, char **argv);
 int cli_sample(int argc, char **argv);
+int cli_select(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_import(int argc, char **argv);
@@ -44,6 +45,7 @@ extern const char cli_encode_help[];
 extern const char cli_score_help[];
 extern const char cli_reconstruct_help[];
 extern const char cli_sample_help[];
+extern const char cli_select_help[];
 extern const char cli_compare_help[];
 extern const char cli_bench_help[];
 extern const char cli_import_help[];
@@ -141,11 +143,16 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
     "                          training mean) or saltpepper:P (its training min/max)\n"          \
     "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"             \
-    "  --model ae|vae          vae: a variational autoencoder, the code layer a Gaussian\n"     \
+    "  --model ae|vae|concrete vae: a variational autoencoder, the code layer a Gaussian\n"     \
     "                          layer (mu and log-variance heads, z = mu + sigma*eps in\n"     \
     "                          training, mu at inference, loss + beta*KL; README, The\n"     \
     "                          spec string: gauss)\n"                                          \
     "  --vae-beta B            the KL weight beta of --model vae (default 1)\n"             \
+    "                          concrete: a concrete autoencoder, --select K input\n"      \
+    "                          features picked by a Gumbel-softmax whose temperature\n"   \
+    "                          falls from 10 to 0.01 over the run, then a decoder of\n"   \
+    "                          --layers D,H1,... (default 784,320): dense H1..., D\n"   \
+    "  --select K              the number of features --model concrete picks\n"        \
     "  --tied                  decoder layers use the mirror encoder layer's weight\n"            \
     "                          transposed (needs symmetric --layers)\n"                            \
     "\n"                                                                                             \
@@ -182,6 +189,8 @@ typedef struct cli_model_opts {
     const char *arch;  /* --arch SPEC */
     int tied;          /* --tied */
     int vae;           /* --model vae: the code layer is a gauss layer */
+    int concrete;      /* --model concrete: a concrete selector of --select K input features */
+    long select_k;     /* --select K */
     float vae_beta;    /* --vae-beta B (1) */
     int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */
     char spec[2048];   /* after finish: the net's canonical spec string (from --arch or the shorthand) */

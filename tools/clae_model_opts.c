@@ -104,7 +104,7 @@ int cli_model_opt(cli_args *a, cli_model_opts *o)
     /* Every flag that describes the net rather than how it trains. */
     static const char *const net[] = {"--layers", "--activation", "--output-activation", "--sparsity", "--rho",
                                       "--beta", "--lambda", "--ksparse", "--ksparse-alpha", "--ksparse-schedule",
-                                      "--wta-rate", "--noise", "--contractive", "--tied", "--model", "--vae-beta"};
+                                      "--wta-rate", "--noise", "--contractive", "--tied", "--model", "--vae-beta", "--select"};
     for (size_t k = 0; k < sizeof net / sizeof net[0]; k++)
         if (!strncmp(a->argv[first], net[k], strlen(net[k])) &&
             (a->argv[first][strlen(net[k])] == '\0' || a->argv[first][strlen(net[k])] == '='))
@@ -122,9 +122,12 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     } else if (cli_flag(a, "--tied")) {
         o->tied = 1;
     } else if (cli_opt(a, "--model")) {
-        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae"))
-            cli_bad_value(a, "expected ae or vae (a model file goes to encode, score, reconstruct or sample)");
+        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae") && strcmp(a->value, "concrete"))
+            cli_bad_value(a, "expected ae, vae or concrete (a model file goes to encode, score, reconstruct or sample)");
         o->vae = a->value && !strcmp(a->value, "vae");
+        o->concrete = a->value && !strcmp(a->value, "concrete");
+    } else if (cli_opt(a, "--select")) {
+        if (a->value) cli_long(a, 1, 1L << 20, &o->select_k);
     } else if (cli_opt(a, "--vae-beta")) {
         if (a->value) parse_float(a, 0.0, 1e6, &o->vae_beta);
     } else if (cli_opt(a, "--activation")) {
@@ -215,8 +218,55 @@ static int make_vae(const char *cmd, cli_model_opts *o)
     return -1;
 }
 
+/* --model concrete: D,concrete:K@code,dense:H1,...,dense:D from --layers D,H1,... (a last width equal to D is
+ * the output's). The temperature schedule's length is the run's, which train sets once it knows the data. */
+static int make_concrete(const char *cmd, cli_model_opts *o)
+{
+    if (o->select_k < 1) {
+        fprintf(stderr, "clae %s: --model concrete needs --select K, the number of features to pick\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->arch || o->tied || o->vae) {
+        fprintf(stderr, "clae %s: --model concrete builds its own net: drop --arch, --tied and --model vae\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    const char *list = o->layers ? o->layers : "784,320";
+    char widths[1024], spec[sizeof o->spec];
+    snprintf(widths, sizeof widths, "%s", list);
+    char *save = NULL, *first = strtok_r(widths, ",", &save);
+    if (!first) {
+        fprintf(stderr, "clae %s: --layers %s: expected D,H1,...\n", cmd, list);
+        return CLI_EXIT_USAGE;
+    }
+    const char *hidden = clae_activation_name(o->hidden), *out = clae_activation_name(o->output);
+    size_t len = (size_t)snprintf(spec, sizeof spec, "%s,concrete:%ld@code", first, o->select_k);
+    for (char *w = strtok_r(NULL, ",", &save); w && len < sizeof spec; w = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(w, first) && !strtok_r(NULL, ",", &save)) break; /* the output width, given back */
+        len += (size_t)snprintf(spec + len, sizeof spec - len, ",dense:%s:%s", w, hidden);
+    }
+    if (len < sizeof spec) snprintf(spec + len, sizeof spec - len, ",dense:%s:%s", first, out);
+    if (clae_model_config_set_arch(&o->cfg, spec, o->spec, sizeof o->spec) != CLAE_OK) {
+        fprintf(stderr, "clae %s: --model concrete: %s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    o->arch = o->spec;
+    return -1;
+}
+
 int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
 {
+    if (o->concrete) {
+        /* The decoder's widths are read from --layers here, not expanded as an autoencoder's. */
+        int rc = make_concrete(cmd, o);
+        if (rc >= 0) return rc;
+        o->cfg.batch = (int)o->batch;
+        o->cfg.lr = (float)o->lr;
+        if (clae_model_config_validate_training(&o->cfg) != CLAE_OK) {
+            fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
+            return CLI_EXIT_USAGE;
+        }
+        return -1;
+    }
     const char *layers = o->layers;
     char expanded[1024];
     if (cli_expand_layers(cmd, o, &layers, expanded, sizeof expanded) != 0) return CLI_EXIT_USAGE;

@@ -519,6 +519,15 @@ static int make_model(train_opts *o, clae_runtime *rt, const clae_dataset *train
     char spec[sizeof o->model.spec];
     if (o->model.arch) snprintf(spec, sizeof spec, "%s", o->model.spec);
     else if (clae_model_config_arch(&o->cfg, o->model.tied, spec, sizeof spec) != CLAE_OK) return cli_fail_lib();
+    char *len0 = o->model.concrete ? strstr(spec, ":steps=0@") : NULL;
+    if (len0) {
+        /* The selector's temperature falls over exactly this run's steps. */
+        unsigned long long total = (unsigned long long)o->epochs * steps;
+        if (o->max_steps && (unsigned long long)o->max_steps < total) total = (unsigned long long)o->max_steps;
+        char rest[sizeof spec];
+        snprintf(rest, sizeof rest, "%s", len0 + 8);
+        snprintf(len0, sizeof spec - (size_t)(len0 - spec), ":steps=%llu%s", total ? total : 1ULL, rest);
+    }
     if (clae_model_create_arch(rt, &o->cfg, spec, 0, m) != CLAE_OK) return cli_fail_lib();
     if (o->init && clae_model_load_weights(*m, o->init) != CLAE_OK) return cli_fail_lib();
     if (clae_scaling_fit(train, o->scale, scaling) != CLAE_OK) return cli_fail_lib();

@@ -117,6 +117,17 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
          (!o->out || cJSON_AddStringToObject(j, "model", o->out)) &&
          (!o->checkpoint || cJSON_AddStringToObject(j, "checkpoint", o->checkpoint)) &&
          (!o->plot || cJSON_AddStringToObject(j, "plot", o->plot));
+    /* A concrete autoencoder: the features its selectors picked, and how sure they are. */
+    size_t k = 0;
+    double sure = 0.0;
+    if (ok && clae_model_selection(m, NULL, 0, &k, &sure) == CLAE_OK) {
+        size_t *picks = malloc(k * sizeof *picks);
+        cJSON *arr = cJSON_AddArrayToObject(j, "selected");
+        ok = picks && arr && clae_model_selection(m, picks, k, &k, &sure) == CLAE_OK &&
+             cJSON_AddNumberToObject(j, "selection_mean_max_prob", sure);
+        for (size_t i = 0; ok && i < k; i++) ok = cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)picks[i]));
+        free(picks);
+    }
     char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) {

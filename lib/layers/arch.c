@@ -11,7 +11,7 @@
 static const clae_layer_kind *const layer_kinds[] = {
     &clae_layer_dense,   &clae_layer_conv,     &clae_layer_convT,   &clae_layer_maxpool, &clae_layer_unpool,
     &clae_layer_upsample, &clae_layer_flatten, &clae_layer_reshape, &clae_layer_noise,   &clae_layer_topk,
-    &clae_layer_wta,     &clae_layer_gauss};
+    &clae_layer_wta,     &clae_layer_gauss,   &clae_layer_concrete};
 static const clae_reg_kind *const reg_kinds[] = {&clae_reg_kl, &clae_reg_l1, &clae_reg_l2, &clae_reg_h2o,
                                                  &clae_reg_contractive};
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -343,6 +343,7 @@ static clae_status check_layers(clae_arch *a)
         L->out = L->oc * L->oh * L->ow;
         if (L->kind == &clae_layer_noise && k != 0)
             return clae_fail(CLAE_ERR_ARG, "%s: a noise layer corrupts the input, so it comes first", L->label);
+        if (L->kind->learns) has_params = 1;
         if (L->kind->weights) {
             if (ordinal == CLAE_MAX_LAYERS)
                 return clae_fail(CLAE_ERR_ARG, "arch: more than %d weight layers", CLAE_MAX_LAYERS);
@@ -381,7 +382,10 @@ clae_status clae_arch_check(clae_arch *a)
     if (out->out != a->input)
         return clae_fail(CLAE_ERR_ARG, "arch: the output width %zu differs from the input width %zu", out->out, a->input);
     int dense = clae_arch_dense_count(a);
-    if (dense < 2) return clae_fail(CLAE_ERR_ARG, "arch: an autoencoder needs at least two weight layers (a code between)");
+    int learning = 0;
+    for (int k = 0; k < a->n; k++) learning += a->layer[k].kind->weights || a->layer[k].kind->learns;
+    if (learning < 2)
+        return clae_fail(CLAE_ERR_ARG, "arch: an autoencoder needs at least two weight layers (a code between)");
     if (a->code < 0) {
         /* The middle: the output of dense layer dense/2 − 1, as --layers puts it. */
         for (int k = 0; k < a->n; k++)
@@ -392,7 +396,7 @@ clae_status clae_arch_check(clae_arch *a)
     if (a->code >= a->n - 1)
         return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks the output layer; mark a layer before it");
     int before = 0;
-    for (int k = 0; k <= a->code; k++) before += a->layer[k].kind->weights;
+    for (int k = 0; k <= a->code; k++) before += a->layer[k].kind->weights || a->layer[k].kind->learns;
     if (!before) return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks a layer before the first weight layer");
     return check_claims(a);
 }

@@ -88,6 +88,7 @@ typedef struct clae_layer_kind {
     const char *name;
     unsigned claims;
     int weights; /* has a weight and bias (dense, conv, convT): counts as a "layers.<i>" layer, may be the output */
+    int learns;  /* has trainable parameters of its own kind (the concrete selector): later layers pass gradients */
     /* Reads the arguments after "name:". */
     clae_status (*parse)(clae_layer *L, char **args, int n);
     void (*format)(const clae_layer *L, char *buf, size_t cap);
@@ -184,7 +185,7 @@ const clae_reg_kind *clae_reg_kind_find(const char *name);
 
 extern const clae_layer_kind clae_layer_dense, clae_layer_noise, clae_layer_topk, clae_layer_wta;
 extern const clae_layer_kind clae_layer_conv, clae_layer_convT, clae_layer_maxpool, clae_layer_unpool, clae_layer_upsample,
-    clae_layer_flatten, clae_layer_reshape, clae_layer_gauss;
+    clae_layer_flatten, clae_layer_reshape, clae_layer_gauss, clae_layer_concrete;
 extern const clae_reg_kind clae_reg_kl, clae_reg_l1, clae_reg_l2, clae_reg_h2o, clae_reg_contractive;
 
 /* ---- architectures (lib/layers/arch.c) ----------------------------------------------------- */

@@ -76,7 +76,7 @@ static clae_status declare_pass(clae_model *m, int training)
         if (L->kind->in_place(L, training)) continue;
         if (L->kind == &clae_layer_noise) TRY(clae_net_declare(net, &p->val[k + 1], B * L->out, 0, "noisy_input"));
         else TRY(clae_net_declare(net, &p->val[k + 1], B * L->out, 0, "%sact.%d", pre, k + 1));
-        if (training && (L->kind->weights || L->needs_dx))
+        if (training && (L->kind->weights || L->kind->learns || L->needs_dx))
             TRY(clae_net_declare(net, &p->grad[k + 1], B * L->out, 0, "grad.%d", k + 1));
     }
     return clae_net_declare(net, &m->pass[training].row_out, B, 0, "%srow_out", pre);
@@ -760,6 +760,35 @@ clae_status clae_model_recon_prob(clae_model *m, const float *x, size_t rows, un
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "recon_prob: model is NULL");
     WITH_PASS(m, 0, draws_per_row(m, x, rows, samples, 0, out, "recon_prob"));
+}
+
+clae_status clae_model_selection(const clae_model *m, size_t *picks, size_t cap, size_t *count, double *mean_max_prob)
+{
+    if (!m || !count) return clae_fail(CLAE_ERR_ARG, "selection: model and count must not be NULL");
+    const clae_layer *L = NULL;
+    for (int k = 0; k < m->net.n; k++)
+        if (m->net.layer[k].kind == &clae_layer_concrete) L = &m->net.layer[k];
+    if (!L) return clae_fail(CLAE_ERR_ARG, "selection: the model has no concrete selector");
+    const size_t K = L->out, D = L->in;
+    *count = K;
+    if (picks && cap < K) return clae_fail(CLAE_ERR_ARG, "selection: room for %zu picks, the selector makes %zu", cap, K);
+    float *lam = malloc(K * D * sizeof *lam);
+    if (!lam) return clae_fail(CLAE_ERR_NOMEM, "selection: out of host memory");
+    clae_status s = clae_buf_read(m->rt, L->W->value, 0, lam, K * D);
+    double total = 0.0;
+    for (size_t k = 0; s == CLAE_OK && k < K; k++) {
+        const float *row = lam + k * D;
+        size_t best = 0;
+        for (size_t d = 1; d < D; d++)
+            if (row[d] > row[best]) best = d;
+        double sum = 0.0; /* softmax at temperature 1: the pick's probability */
+        for (size_t d = 0; d < D; d++) sum += exp((double)row[d] - row[best]);
+        total += 1.0 / sum;
+        if (picks) picks[k] = best;
+    }
+    if (mean_max_prob) *mean_max_prob = total / (double)K;
+    free(lam);
+    return s;
 }
 
 /* ---- the plan, for clae plan and the tests ---------------------------------------------------- */

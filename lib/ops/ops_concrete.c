@@ -1,0 +1,74 @@
+/* ops_concrete.c — the checking entry of each selector op (lib/ops/ops_concrete.h): arguments checked once for both
+ * paths, then the reference or OpenCL body; in a dry run only the buffers they would touch are reported. */
+#include <math.h>
+
+#include "ops/ops_concrete.h"
+
+static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "opencl"; }
+
+static const clae_concrete_ops *table(const clae_runtime *rt)
+{
+    return rt->is_ref ? &clae_concrete_ops_ref : &clae_concrete_ops_cl;
+}
+
+#define TRY(x)                                                                                      \
+    do {                                                                                            \
+        clae_status try_s_ = (x);                                                                   \
+        if (try_s_ != CLAE_OK) return try_s_;                                                       \
+    } while (0)
+
+static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
+{
+    int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
+    if (b.n >= n && (n == 0 || present)) {
+        if (n) clae_rt_trace_use(rt, b);
+        return CLAE_OK;
+    }
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt), name,
+                                      b.n, present ? "" : " and is not in this path's memory", n));
+}
+#define NEED(op, b, n) TRY(need(rt, op, #b, b, n))
+
+static clae_status check_sizes(clae_runtime *rt, const char *op, size_t K, size_t D, float T)
+{
+    if (!K || !D || D > (1u << 24) || !(T > 0.0f) || !isfinite(T))
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): %zu selectors of %zu features at temperature %g", op,
+                                          path(rt), K, D, (double)T));
+    return CLAE_OK;
+}
+
+clae_status clae_op_concrete_softmax(clae_runtime *rt, size_t K, size_t D, clae_buf LAMBDA, float T, uint64_t seed,
+                                     uint32_t step, int gumbel, clae_buf M)
+{
+    TRY(check_sizes(rt, "concrete_softmax", K, D, T));
+    NEED("concrete_softmax", LAMBDA, K * D);
+    NEED("concrete_softmax", M, K * D);
+    return rt->trace ? CLAE_OK : table(rt)->concrete_softmax(rt, K, D, LAMBDA, T, seed, step, gumbel, M);
+}
+
+clae_status clae_op_concrete_backward(clae_runtime *rt, size_t K, size_t D, float T, clae_buf M, clae_buf Gm,
+                                      clae_buf dLAMBDA)
+{
+    TRY(check_sizes(rt, "concrete_backward", K, D, T));
+    NEED("concrete_backward", M, K * D);
+    NEED("concrete_backward", Gm, K * D);
+    NEED("concrete_backward", dLAMBDA, K * D);
+    return rt->trace ? CLAE_OK : table(rt)->concrete_backward(rt, K, D, T, M, Gm, dLAMBDA);
+}
+
+clae_status clae_op_concrete_argmax(clae_runtime *rt, size_t K, size_t D, clae_buf LAMBDA, clae_buf idx)
+{
+    TRY(check_sizes(rt, "concrete_argmax", K, D, 1.0f));
+    NEED("concrete_argmax", LAMBDA, K * D);
+    NEED("concrete_argmax", idx, K);
+    return rt->trace ? CLAE_OK : table(rt)->concrete_argmax(rt, K, D, LAMBDA, idx);
+}
+
+clae_status clae_op_gather_cols(clae_runtime *rt, size_t rows, size_t D, size_t K, clae_buf X, clae_buf idx, clae_buf S)
+{
+    TRY(check_sizes(rt, "gather_cols", K, D, 1.0f));
+    NEED("gather_cols", X, rows * D);
+    NEED("gather_cols", idx, K);
+    NEED("gather_cols", S, rows * K);
+    return rt->trace ? CLAE_OK : table(rt)->gather_cols(rt, rows, D, K, X, idx, S);
+}
