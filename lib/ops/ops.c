@@ -4,20 +4,20 @@
 
 #include "ops/gemm/gemm.h"
 #include "ops/ops.h"
+#include "ops/ops_check.h"
 
 /* Messages name the path, as the reference and OpenCL tests compare both. */
-static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "opencl"; }
 
 /* Every buffer an op touches must hold at least n floats, in the memory of its
  * path (host memory for the reference, a memory object for OpenCL). */
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
+clae_status clae_op_need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
 {
     int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
     if (b.n >= n && (n == 0 || present)) {
         if (n) clae_rt_trace_use(rt, b); /* a dry run learns here which tensors the op touches */
         return CLAE_OK;
     }
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt),
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, clae_op_path(rt),
                                       name, b.n,
                                       present           ? ""
                                       : rt->is_ref      ? " and is not a host buffer"
@@ -29,15 +29,9 @@ static clae_status need(clae_runtime *rt, const char *op, const char *name, clae
 static clae_status check_enum(clae_runtime *rt, const char *op, const char *what, int v, int count)
 {
     if (v >= 0 && v < count) return CLAE_OK;
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): unknown %s %d", op, path(rt), what, v));
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): unknown %s %d", op, clae_op_path(rt), what, v));
 }
 
-#define TRY(x)                                                                                      \
-    do {                                                                                            \
-        clae_status try_s_ = (x);                                                                   \
-        if (try_s_ != CLAE_OK) return try_s_;                                                       \
-    } while (0)
-#define NEED(op, b, n) TRY(need(rt, op, #b, b, n))
 #define check_act(op, f) check_enum(rt, (op), "activation", (int)(f), CLAE_ACT_COUNT)
 #define check_loss(op, l) check_enum(rt, (op), "loss", (int)(l), CLAE_LOSS_COUNT)
 
@@ -101,7 +95,7 @@ clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation 
     TRY(check_act("loss_grad", out_act));
     /* The fused form σ(o) − x holds only for a sigmoid output. */
     if (loss == CLAE_LOSS_BCE && out_act != CLAE_ACT_SIGMOID)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "loss_grad (%s): bce needs a sigmoid output, not %s", path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "loss_grad (%s): bce needs a sigmoid output, not %s", clae_op_path(rt),
                                           clae_activation_name(out_act)));
     NEED("loss_grad", Xhat, n);
     NEED("loss_grad", X, n);
@@ -143,7 +137,7 @@ clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_b
         NEED("opt_update(adadelta)", s2, n);
         break;
     default:
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "opt_update (%s): unknown optimizer %d", path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "opt_update (%s): unknown optimizer %d", clae_op_path(rt),
                                           (int)h->kind));
     }
     return rt->trace ? CLAE_OK : rt->ops->opt_update(rt, h, theta, grad, s1, s2, n);
@@ -168,13 +162,13 @@ clae_status clae_op_corrupt(clae_runtime *rt, clae_noise kind, float level, clae
 {
     /* The level must make sense for the kind: σ ≥ 0 finite, ν in [0, 1]. */
     if ((int)kind < 0 || kind >= CLAE_NOISE_COUNT)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "corrupt (%s): unknown noise kind %d", path(rt), (int)kind));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "corrupt (%s): unknown noise kind %d", clae_op_path(rt), (int)kind));
     if (kind == CLAE_NOISE_GAUSSIAN && !(isfinite(level) && level >= 0.0f))
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "corrupt (%s): gaussian sigma %g must be finite and >= 0",
-                                          path(rt), (double)level));
+                                          clae_op_path(rt), (double)level));
     if ((kind == CLAE_NOISE_MASK || kind == CLAE_NOISE_SALTPEPPER) && !(level >= 0.0f && level <= 1.0f))
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "corrupt (%s): corruption level %g must be in [0, 1]",
-                                          path(rt), (double)level));
+                                          clae_op_path(rt), (double)level));
     NEED("corrupt", X, rows * cols);
     NEED("corrupt", Xt, rows * cols);
     NEED("corrupt", row_ids, kind == CLAE_NOISE_NONE ? 0 : rows);
@@ -212,18 +206,18 @@ static clae_status check_sparsity(clae_runtime *rt, const char *op, clae_sparsit
                                   float weight, size_t rows)
 {
     if ((int)kind < 0 || kind >= CLAE_SPARSITY_COUNT)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): unknown sparsity kind %d", op, path(rt), (int)kind));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): unknown sparsity kind %d", op, clae_op_path(rt), (int)kind));
     TRY(check_act(op, f));
     if (kind == CLAE_SPARSITY_NONE) return CLAE_OK;
     if (!isfinite(weight) || !isfinite(rho))
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): weight %g and target %g must be finite", op, path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): weight %g and target %g must be finite", op, clae_op_path(rt),
                                           (double)weight, (double)rho));
     if (kind == CLAE_SPARSITY_KL && !(rho > 0.0f && rho < 1.0f))
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): KL target rho %g must be in (0, 1)", op, path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): KL target rho %g must be in (0, 1)", op, clae_op_path(rt),
                                           (double)rho));
     if (kind != CLAE_SPARSITY_H2O && rows == 0)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): the penalty divides by the batch size, which is 0",
-                                          op, path(rt)));
+                                          op, clae_op_path(rt)));
     return CLAE_OK;
 }
 
@@ -254,11 +248,11 @@ clae_status clae_op_sparsity_h2o_push(clae_runtime *rt, const clae_opt_hyper *h,
                                       clae_buf db, clae_buf s1, clae_buf s2, size_t cols, clae_buf P)
 {
     if (!h || (int)h->kind < 0 || h->kind >= CLAE_OPT_COUNT)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "sparsity_h2o_push (%s): unknown optimizer %d", path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "sparsity_h2o_push (%s): unknown optimizer %d", clae_op_path(rt),
                                           h ? (int)h->kind : -1));
     if (!isfinite(weight) || !isfinite(rho))
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "sparsity_h2o_push (%s): weight %g and target %g must be finite",
-                                          path(rt), (double)weight, (double)rho));
+                                          clae_op_path(rt), (double)weight, (double)rho));
     NEED("sparsity_h2o_push", ema, cols);
     NEED("sparsity_h2o_push", db, cols);
     NEED("sparsity_h2o_push", P, cols);
@@ -273,11 +267,11 @@ static clae_status check_contractive(clae_runtime *rt, const char *op, clae_acti
 {
     TRY(check_act(op, f));
     if (!isfinite(lambda))
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): lambda %g must be finite", op, path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): lambda %g must be finite", op, clae_op_path(rt),
                                           (double)lambda));
     if (rows == 0)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): the penalty divides by the batch size, which is 0",
-                                          op, path(rt)));
+                                          op, clae_op_path(rt)));
     return CLAE_OK;
 }
 

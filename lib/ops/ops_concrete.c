@@ -2,38 +2,21 @@
  * paths, then the reference or OpenCL body; in a dry run only the buffers they would touch are reported. */
 #include <math.h>
 
+#include "ops/ops_check.h"
 #include "ops/ops_concrete.h"
 
-static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "opencl"; }
 
 static const clae_concrete_ops *table(const clae_runtime *rt)
 {
     return rt->is_ref ? &clae_concrete_ops_ref : &clae_concrete_ops_cl;
 }
 
-#define TRY(x)                                                                                      \
-    do {                                                                                            \
-        clae_status try_s_ = (x);                                                                   \
-        if (try_s_ != CLAE_OK) return try_s_;                                                       \
-    } while (0)
-
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
-    if (b.n >= n && (n == 0 || present)) {
-        if (n) clae_rt_trace_use(rt, b);
-        return CLAE_OK;
-    }
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt), name,
-                                      b.n, present ? "" : " and is not in this path's memory", n));
-}
-#define NEED(op, b, n) TRY(need(rt, op, #b, b, n))
 
 static clae_status check_sizes(clae_runtime *rt, const char *op, size_t K, size_t D, float T)
 {
     if (!K || !D || D > (1u << 24) || !(T > 0.0f) || !isfinite(T))
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): %zu selectors of %zu features at temperature %g", op,
-                                          path(rt), K, D, (double)T));
+                                          clae_op_path(rt), K, D, (double)T));
     return CLAE_OK;
 }
 

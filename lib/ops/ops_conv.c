@@ -1,30 +1,13 @@
 /* ops_conv.c — the checking entry of every image op (lib/ops/ops_conv.h): arguments checked once for both paths,
  * then the reference or OpenCL body; in a dry run the buffers and the GEMM workspace the OpenCL path would take. */
 #include "ops/gemm/gemm.h"
+#include "ops/ops_check.h"
 #include "ops/ops_conv.h"
 
-static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "opencl"; }
 
 static const clae_conv_ops *table(const clae_runtime *rt) { return rt->is_ref ? &clae_conv_ops_ref : &clae_conv_ops_cl; }
 
-#define TRY(x)                                                                                      \
-    do {                                                                                            \
-        clae_status try_s_ = (x);                                                                   \
-        if (try_s_ != CLAE_OK) return try_s_;                                                       \
-    } while (0)
-
 /* As lib/ops/ops.c's: a buffer must hold n floats in its path's memory; a dry run records it. */
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
-    if (b.n >= n && (n == 0 || present)) {
-        if (n) clae_rt_trace_use(rt, b);
-        return CLAE_OK;
-    }
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt), name,
-                                      b.n, present ? "" : " and is not in this path's memory", n));
-}
-#define NEED(op, b, n) TRY(need(rt, op, #b, b, n))
 
 clae_status clae_conv_geom_make(size_t C, size_t H, size_t W, size_t F, size_t K, size_t S, size_t P, clae_conv_geom *g)
 {
@@ -49,7 +32,7 @@ static clae_status check_geom(clae_runtime *rt, const char *op, const clae_conv_
     clae_conv_geom want;
     if (!g || clae_conv_geom_make(g->C, g->H, g->W, g->F, g->K, g->S, g->P, &want) != CLAE_OK || want.Ho != g->Ho ||
         want.Wo != g->Wo)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): not a valid convolution geometry", op, path(rt)));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): not a valid convolution geometry", op, clae_op_path(rt)));
     return CLAE_OK;
 }
 
@@ -111,9 +94,9 @@ static clae_status check_pool(clae_runtime *rt, const char *op, size_t planes, s
 {
     if (!K || H < K || W < K)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): a %zux%zu window does not fit a %zux%zu plane", op,
-                                          path(rt), K, K, H, W));
+                                          clae_op_path(rt), K, K, H, W));
     if (H * W > (1u << 24) || planes * H > 0xffffffffu)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): %zu planes of %zux%zu are too large", op, path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): %zu planes of %zux%zu are too large", op, clae_op_path(rt),
                                           planes, H, W));
     return CLAE_OK;
 }
@@ -154,7 +137,7 @@ clae_status clae_op_pool_pick(clae_runtime *rt, size_t planes, size_t H, size_t 
 static clae_status check_up(clae_runtime *rt, const char *op, size_t h, size_t w, size_t K)
 {
     if (!K || !h || !w)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): factor and sizes must be positive", op, path(rt)));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): factor and sizes must be positive", op, clae_op_path(rt)));
     return CLAE_OK;
 }
 

@@ -2,34 +2,17 @@
  * paths, then the reference or OpenCL body; in a dry run only the buffers they would touch are reported. */
 #include <math.h>
 
+#include "ops/ops_check.h"
 #include "ops/ops_vae.h"
 
-static const char *path(const clae_runtime *rt) { return rt->is_ref ? "ref" : "opencl"; }
 
 static const clae_vae_ops *table(const clae_runtime *rt) { return rt->is_ref ? &clae_vae_ops_ref : &clae_vae_ops_cl; }
 
-#define TRY(x)                                                                                      \
-    do {                                                                                            \
-        clae_status try_s_ = (x);                                                                   \
-        if (try_s_ != CLAE_OK) return try_s_;                                                       \
-    } while (0)
-
-static clae_status need(clae_runtime *rt, const char *op, const char *name, clae_buf b, size_t n)
-{
-    int present = rt->trace || (rt->is_ref ? b.host != NULL : b.mem != NULL);
-    if (b.n >= n && (n == 0 || present)) {
-        if (n) clae_rt_trace_use(rt, b);
-        return CLAE_OK;
-    }
-    return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): buffer %s holds %zu floats%s, needs %zu", op, path(rt), name,
-                                      b.n, present ? "" : " and is not in this path's memory", n));
-}
-#define NEED(op, b, n) TRY(need(rt, op, #b, b, n))
 
 static clae_status check_beta(clae_runtime *rt, const char *op, float beta, size_t rows)
 {
     if (!isfinite(beta) || beta < 0.0f || rows == 0)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): beta %g must be finite and >= 0, rows > 0", op, path(rt),
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "%s (%s): beta %g must be finite and >= 0, rows > 0", op, clae_op_path(rt),
                                           (double)beta));
     return CLAE_OK;
 }
@@ -40,9 +23,9 @@ clae_status clae_op_gauss_sample(clae_runtime *rt, size_t rows, size_t L, clae_b
 {
     const size_t n = rows * L;
     if (!count || k >= count)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "gauss_sample (%s): sample %u of %u", path(rt), k, count));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "gauss_sample (%s): sample %u of %u", clae_op_path(rt), k, count));
     if (!MU.n && S.n)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "gauss_sample (%s): a log-variance without a mean", path(rt)));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "gauss_sample (%s): a log-variance without a mean", clae_op_path(rt)));
     if (MU.n) NEED("gauss_sample", MU, n);
     if (S.n) NEED("gauss_sample", S, n);
     NEED("gauss_sample", row_ids, rows);
