@@ -67,11 +67,13 @@ __kernel void gauss_kl_pen(float beta, __global const float *MU, ulong muoff, __
  * float, as the reference does). Each item reads all of its inputs before writing. */
 __kernel void gauss_backward(float kb, __global const float *MU, ulong muoff, __global const float *S, ulong soff,
                              __global const float *EPS, ulong epsoff, __global const float *GZ, ulong gzoff,
-                             __global float *GMU, ulong gmuoff, __global float *GS, ulong gsoff, ulong n)
+                             __global float *GMU, ulong gmuoff, __global float *GS, ulong gsoff, ulong n, float smin,
+                             float smax)
 {
     ulong i = get_global_id(0);
     if (i >= n) return;
     float s = S[soff + i], sigma = exp(0.5f * s), g = GZ[gzoff + i], mu = MU[muoff + i], eps = EPS[epsoff + i];
     GMU[gmuoff + i] = g + kb * mu;
-    GS[gsoff + i] = g * eps * sigma * 0.5f + 0.5f * kb * (exp(s) - 1.0f);
+    /* A log-variance the clamp held has no gradient (clamped values sit exactly on a bound). */
+    GS[gsoff + i] = (s <= smin || s >= smax) ? 0.0f : g * eps * sigma * 0.5f + 0.5f * kb * (exp(s) - 1.0f);
 }

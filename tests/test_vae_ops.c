@@ -313,6 +313,27 @@ START_TEST(test_gauss_backward_vs_ref)
 }
 END_TEST
 
+/* Where the clamp held the log-variance (it now sits on a bound), it no longer moves the loss: GS is 0 there, on both
+ * paths, and GS elsewhere is untouched by the rule. */
+START_TEST(test_gauss_backward_clamped)
+{
+    const size_t rows = 7, L = 6, n = rows * L;
+    float *MU = uniform(n, 51u, -1, 1), *S = uniform(n, 52u, -3, 3), *EPS = uniform(n, 53u, -2, 2);
+    float *GZ = uniform(n, 54u, 0.5f, 1);
+    for (size_t i = 0; i < n; i += 5) S[i] = i % 2 ? CLAE_LOGVAR_MAX : CLAE_LOGVAR_MIN;
+    for (int p = 0; p < 2; p++) {
+        float *gmu = fmalloc(n), *gs = fmalloc(n);
+        run_bwd(p, rows, L, 1.0f, MU, S, EPS, GZ, gmu, gs);
+        for (size_t i = 0; i < n; i++) {
+            if (i % 5 == 0) ck_assert_msg(gs[i] == 0.0f, "%s: GS[%zu] = %g at the clamp bound", path_name(p), i, (double)gs[i]);
+            else ck_assert_msg(gs[i] != 0.0f, "%s: GS[%zu] is 0 inside the clamp", path_name(p), i);
+        }
+        free(gmu), free(gs);
+    }
+    free(MU), free(S), free(EPS), free(GZ);
+}
+END_TEST
+
 /* F(μ, s) = Σ w·Z + pen on the reference, with Z from gauss_sample (the same counters, so the same ε) and pen from
  * gauss_kl, summed in double. */
 static double loss_ref(size_t rows, size_t L, float beta, const float *MU, const float *S, const uint32_t *ids,
@@ -376,6 +397,7 @@ Suite *suite_vae_ops(void)
     tcase_add_test(tc, test_gauss_kl_known);
     tcase_add_test(tc, test_gauss_kl_vs_ref);
     tcase_add_test(tc, test_gauss_backward_vs_ref);
+    tcase_add_test(tc, test_gauss_backward_clamped);
     tcase_add_test(tc, test_gauss_backward_fd);
     suite_add_tcase(s, tc);
     return s;

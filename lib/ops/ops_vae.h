@@ -25,7 +25,8 @@
  *   (OpenCL: one work-item per row, then the rows in order); kl_rows[r] = Σ_l −½(1 + s − μ² − e^s) when
  *   kl_rows is not empty.
  * gauss_backward: with σ = exp(s/2) and G_Z the gradient of the loss with respect to Z (rows×L),
- *   GMU = G_Z + (β/rows)·μ,   GS = G_Z·ε·σ/2 + (β/(2·rows))·(e^s − 1).
+ *   GMU = G_Z + (β/rows)·μ,   GS = G_Z·ε·σ/2 + (β/(2·rows))·(e^s − 1), and GS = 0 where s lies on a clamp bound
+ *   (gauss_sample put it there: the clamped log-variance does not move the loss).
  *   G_Z is read only. */
 typedef struct clae_vae_ops {
     clae_status (*gauss_sample)(clae_runtime *rt, size_t rows, size_t L, clae_buf MU, clae_buf S, clae_buf row_ids,

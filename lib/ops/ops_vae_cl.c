@@ -43,7 +43,8 @@ static clae_status gauss_backward(clae_runtime *rt, size_t rows, size_t L, float
     /* β/rows rounded to float once, as the reference forms it. */
     const float kb = beta / (float)rows;
     karg a[] = {ARG_F32(kb),  ARG_BUF(MU),  ARG_BUF(S),  ARG_BUF(EPS),
-                ARG_BUF(GZ),  ARG_BUF(GMU), ARG_BUF(GS), ARG_U64(rows * L)};
+                ARG_BUF(GZ),  ARG_BUF(GMU), ARG_BUF(GS), ARG_U64(rows * L), ARG_F32(CLAE_LOGVAR_MIN),
+                ARG_F32(CLAE_LOGVAR_MAX)};
     return launch(rt, "gauss_backward", a, NARGS(a), rows * L, 0, 0);
 }
 

@@ -62,7 +62,9 @@ static clae_status gauss_backward(clae_runtime *rt, size_t rows, size_t L, float
     for (size_t i = 0; i < rows * L; i++) {
         float s = S.host[i], sigma = expf(0.5f * s), g = GZ.host[i];
         GMU.host[i] = g + kb * MU.host[i];
-        GS.host[i] = g * EPS.host[i] * sigma * 0.5f + 0.5f * kb * (expf(s) - 1.0f);
+        /* A log-variance the clamp held has no gradient (clamped values sit exactly on a bound). */
+        GS.host[i] = (s <= CLAE_LOGVAR_MIN || s >= CLAE_LOGVAR_MAX) ? 0.0f
+                                                                   : g * EPS.host[i] * sigma * 0.5f + 0.5f * kb * (expf(s) - 1.0f);
     }
     return CLAE_OK;
 }
