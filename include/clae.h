@@ -626,6 +626,11 @@ clae_status clae_model_encode(clae_model *m, const float *x, size_t rows, float 
  * the pick's probability softmax(Λ_k) at temperature 1 (the reference code's convergence measure: ≥ 0.998). */
 clae_status clae_model_selection(const clae_model *m, size_t *picks, size_t cap, size_t *count, double *mean_max_prob);
 
+/* For a minimum-description-length autoencoder (an mdl layer at its code): per row of x, the bits of its two-part
+ * code (Hinton & Zemel 1994): the rounded code's rate −Σ log2 P(ŷ) under the learned logistic prior plus the
+ * residual's Σ (x − x̂)²/(2σ_x² ln 2) + D·(½ log2(2πσ_x²) − log2 Δ_x), into out (rows floats). */
+clae_status clae_model_code_length(clae_model *m, const float *x, size_t rows, float *out);
+
 /* For a variational autoencoder (its code a gauss layer): per row of x, the importance-weighted estimate of
  * log p(x) in nats from `samples` draws z_k ~ q(z|x) (Burda, Grosse & Salakhutdinov 2015):
  * logsumexp_k [log p(x|z_k) + log N(z_k; 0, I) − log N(z_k; μ, σ²)] − log K, accumulated in double. The draws

@@ -250,6 +250,24 @@ START_TEST(concrete_from_the_cli)
 }
 END_TEST
 
+/* --model mdl from the command line (cpu-ref): a linear, rounded code with its rate in the loss; code_length_bits. */
+START_TEST(mdl_from_the_cli)
+{
+    run_result r = run_expect(0, "plan --model mdl --layers 784,64,8 --device cpu-ref");
+    ck_assert_contains(r.out, "net: 784,dense:64:relu,dense:8:linear,mdl:sigma=0.05:delta=0.003921569:lambda=1@code,"
+                              "dense:64:relu,dense:784:sigmoid");
+    run_free(&r);
+    r = run_expect(0, "train --model mdl --layers 784,64,8 --device cpu-ref --limit 256 --test-limit 32 --batch 64 "
+                      "--epochs 1 -q --json");
+    ck_assert_contains(r.out, "\"code_length_bits\":");
+    ck_assert_contains(r.out, "\"loss\":\"sse\"");
+    run_free(&r);
+    r = run_expect(2, "train --model mdl --loss bce --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "use --loss sse");
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli_arch(void)
 {
     Suite *s = suite_create("cli_arch");
@@ -263,6 +281,7 @@ Suite *suite_cli_arch(void)
     tcase_add_test(tc, conv_model_from_the_cli);
     tcase_add_test(tc, vae_from_the_cli);
     tcase_add_test(tc, concrete_from_the_cli);
+    tcase_add_test(tc, mdl_from_the_cli);
     suite_add_tcase(s, tc);
     return s;
 }

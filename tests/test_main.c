@@ -11,12 +11,12 @@ static const struct {
     Suite *(*make)(void);
 } suites[] = {
     {"runtime", suite_runtime},   {"ops", suite_ops},         {"variant_ops", suite_variant_ops},
-    {"conv_ops", suite_conv_ops},   {"vae_ops", suite_vae_ops},   {"concrete_ops", suite_concrete_ops},
+    {"conv_ops", suite_conv_ops},   {"vae_ops", suite_vae_ops},   {"concrete_ops", suite_concrete_ops}, {"mdl_ops", suite_mdl_ops},
     {"data", suite_data},         {"plan", suite_plan},       {"model", suite_model},
     {"variants", suite_variants}, {"io", suite_io},           {"modelio", suite_modelio},
     {"cli", suite_cli},           {"cli_use", suite_cli_use}, {"cli_compare", suite_cli_compare},
     {"cli_runs", suite_cli_runs}, {"cli_data", suite_cli_data}, {"cli_arch", suite_cli_arch}, {"standalone", suite_standalone},
-    {"golden", suite_golden},     {"trainer", suite_trainer}, {"layers", suite_layers}, {"conv", suite_conv}, {"vae", suite_vae}, {"concrete", suite_concrete},
+    {"golden", suite_golden},     {"trainer", suite_trainer}, {"layers", suite_layers}, {"conv", suite_conv}, {"vae", suite_vae}, {"concrete", suite_concrete}, {"mdl", suite_mdl},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
 

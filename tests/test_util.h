@@ -121,6 +121,7 @@ Suite *suite_variant_ops(void);
 Suite *suite_conv_ops(void);
 Suite *suite_vae_ops(void);
 Suite *suite_concrete_ops(void);
+Suite *suite_mdl_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);
@@ -135,6 +136,7 @@ Suite *suite_layers(void);
 Suite *suite_conv(void);
 Suite *suite_vae(void);
 Suite *suite_concrete(void);
+Suite *suite_mdl(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 

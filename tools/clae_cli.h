@@ -143,7 +143,8 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
     "                          training mean) or saltpepper:P (its training min/max)\n"          \
     "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"             \
-    "  --model ae|vae|concrete vae: a variational autoencoder, the code layer a Gaussian\n"     \
+    "  --model ae|vae|concrete|mdl\n"                                                          \
+    "                          vae: a variational autoencoder, the code layer a Gaussian\n"     \
     "                          layer (mu and log-variance heads, z = mu + sigma*eps in\n"     \
     "                          training, mu at inference, loss + beta*KL; README, The\n"     \
     "                          spec string: gauss)\n"                                          \
@@ -153,6 +154,10 @@ void cli_bad_value(cli_args *a, const char *msg);
     "                          falls from 10 to 0.01 over the run, then a decoder of\n"   \
     "                          --layers D,H1,... (default 784,320): dense H1..., D\n"   \
     "  --select K              the number of features --model concrete picks\n"        \
+    "                          mdl: a minimum-description-length code: the code layer\n"  \
+    "                          linear and rounded, its rate in bits under a learned\n"   \
+    "                          logistic prior added to the loss (sse); train --json\n"  \
+    "                          reports code_length_bits per test row\n"                  \
     "  --tied                  decoder layers use the mirror encoder layer's weight\n"            \
     "                          transposed (needs symmetric --layers)\n"                            \
     "\n"                                                                                             \
@@ -190,6 +195,8 @@ typedef struct cli_model_opts {
     int tied;          /* --tied */
     int vae;           /* --model vae: the code layer is a gauss layer */
     int concrete;      /* --model concrete: a concrete selector of --select K input features */
+    int mdl;           /* --model mdl: the code rounded, its rate under a learned prior in the loss */
+    int loss_given;    /* --loss seen */
     long select_k;     /* --select K */
     float vae_beta;    /* --vae-beta B (1) */
     int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */

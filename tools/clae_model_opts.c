@@ -122,8 +122,10 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     } else if (cli_flag(a, "--tied")) {
         o->tied = 1;
     } else if (cli_opt(a, "--model")) {
-        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae") && strcmp(a->value, "concrete"))
-            cli_bad_value(a, "expected ae, vae or concrete (a model file goes to encode, score, reconstruct or sample)");
+        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae") && strcmp(a->value, "concrete") &&
+            strcmp(a->value, "mdl"))
+            cli_bad_value(a, "expected ae, vae, concrete or mdl (a model file goes to encode, score, reconstruct or sample)");
+        o->mdl = a->value && !strcmp(a->value, "mdl");
         o->vae = a->value && !strcmp(a->value, "vae");
         o->concrete = a->value && !strcmp(a->value, "concrete");
     } else if (cli_opt(a, "--select")) {
@@ -137,6 +139,7 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
         if (a->value && clae_activation_parse(a->value, &o->output) != CLAE_OK) cli_bad_value(a, clae_last_error());
         o->activations_given = 1;
     } else if (cli_opt(a, "--loss")) {
+        o->loss_given = 1;
         if (a->value && clae_loss_parse(a->value, &o->cfg.loss) != CLAE_OK) cli_bad_value(a, clae_last_error());
     } else if (cli_opt(a, "--optimizer")) {
         if (a->value && clae_optimizer_parse(a->value, &o->cfg.optimizer) != CLAE_OK)
@@ -215,6 +218,37 @@ static int make_vae(const char *cmd, cli_model_opts *o)
         return CLI_EXIT_USAGE;
     }
     o->arch = o->spec; /* from here on the net is this spec */
+    return -1;
+}
+
+/* --model mdl: the expanded spec's code layer "dense:H:ACT@code" becomes "dense:H:linear,mdl@code", trained
+ * with sse (the residual's code is Gaussian). */
+static int make_mdl(const char *cmd, cli_model_opts *o)
+{
+    clae_model_config *c = &o->cfg;
+    if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f || o->vae) {
+        fprintf(stderr, "clae %s: --model mdl: its rate is the code's penalty; drop --sparsity, --ksparse, --wta-rate "
+                        "and --model vae (or spell the net with --arch)\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->loss_given && c->loss != CLAE_LOSS_SSE) {
+        fprintf(stderr, "clae %s: --model mdl: the residual's code is Gaussian: use --loss sse\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    c->loss = CLAE_LOSS_SSE;
+    char *at = strstr(o->spec, "@code"), *start = at;
+    while (start && start > o->spec && start[-1] != ',') start--;
+    if (!at || strncmp(start, "dense:", 6)) {
+        fprintf(stderr, "clae %s: --model mdl: no dense code layer in %s\n", cmd, o->spec);
+        return CLI_EXIT_USAGE;
+    }
+    char spec[sizeof o->spec];
+    snprintf(spec, sizeof spec, "%.*sdense:%d:linear,mdl%s", (int)(start - o->spec), o->spec, c->sizes[c->code_layer], at);
+    if (clae_model_config_set_arch(c, spec, o->spec, sizeof o->spec) != CLAE_OK) {
+        fprintf(stderr, "clae %s: --model mdl: %s\n", cmd, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    o->arch = o->spec;
     return -1;
 }
 
@@ -309,6 +343,7 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }
+    if (o->mdl && !o->arch) return make_mdl(cmd, o);
     return o->vae && !o->arch ? make_vae(cmd, o) : -1;
 }
 

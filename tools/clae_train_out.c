@@ -117,6 +117,14 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
          (!o->out || cJSON_AddStringToObject(j, "model", o->out)) &&
          (!o->checkpoint || cJSON_AddStringToObject(j, "checkpoint", o->checkpoint)) &&
          (!o->plot || cJSON_AddStringToObject(j, "plot", o->plot));
+    /* A minimum-description-length code: its length on the test rows, in bits per row. */
+    float *bits = ok ? malloc(test->rows * sizeof *bits) : NULL;
+    if (bits && clae_model_code_length(m, test->x, test->rows, bits) == CLAE_OK) {
+        double mean = 0.0;
+        for (size_t i = 0; i < test->rows; i++) mean += bits[i] / (double)test->rows;
+        ok = cJSON_AddNumberToObject(j, "code_length_bits", mean) != NULL;
+    }
+    free(bits);
     /* A concrete autoencoder: the features its selectors picked, and how sure they are. */
     size_t k = 0;
     double sure = 0.0;

@@ -11,7 +11,7 @@
 static const clae_layer_kind *const layer_kinds[] = {
     &clae_layer_dense,   &clae_layer_conv,     &clae_layer_convT,   &clae_layer_maxpool, &clae_layer_unpool,
     &clae_layer_upsample, &clae_layer_flatten, &clae_layer_reshape, &clae_layer_noise,   &clae_layer_topk,
-    &clae_layer_wta,     &clae_layer_gauss,   &clae_layer_concrete};
+    &clae_layer_wta,     &clae_layer_gauss,   &clae_layer_concrete, &clae_layer_mdl};
 static const clae_reg_kind *const reg_kinds[] = {&clae_reg_kl, &clae_reg_l1, &clae_reg_l2, &clae_reg_h2o,
                                                  &clae_reg_contractive};
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))

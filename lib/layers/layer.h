@@ -185,7 +185,8 @@ const clae_reg_kind *clae_reg_kind_find(const char *name);
 
 extern const clae_layer_kind clae_layer_dense, clae_layer_noise, clae_layer_topk, clae_layer_wta;
 extern const clae_layer_kind clae_layer_conv, clae_layer_convT, clae_layer_maxpool, clae_layer_unpool, clae_layer_upsample,
-    clae_layer_flatten, clae_layer_reshape, clae_layer_gauss, clae_layer_concrete;
+    clae_layer_flatten, clae_layer_reshape, clae_layer_gauss, clae_layer_concrete,
+    clae_layer_mdl;
 extern const clae_reg_kind clae_reg_kl, clae_reg_l1, clae_reg_l2, clae_reg_h2o, clae_reg_contractive;
 
 /* ---- architectures (lib/layers/arch.c) ----------------------------------------------------- */

@@ -791,6 +791,40 @@ clae_status clae_model_selection(const clae_model *m, size_t *picks, size_t cap,
     return s;
 }
 
+/* Per row, the two-part code of the rounded code ŷ and the residual (Hinton & Zemel 1994): rate −Σ log2 P(ŷ) plus
+ * Σ (x − x̂)²/(2σ_x² ln 2) + D·(½ log2(2πσ_x²) − log2 Δ_x), in bits. */
+static clae_status code_length(clae_model *m, const float *x, size_t rows, float *out)
+{
+    TRY(check_usable(m, 0, "code_length"));
+    if (!x || !out) return clae_fail(CLAE_ERR_ARG, "code_length: input or output is NULL");
+    const clae_layer *Q = NULL;
+    for (int k = 0; k < m->net.n; k++)
+        if (m->net.layer[k].kind == &clae_layer_mdl) Q = &m->net.layer[k];
+    if (!Q) return clae_fail(CLAE_ERR_ARG, "code_length: the model has no mdl layer (a minimum-description-length code)");
+    const size_t B = (size_t)m->cfg.batch, D = m->arch.input;
+    const double sigma = Q->farg[0], delta = Q->farg[1], ln2 = log(2.0);
+    const double per_row = (double)D * (0.5 * log2(2.0 * 3.14159265358979323846 * sigma * sigma) - log2(delta));
+    float *rate = malloc(B * sizeof *rate), *mse = malloc(B * sizeof *mse);
+    clae_status s = rate && mse ? CLAE_OK : clae_fail(CLAE_ERR_NOMEM, "code_length: out of host memory");
+    for (size_t first = 0; s == CLAE_OK && first < rows; first += B) {
+        size_t n = rows - first < B ? rows - first : B;
+        s = clae_model_run_infer(m, x + first * D, n, m->net.n - 1);
+        if (s == CLAE_OK) s = clae_buf_read(m->rt, Q->t[2], 0, rate, n);
+        if (s == CLAE_OK) s = clae_model_infer_output(m, n, mse, NULL);
+        for (size_t r = 0; s == CLAE_OK && r < n; r++)
+            out[first + r] = (float)(rate[r] + (double)mse[r] * (double)D / (2.0 * sigma * sigma * ln2) + per_row);
+    }
+    free(rate);
+    free(mse);
+    return s;
+}
+
+clae_status clae_model_code_length(clae_model *m, const float *x, size_t rows, float *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "code_length: model is NULL");
+    WITH_PASS(m, 0, code_length(m, x, rows, out));
+}
+
 /* ---- the plan, for clae plan and the tests ---------------------------------------------------- */
 
 clae_status clae_model_plan_summary(const clae_model *m, clae_plan_summary *out)
