@@ -35,19 +35,11 @@ static clae_status set_stats(clae_model *m, const float *mean, const float *min,
     return s;
 }
 
-static clae_status record(clae_model *m, clae_status s)
-{
-    if (s != CLAE_OK) {
-        clae_error_copy_to(m->error);
-        clae_rt_fail(m->rt, s);
-    }
-    return s;
-}
 
 clae_status clae_model_set_feature_stats(clae_model *m, const float *mean, const float *min, const float *max)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "set_feature_stats: model is NULL");
-    return record(m, set_stats(m, mean, min, max));
+    return clae_model_record(m, set_stats(m, mean, min, max));
 }
 
 static clae_status fit_stats(clae_model *m, const clae_dataset *ds)
@@ -83,5 +75,5 @@ static clae_status fit_stats(clae_model *m, const clae_dataset *ds)
 clae_status clae_model_fit_feature_stats(clae_model *m, const clae_dataset *ds)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "fit_feature_stats: model is NULL");
-    return record(m, fit_stats(m, ds));
+    return clae_model_record(m, fit_stats(m, ds));
 }

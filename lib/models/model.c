@@ -13,7 +13,7 @@
 #include "ops/ops_vae.h"
 
 /* Records the thread's last error on the model and the runtime. */
-static clae_status model_fail(clae_model *m, clae_status s)
+clae_status clae_model_record(clae_model *m, clae_status s)
 {
     if (s != CLAE_OK) {
         clae_error_copy_to(m->error);
@@ -464,7 +464,7 @@ void clae_model_get_config(const clae_model *m, clae_model_config *out)
 clae_status clae_model_check_data(clae_model *m, const clae_dataset *ds)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "check_data: model is NULL");
-    return model_fail(m, clae_model_config_check_data(&m->cfg, ds));
+    return clae_model_record(m, clae_model_config_check_data(&m->cfg, ds));
 }
 
 uint64_t clae_model_steps(const clae_model *m) { return m ? m->net.steps : 0; }
@@ -497,7 +497,7 @@ void clae_model_describe(const clae_model *m, char *buf, size_t cap)
 
 /* ---- the public calls -------------------------------------------------------------------------- */
 
-static clae_status check_rows(clae_model *m, const float *x, size_t rows, const char *what)
+clae_status clae_model_check_rows(clae_model *m, const float *x, size_t rows, const char *what)
 {
     if (!x) return clae_fail(CLAE_ERR_ARG, "%s: input is NULL", what);
     if (rows < 1 || rows > (size_t)m->cfg.batch)
@@ -506,7 +506,7 @@ static clae_status check_rows(clae_model *m, const float *x, size_t rows, const 
     return CLAE_OK;
 }
 
-static clae_status check_usable(clae_model *m, int training, const char *what)
+clae_status clae_model_check_usable(clae_model *m, int training, const char *what)
 {
     if (m->flags & CLAE_MODEL_PLAN_ONLY)
         return clae_fail(CLAE_ERR_ARG, "%s: the model was created with CLAE_MODEL_PLAN_ONLY and has no memory", what);
@@ -516,23 +516,16 @@ static clae_status check_usable(clae_model *m, int training, const char *what)
 }
 
 /* The GEMM engine uses the pass's planned workspace while a public call runs. */
-static void lend_workspace(clae_model *m, const model_pass *p)
+void clae_model_lend_workspace(clae_model *m, const model_pass *p)
 {
     clae_rt_set_gemm_workspace(m->rt, p ? p->gemm_ws_mem : NULL, p ? p->gemm_ws.n * sizeof(float) : 0);
 }
 
-#define WITH_PASS(m, k, call)                                                                       \
-    do {                                                                                            \
-        lend_workspace((m), &(m)->pass[k]);                                                         \
-        clae_status s_call_ = (call);                                                               \
-        lend_workspace((m), NULL);                                                                  \
-        return model_fail((m), s_call_);                                                            \
-    } while (0)
 
 static clae_status train_step(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
 {
-    TRY(check_usable(m, 1, "train_step"));
-    TRY(check_rows(m, x, rows, "train_step"));
+    TRY(clae_model_check_usable(m, 1, "train_step"));
+    TRY(clae_model_check_rows(m, x, rows, "train_step"));
     return clae_model_run_step(m, x, row_ids, rows, loss);
 }
 
@@ -550,8 +543,8 @@ clae_status clae_model_train_step(clae_model *m, const float *x, size_t rows, fl
 
 static clae_status model_loss(clae_model *m, const float *x, size_t rows, float *loss)
 {
-    TRY(check_usable(m, 1, "loss"));
-    TRY(check_rows(m, x, rows, "loss"));
+    TRY(clae_model_check_usable(m, 1, "loss"));
+    TRY(clae_model_check_rows(m, x, rows, "loss"));
     if (!loss) return clae_fail(CLAE_ERR_ARG, "loss: output is NULL");
     return clae_model_run_loss(m, x, rows, loss);
 }
@@ -564,8 +557,8 @@ clae_status clae_model_loss(clae_model *m, const float *x, size_t rows, float *l
 
 static clae_status model_gradients(clae_model *m, const float *x, size_t rows, int l, float *dW, float *db)
 {
-    TRY(check_usable(m, 1, "gradients"));
-    TRY(check_rows(m, x, rows, "gradients"));
+    TRY(clae_model_check_usable(m, 1, "gradients"));
+    TRY(clae_model_check_rows(m, x, rows, "gradients"));
     if (l < 0 || l >= m->M) return clae_fail(CLAE_ERR_ARG, "gradients: layer %d out of range 0..%d", l, m->M - 1);
     return clae_model_run_gradients(m, x, rows, l, dW, db);
 }
@@ -576,23 +569,6 @@ clae_status clae_model_gradients(clae_model *m, const float *x, size_t rows, int
     WITH_PASS(m, 1, model_gradients(m, x, rows, l, dW, db));
 }
 
-static clae_status tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out, size_t count)
-{
-    TRY(check_usable(m, 1, "tensor_gradient"));
-    TRY(check_rows(m, x, rows, "tensor_gradient"));
-    const clae_param *P = name ? clae_model_param(m, name) : NULL;
-    if (!P) return clae_fail(CLAE_ERR_ARG, "tensor_gradient: the model has no parameter '%s'", name ? name : "(null)");
-    if (!out || count != P->value.n)
-        return clae_fail(CLAE_ERR_ARG, "tensor_gradient: '%s' has %zu floats, not %zu", name, P->value.n, count);
-    return clae_model_run_param_gradient(m, x, rows, P, out);
-}
-
-clae_status clae_model_tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out,
-                                       size_t count)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "tensor_gradient: model is NULL");
-    WITH_PASS(m, 1, tensor_gradient(m, x, rows, name, out, count));
-}
 
 /* What a chunk of the inference pass hands back: the value after layer `upto` (width w), or the
  * reconstruction, or the per-row errors. */
@@ -604,7 +580,7 @@ typedef struct infer_out {
 
 static clae_status infer_chunks(clae_model *m, const float *x, size_t rows, const infer_out *o, const char *what)
 {
-    TRY(check_usable(m, 0, what));
+    TRY(clae_model_check_usable(m, 0, what));
     if (!x || (!o->values && !o->recon && !o->errors)) return clae_fail(CLAE_ERR_ARG, "%s: input or output is NULL", what);
     const size_t B = (size_t)m->cfg.batch, D = m->arch.input;
     for (size_t first = 0; first < rows; first += B) {
@@ -620,7 +596,7 @@ clae_status clae_model_encode_layer(clae_model *m, const float *x, size_t rows, 
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "encode: model is NULL");
     if (layer < 1 || layer > m->M)
-        return model_fail(m, clae_fail(CLAE_ERR_ARG, "encode: layer %d out of range 1..%d", layer, m->M));
+        return clae_model_record(m, clae_fail(CLAE_ERR_ARG, "encode: layer %d out of range 1..%d", layer, m->M));
     int end = clae_arch_dense_end(&m->arch, layer - 1);
     infer_out o = {end, m->arch.layer[end].out, out, NULL, NULL};
     WITH_PASS(m, 0, infer_chunks(m, x, rows, &o, "encode"));
@@ -645,184 +621,6 @@ clae_status clae_model_row_errors(clae_model *m, const float *x, size_t rows, fl
     if (!m) return clae_fail(CLAE_ERR_ARG, "row_errors: model is NULL");
     infer_out o = {m->net.n - 1, 0, NULL, NULL, err};
     WITH_PASS(m, 0, infer_chunks(m, x, rows, &o, "row_errors"));
-}
-
-/* Decoding needs nothing of the encoder but the code: an unpool would need its pool's switches. */
-static clae_status check_decodable(clae_model *m, const char *what)
-{
-    for (int k = m->arch.code + 1; k < m->net.n; k++)
-        if (m->net.layer[k].kind == &clae_layer_unpool)
-            return clae_fail(CLAE_ERR_ARG, "%s: the decoder's unpool needs the encoder's max-pool switches: nothing to "
-                                           "decode a code alone with", what);
-    return CLAE_OK;
-}
-
-static clae_status decode(clae_model *m, const float *codes, size_t rows, float *out)
-{
-    TRY(check_usable(m, 0, "decode"));
-    TRY(check_decodable(m, "decode"));
-    if (!codes || !out) return clae_fail(CLAE_ERR_ARG, "decode: codes or output is NULL");
-    const size_t B = (size_t)m->cfg.batch, H = m->arch.layer[m->arch.code].out, D = m->arch.input;
-    for (size_t first = 0; first < rows; first += B) {
-        size_t n = rows - first < B ? rows - first : B;
-        TRY(clae_model_run_decode(m, codes + first * H, n));
-        TRY(clae_model_infer_output(m, n, NULL, out + first * D));
-    }
-    return CLAE_OK;
-}
-
-clae_status clae_model_decode(clae_model *m, const float *codes, size_t rows, float *out)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "decode: model is NULL");
-    WITH_PASS(m, 0, decode(m, codes, rows, out));
-}
-
-/* z ~ N(0, I) by Philox (stream CLAE_STREAM_PRIOR, element i·L + l, key seed), the same on every device. */
-static clae_status sample(clae_model *m, size_t count, uint64_t seed, float *out)
-{
-    if (m->arch.layer[m->arch.code].kind != &clae_layer_gauss)
-        return clae_fail(CLAE_ERR_ARG, "sample: the model has no prior to draw from (its code is not a gauss layer)");
-    const size_t L = m->arch.layer[m->arch.code].out;
-    float *z = malloc((count ? count : 1) * L * sizeof *z);
-    if (!z) return clae_fail(CLAE_ERR_NOMEM, "sample: out of host memory for %zu codes", count);
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    for (size_t e = 0; e < count * L; e++) {
-        const uint32_t ctr[4] = {(uint32_t)e, (uint32_t)((uint64_t)e >> 32), 0, CLAE_STREAM_PRIOR};
-        uint32_t w[4];
-        clae_philox4x32_10(ctr, key, w);
-        z[e] = clae_normal_bm(w[2], w[3]);
-    }
-    clae_status s = decode(m, z, count, out);
-    free(z);
-    return s;
-}
-
-clae_status clae_model_sample(clae_model *m, size_t count, uint64_t seed, float *out)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "sample: model is NULL");
-    WITH_PASS(m, 0, sample(m, count, seed, out));
-}
-
-/* K draws of z ~ q(z|x) per row: log w_k = log p(x|z_k) + log N(z_k; 0, I) − log N(z_k; μ, σ²), and either the
- * importance-weighted estimate log p̂(x) = logsumexp_k log w_k − log K (Burda et al. 2015) or the mean of
- * log p(x|z_k), the reconstruction probability of An & Cho (2015). In double, per row. */
-static clae_status draws_per_row(clae_model *m, const float *x, size_t rows, unsigned K, int iwae, float *out,
-                                 const char *what)
-{
-    TRY(check_usable(m, 0, what));
-    if (!x || !out) return clae_fail(CLAE_ERR_ARG, "%s: input or output is NULL", what);
-    if (!m->net.stochastic || m->arch.layer[m->arch.code].kind != &clae_layer_gauss)
-        return clae_fail(CLAE_ERR_ARG, "%s: the model's code is not a gauss layer (a variational autoencoder)", what);
-    if (K < 1) return clae_fail(CLAE_ERR_ARG, "%s: at least one draw per row", what);
-    const size_t B = (size_t)m->cfg.batch, D = m->arch.input;
-    double *best = malloc(B * sizeof *best), *acc = malloc(B * sizeof *acc), *lp = malloc(2 * B * sizeof *lp);
-    clae_status s = (best && acc && lp) ? CLAE_OK : clae_fail(CLAE_ERR_NOMEM, "%s: out of host memory", what);
-    for (size_t first = 0; s == CLAE_OK && first < rows; first += B) {
-        size_t n = rows - first < B ? rows - first : B;
-        m->net.infer_first = first;
-        for (unsigned k = 0; s == CLAE_OK && k < K; k++) {
-            m->net.draws = K;
-            m->net.draw = k;
-            s = clae_model_run_infer(m, x + first * D, n, m->net.n - 1);
-            if (s == CLAE_OK) s = clae_model_infer_output(m, n, NULL, NULL);
-            if (s == CLAE_OK) s = clae_model_infer_loglik(m, n, lp, lp + B);
-            for (size_t r = 0; s == CLAE_OK && r < n; r++) {
-                double v = iwae ? lp[r] + lp[B + r] : lp[r];
-                if (!iwae) {
-                    acc[r] = k ? acc[r] + v : v;
-                } else if (!k) {
-                    best[r] = v, acc[r] = 1.0;
-                } else if (v > best[r]) { /* logsumexp, rescaled to the running maximum */
-                    acc[r] = acc[r] * exp(best[r] - v) + 1.0, best[r] = v;
-                } else {
-                    acc[r] += exp(v - best[r]);
-                }
-            }
-        }
-        for (size_t r = 0; s == CLAE_OK && r < n; r++)
-            out[first + r] = (float)(iwae ? best[r] + log(acc[r]) - log((double)K) : acc[r] / K);
-    }
-    m->net.draws = m->net.draw = 0;
-    m->net.infer_first = 0;
-    free(best);
-    free(acc);
-    free(lp);
-    return s;
-}
-
-clae_status clae_model_log_likelihood(clae_model *m, const float *x, size_t rows, unsigned samples, float *out)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "log_likelihood: model is NULL");
-    WITH_PASS(m, 0, draws_per_row(m, x, rows, samples, 1, out, "log_likelihood"));
-}
-
-clae_status clae_model_recon_prob(clae_model *m, const float *x, size_t rows, unsigned samples, float *out)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "recon_prob: model is NULL");
-    WITH_PASS(m, 0, draws_per_row(m, x, rows, samples, 0, out, "recon_prob"));
-}
-
-clae_status clae_model_selection(const clae_model *m, size_t *picks, size_t cap, size_t *count, double *mean_max_prob)
-{
-    if (!m || !count) return clae_fail(CLAE_ERR_ARG, "selection: model and count must not be NULL");
-    const clae_layer *L = NULL;
-    for (int k = 0; k < m->net.n; k++)
-        if (m->net.layer[k].kind == &clae_layer_concrete) L = &m->net.layer[k];
-    if (!L) return clae_fail(CLAE_ERR_ARG, "selection: the model has no concrete selector");
-    const size_t K = L->out, D = L->in;
-    *count = K;
-    if (picks && cap < K) return clae_fail(CLAE_ERR_ARG, "selection: room for %zu picks, the selector makes %zu", cap, K);
-    float *lam = malloc(K * D * sizeof *lam);
-    if (!lam) return clae_fail(CLAE_ERR_NOMEM, "selection: out of host memory");
-    clae_status s = clae_buf_read(m->rt, L->W->value, 0, lam, K * D);
-    double total = 0.0;
-    for (size_t k = 0; s == CLAE_OK && k < K; k++) {
-        const float *row = lam + k * D;
-        size_t best = 0;
-        for (size_t d = 1; d < D; d++)
-            if (row[d] > row[best]) best = d;
-        double sum = 0.0; /* softmax at temperature 1: the pick's probability */
-        for (size_t d = 0; d < D; d++) sum += exp((double)row[d] - row[best]);
-        total += 1.0 / sum;
-        if (picks) picks[k] = best;
-    }
-    if (mean_max_prob) *mean_max_prob = total / (double)K;
-    free(lam);
-    return s;
-}
-
-/* Per row, the two-part code of the rounded code ŷ and the residual (Hinton & Zemel 1994): rate −Σ log2 P(ŷ) plus
- * Σ (x − x̂)²/(2σ_x² ln 2) + D·(½ log2(2πσ_x²) − log2 Δ_x), in bits. */
-static clae_status code_length(clae_model *m, const float *x, size_t rows, float *out)
-{
-    TRY(check_usable(m, 0, "code_length"));
-    if (!x || !out) return clae_fail(CLAE_ERR_ARG, "code_length: input or output is NULL");
-    const clae_layer *Q = NULL;
-    for (int k = 0; k < m->net.n; k++)
-        if (m->net.layer[k].kind == &clae_layer_mdl) Q = &m->net.layer[k];
-    if (!Q) return clae_fail(CLAE_ERR_ARG, "code_length: the model has no mdl layer (a minimum-description-length code)");
-    const size_t B = (size_t)m->cfg.batch, D = m->arch.input;
-    const double sigma = Q->farg[0], delta = Q->farg[1], ln2 = log(2.0);
-    const double per_row = (double)D * (0.5 * log2(2.0 * 3.14159265358979323846 * sigma * sigma) - log2(delta));
-    float *rate = malloc(B * sizeof *rate), *mse = malloc(B * sizeof *mse);
-    clae_status s = rate && mse ? CLAE_OK : clae_fail(CLAE_ERR_NOMEM, "code_length: out of host memory");
-    for (size_t first = 0; s == CLAE_OK && first < rows; first += B) {
-        size_t n = rows - first < B ? rows - first : B;
-        s = clae_model_run_infer(m, x + first * D, n, m->net.n - 1);
-        if (s == CLAE_OK) s = clae_buf_read(m->rt, Q->t[2], 0, rate, n);
-        if (s == CLAE_OK) s = clae_model_infer_output(m, n, mse, NULL);
-        for (size_t r = 0; s == CLAE_OK && r < n; r++)
-            out[first + r] = (float)(rate[r] + (double)mse[r] * (double)D / (2.0 * sigma * sigma * ln2) + per_row);
-    }
-    free(rate);
-    free(mse);
-    return s;
-}
-
-clae_status clae_model_code_length(clae_model *m, const float *x, size_t rows, float *out)
-{
-    if (!m) return clae_fail(CLAE_ERR_ARG, "code_length: model is NULL");
-    WITH_PASS(m, 0, code_length(m, x, rows, out));
 }
 
 /* ---- the plan, for clae plan and the tests ---------------------------------------------------- */
@@ -897,7 +695,7 @@ clae_status clae_model_layer_sizes(const clae_model *m, int l, size_t *nw, size_
 clae_status clae_model_get_layer(clae_model *m, int l, float *W, float *b)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "get_layer: model is NULL");
-    return model_fail(m, get_layer(m, l, W, b));
+    return clae_model_record(m, get_layer(m, l, W, b));
 }
 
 static clae_status set_layer(clae_model *m, int l, const float *W, const float *b)
@@ -915,5 +713,5 @@ static clae_status set_layer(clae_model *m, int l, const float *W, const float *
 clae_status clae_model_set_layer(clae_model *m, int l, const float *W, const float *b)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "set_layer: model is NULL");
-    return model_fail(m, set_layer(m, l, W, b));
+    return clae_model_record(m, set_layer(m, l, W, b));
 }

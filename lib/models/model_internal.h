@@ -57,6 +57,22 @@ struct clae_model {
     char error[CLAE_ERROR_MAX];
 };
 
+/* Records a failure on the model and its runtime (the thread's last error is copied) and returns s. */
+clae_status clae_model_record(clae_model *m, clae_status s);
+/* The public calls' argument checks: 1..batch rows of a non-NULL x; a model with memory, for training when asked. */
+clae_status clae_model_check_rows(clae_model *m, const float *x, size_t rows, const char *what);
+clae_status clae_model_check_usable(clae_model *m, int training, const char *what);
+/* The GEMM engine uses the pass's planned workspace while a public call runs (NULL: taken back). */
+void clae_model_lend_workspace(clae_model *m, const model_pass *p);
+/* Runs call with pass k's workspace lent, records a failure, and returns its status. */
+#define WITH_PASS(m, k, call)                                                                       \
+    do {                                                                                            \
+        clae_model_lend_workspace((m), &(m)->pass[k]);                                                         \
+        clae_status s_call_ = (call);                                                               \
+        clae_model_lend_workspace((m), NULL);                                                                  \
+        return clae_model_record((m), s_call_);                                                            \
+    } while (0)
+
 /* The layer that holds dense layer `ordinal`, or NULL. */
 clae_layer *clae_model_dense(clae_model *m, int ordinal);
 /* The parameter named `name`, or NULL. */
