@@ -185,7 +185,9 @@ START_TEST(vae_from_the_cli)
                       "--epochs 1 -q --json --out %s", q("vae.safetensors"));
     ck_assert_contains(r.out, "\"variant\":\"variational beta=1\"");
     run_free(&r);
-    r = run_expect(0, "sample --model %s --count 9 --out %s --device cpu-ref -q", q("vae.safetensors"), q("s.png"));
+    r = run_expect(0, "sample --model %s --count 9 --out %s --device cpu-ref --json", q("vae.safetensors"), q("s.png"));
+    ck_assert_contains(r.out, "\"kind\":\"prior\"");
+    ck_assert_contains(r.out, "\"count\":9");
     run_free(&r);
     r = run_expect(0, "sample --model %s --count 3 --out %s --device cpu-ref -q", q("vae.safetensors"), q("s.csv"));
     run_free(&r);

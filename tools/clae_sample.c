@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
 #include "clae_cli.h"
 #include "clae_png.h"
 
@@ -34,6 +36,8 @@ const char cli_sample_help[] =
     "  --steps N               codes on the walk, the ends included (default 10)\n"
     "  --device SPEC           P:D index, type word (gpu, cpu, cpu-ref) or name part\n"
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
+    "  --json                  one JSON object: model, out, kind (prior or walk), count,\n"
+    "                          seed (prior draws)\n"
     "  --quiet, -q             nothing on stderr but errors\n"
     "  --help                  show this help\n";
 
@@ -104,7 +108,7 @@ int cli_sample(int argc, char **argv)
     const char *model = NULL, *out = NULL, *device = NULL, *data = NULL;
     long count = 64, from = -1, to = -1, steps = 10;
     uint64_t seed = 1;
-    int quiet = 0;
+    int quiet = 0, json = 0;
     cli_args a;
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
@@ -132,6 +136,8 @@ int cli_sample(int argc, char **argv)
             if (a.value) cli_long(&a, 2, 1L << 16, &steps);
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
             quiet = 1;
+        } else if (cli_flag(&a, "--json")) {
+            json = 1;
         } else {
             cli_unknown(&a);
         }
@@ -186,6 +192,14 @@ int cli_sample(int argc, char **argv)
         } else if (st != CLAE_OK) {
             fprintf(stderr, "clae sample: %s\n", err[0] ? err : clae_last_error());
             rc = CLI_EXIT_FAIL;
+        } else if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "model", model);
+            cJSON_AddStringToObject(j, "out", out);
+            cJSON_AddStringToObject(j, "kind", data ? "walk" : "prior");
+            cJSON_AddNumberToObject(j, "count", (double)count);
+            if (!data) cJSON_AddNumberToObject(j, "seed", (double)seed);
+            rc = cli_json_print("sample", j) != 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
         } else if (!quiet) {
             fprintf(stderr, "%ld %s of %s written to %s\n", count, data ? "steps of a walk between two codes" : "samples from the prior", model, out);
         }

@@ -26,12 +26,13 @@ const char cli_select_help[] =
     "  --json                  one JSON object: model, selected (an array), distinct,\n"
     "                          mean_max_prob, and out when written\n"
     "  --device SPEC           where to load the model (default cpu-ref is enough)\n"
+    "  --quiet, -q             no summary line on stderr\n"
     "  --help                  show this help\n";
 
 int cli_select(int argc, char **argv)
 {
     const char *model = NULL, *out = NULL, *device = "cpu-ref";
-    int json = 0;
+    int json = 0, quiet = 0;
     cli_args a;
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
@@ -47,6 +48,8 @@ int cli_select(int argc, char **argv)
             device = a.value;
         } else if (cli_flag(&a, "--json")) {
             json = 1;
+        } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
+            quiet = 1;
         } else {
             cli_unknown(&a);
         }
@@ -106,7 +109,7 @@ int cli_select(int argc, char **argv)
         rc = cli_json_print("select", j) != 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     } else {
         for (size_t k = 0; k < K; k++) printf("%zu\n", picks[k]);
-        fprintf(stderr, "%zu selectors, %zu distinct features, mean pick probability %.4f\n", K, distinct, sure);
+        if (!quiet) fprintf(stderr, "%zu selectors, %zu distinct features, mean pick probability %.4f\n", K, distinct, sure);
     }
 done:
     free(picks);
