@@ -16,8 +16,6 @@ static const uint64_t SEED = 0x0123456789abcdefull;
 #define ATOL 1e-7
 #define RTOL 1e-5
 
-static const char *path_name(int p) { return p ? "opencl" : "ref"; }
-
 /* One concrete_softmax on path p. */
 static void run_softmax(int p, size_t K, size_t D, const float *LAMBDA, float T, uint64_t seed, uint32_t step,
                         int gumbel, float *M)

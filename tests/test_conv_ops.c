@@ -14,8 +14,6 @@ static double atol_for(size_t terms) { return 1e-6 * (double)terms + 1e-6; }
 
 static const clae_buf NONE = {0};
 
-static const char *path_name(int p) { return p ? "opencl" : "ref"; }
-
 /* Buffer b of t, or the empty buffer (an output not formed, no bias) when want is 0. */
 static clae_buf opt(const tbuf *t, int want) { return want ? t->b : NONE; }
 

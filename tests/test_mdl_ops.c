@@ -12,25 +12,6 @@
 static const clae_buf NONE = {0};
 static const uint64_t SEED = 0xfedcba9876543210ull;
 
-static const char *path_name(int p) { return p ? "opencl" : "ref"; }
-
-/* Row ids are uint32 bit patterns in float slots: copied bit for bit, never converted. */
-static tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
-{
-    float *f = fmalloc(n);
-    memcpy(f, ids, n * sizeof *f);
-    tbuf t = tb_new(rt, f, n);
-    free(f);
-    return t;
-}
-
-static void assert_exact(const float *a, const float *want, size_t n, const char *what, int p)
-{
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(memcmp(&a[i], &want[i], sizeof *a) == 0, "%s (%s)[%zu] = %.9g, want %.9g", what, path_name(p),
-                      i, (double)a[i], (double)want[i]);
-}
-
 /* One mdl_quantize on path p; ids NULL: row_ids absent (the empty buffer). */
 static void run_quant(int p, size_t rows, size_t L, const float *Y, const uint32_t *ids, uint32_t step, int noise,
                       float *T)
@@ -71,9 +52,9 @@ START_TEST(test_mdl_quantize_noise)
         }
     for (int p = 0; p < 2; p++) {
         run_quant(p, rows, L, Y, ids, step, 1, T[p]);
-        assert_exact(T[p], want, n, "T = Y + (u - 1/2) vs the contract's counter", p);
+        assert_bits(T[p], want, n, "T = Y + (u - 1/2) vs the contract's counter", p);
         run_quant(p, rows, L, zero, ids, step, 1, U);
-        assert_exact(U, u_want, n, "the noise from Y = 0", p);
+        assert_bits(U, u_want, n, "the noise from Y = 0", p);
         float lo = 1, hi = -1;
         for (size_t i = 0; i < n; i++) {
             ck_assert_msg(U[i] > -0.5f && U[i] < 0.5f, "%s: noise[%zu] = %.9g outside (-1/2, 1/2)", path_name(p), i,
@@ -89,7 +70,7 @@ START_TEST(test_mdl_quantize_noise)
         for (size_t i = 0; i < n; i++) same += U[i] == u_want[i];
         ck_assert_msg(same == 0, "%s: step + 1 repeats %zu of %zu noise values", path_name(p), same, n);
     }
-    assert_exact(T[1], T[0], n, "T vs ref", 1);
+    assert_bits(T[1], T[0], n, "T vs ref", 1);
     free(Y);
     free(zero);
     free(want);
@@ -111,8 +92,8 @@ START_TEST(test_mdl_quantize_round)
     for (size_t i = 0; i < n; i++) want[i] = roundf(Y[i]);
     for (int p = 0; p < 2; p++) {
         run_quant(p, rows, L, Y, NULL, 3, 0, T);
-        assert_exact(T, want, n, "T = roundf(Y)", p);
-        assert_exact(T, rounded, 8, "halves away from zero", p);
+        assert_bits(T, want, n, "T = roundf(Y)", p);
+        assert_bits(T, rounded, 8, "halves away from zero", p);
     }
     free(Y);
     free(want);

@@ -50,3 +50,21 @@ void tb_get(const tbuf *t, float *out)
 }
 
 void tb_free(tbuf *t) { clae_buf_free(&t->whole); }
+
+const char *path_name(int p) { return p ? "opencl" : "ref"; }
+
+tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
+{
+    float *f = fmalloc(n);
+    memcpy(f, ids, n * sizeof *f);
+    tbuf t = tb_new(rt, f, n);
+    free(f);
+    return t;
+}
+
+void assert_bits(const float *a, const float *want, size_t n, const char *what, int p)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(&a[i], &want[i], sizeof *a) == 0, "%s (%s)[%zu] = %.9g, want %.9g", what, path_name(p), i,
+                      (double)a[i], (double)want[i]);
+}

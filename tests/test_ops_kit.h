@@ -40,4 +40,11 @@ tbuf tb_new(clae_runtime *rt, const float *data, size_t n);
 void tb_get(const tbuf *t, float *out);
 void tb_free(tbuf *t);
 
+/* "ref" (path 0) or "opencl" (path 1), for messages. */
+const char *path_name(int p);
+/* Row ids are uint32 bit patterns in float slots: uploaded bit for bit, never converted. */
+tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n);
+/* a equals want bit for bit (memcmp per element), what and path p named on failure. */
+void assert_bits(const float *a, const float *want, size_t n, const char *what, int p);
+
 #endif

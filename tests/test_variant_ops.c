@@ -33,16 +33,6 @@ static float *distinct(size_t n, uint32_t seed)
     return x;
 }
 
-/* Row ids are uint32 bit patterns in float slots: copied bit for bit, never converted. */
-static tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
-{
-    float *f = fmalloc(n);
-    memcpy(f, ids, n * sizeof *f);
-    tbuf t = tb_new(rt, f, n);
-    free(f);
-    return t;
-}
-
 
 /* A host-memory clae_buf over x, for calling the reference ops directly. */
 static clae_buf hb(float *x, size_t n) { return (clae_buf){x, NULL, 0, n, 0}; }

@@ -268,6 +268,8 @@ int cli_set_input_width(const char *cmd, clae_model_config *cfg, size_t cols);
  * a temporary file, as the atomic write will need). Prints "clae CMD: FLAG
  * PATH: why" and returns -1 when not; 0 when it can. */
 int cli_check_output(const char *cmd, const char *flag, const char *path);
+/* 1 if s ends with suffix, case aside (the extension that picks a file's format). */
+int cli_ends_with(const char *s, const char *suffix);
 
 /* JSON shared by every --json: "layers" is always this array of the widths,
  * input first (e.g. [784,256,64,256,784]). Adds it to obj; 0 when out of memory. */

@@ -189,46 +189,52 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     return 1;
 }
 
-/* --model vae: the expanded spec's code layer "dense:H:ACT@code" becomes "gauss:H[:beta=B]@code". */
+/* --model vae and --model mdl: the expanded spec's code layer "dense:H:ACT@code" (H its width) becomes
+ * `with` ("%d" stands for H); from here on the net is that spec. */
+static int rewrite_code_layer(const char *cmd, cli_model_opts *o, const char *model, const char *with)
+{
+    if (o->auto_input) {
+        fprintf(stderr, "clae %s: --model %s needs the input width in --layers (not auto)\n", cmd, model);
+        return CLI_EXIT_USAGE;
+    }
+    char *at = strstr(o->spec, "@code"), *start = at;
+    while (start && start > o->spec && start[-1] != ',') start--;
+    if (!at || strncmp(start, "dense:", 6)) {
+        fprintf(stderr, "clae %s: --model %s: no dense code layer in %s\n", cmd, model, o->spec);
+        return CLI_EXIT_USAGE;
+    }
+    char layer[128], spec[sizeof o->spec];
+    snprintf(layer, sizeof layer, with, o->cfg.sizes[o->cfg.code_layer]);
+    snprintf(spec, sizeof spec, "%.*s%s%s", (int)(start - o->spec), o->spec, layer, at);
+    if (clae_model_config_set_arch(&o->cfg, spec, o->spec, sizeof o->spec) != CLAE_OK) {
+        fprintf(stderr, "clae %s: --model %s: %s\n", cmd, model, clae_last_error());
+        return CLI_EXIT_USAGE;
+    }
+    o->arch = o->spec;
+    return -1;
+}
+
+/* --model vae: the code layer becomes "gauss:H[:beta=B]". */
 static int make_vae(const char *cmd, cli_model_opts *o)
 {
     const clae_model_config *c = &o->cfg;
-    if (o->auto_input) {
-        fprintf(stderr, "clae %s: --model vae needs the input width in --layers (not auto)\n", cmd);
-        return CLI_EXIT_USAGE;
-    }
     if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f || c->contractive > 0.0f) {
         fprintf(stderr, "clae %s: --model vae: the Gaussian layer makes the code; drop --sparsity, --ksparse, "
                         "--wta-rate and --contractive (or spell the net with --arch)\n", cmd);
         return CLI_EXIT_USAGE;
     }
-    char *at = strstr(o->spec, "@code");
-    char *start = at;
-    while (start > o->spec && start[-1] != ',') start--;
-    if (!at || strncmp(start, "dense:", 6)) {
-        fprintf(stderr, "clae %s: --model vae: no dense code layer in %s\n", cmd, o->spec);
-        return CLI_EXIT_USAGE;
-    }
-    char beta[48] = "";
-    if (o->vae_beta != 1.0f) snprintf(beta, sizeof beta, ":beta=%.9g", (double)o->vae_beta);
-    char spec[sizeof o->spec];
-    snprintf(spec, sizeof spec, "%.*sgauss:%d%s%s", (int)(start - o->spec), o->spec, c->sizes[c->code_layer], beta, at);
-    if (clae_model_config_set_arch(&o->cfg, spec, o->spec, sizeof o->spec) != CLAE_OK) {
-        fprintf(stderr, "clae %s: --model vae: %s\n", cmd, clae_last_error());
-        return CLI_EXIT_USAGE;
-    }
-    o->arch = o->spec; /* from here on the net is this spec */
-    return -1;
+    char with[64] = "gauss:%d";
+    if (o->vae_beta != 1.0f) snprintf(with, sizeof with, "gauss:%%d:beta=%.9g", (double)o->vae_beta);
+    return rewrite_code_layer(cmd, o, "vae", with);
 }
 
-/* --model mdl: the expanded spec's code layer "dense:H:ACT@code" becomes "dense:H:linear,mdl@code", trained
- * with sse (the residual's code is Gaussian). */
+/* --model mdl: the code layer becomes "dense:H:linear,mdl", trained with sse (the residual's code is Gaussian). */
 static int make_mdl(const char *cmd, cli_model_opts *o)
 {
     clae_model_config *c = &o->cfg;
-    if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f || o->vae) {
-        fprintf(stderr, "clae %s: --model mdl: its rate is the code's penalty; drop --sparsity, --ksparse, --wta-rate "
-                        "and --model vae (or spell the net with --arch)\n", cmd);
+    if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f) {
+        fprintf(stderr, "clae %s: --model mdl: its rate is the code's penalty; drop --sparsity, --ksparse and "
+                        "--wta-rate (or spell the net with --arch)\n", cmd);
         return CLI_EXIT_USAGE;
     }
     if (o->loss_given && c->loss != CLAE_LOSS_SSE) {
@@ -236,20 +242,7 @@ static int make_mdl(const char *cmd, cli_model_opts *o)
         return CLI_EXIT_USAGE;
     }
     c->loss = CLAE_LOSS_SSE;
-    char *at = strstr(o->spec, "@code"), *start = at;
-    while (start && start > o->spec && start[-1] != ',') start--;
-    if (!at || strncmp(start, "dense:", 6)) {
-        fprintf(stderr, "clae %s: --model mdl: no dense code layer in %s\n", cmd, o->spec);
-        return CLI_EXIT_USAGE;
-    }
-    char spec[sizeof o->spec];
-    snprintf(spec, sizeof spec, "%.*sdense:%d:linear,mdl%s", (int)(start - o->spec), o->spec, c->sizes[c->code_layer], at);
-    if (clae_model_config_set_arch(c, spec, o->spec, sizeof o->spec) != CLAE_OK) {
-        fprintf(stderr, "clae %s: --model mdl: %s\n", cmd, clae_last_error());
-        return CLI_EXIT_USAGE;
-    }
-    o->arch = o->spec;
-    return -1;
+    return rewrite_code_layer(cmd, o, "mdl", "dense:%d:linear,mdl");
 }
 
 /* --model concrete: D,concrete:K@code,dense:H1,...,dense:D from --layers D,H1,... (a last width equal to D is

@@ -41,12 +41,6 @@ const char cli_sample_help[] =
     "  --quiet, -q             nothing on stderr but errors\n"
     "  --help                  show this help\n";
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 /* The rows under a header x0,x1,…, as reconstruct writes data without a header of its own. */
 static clae_status save_csv(const char *path, const float *x, size_t rows, size_t D)
 {
@@ -147,8 +141,8 @@ int cli_sample(int argc, char **argv)
         fprintf(stderr, "clae sample: --model M and --out FILE are required (see 'clae sample --help')\n");
         return CLI_EXIT_USAGE;
     }
-    const int png = ends_with(out, ".png"), npy = ends_with(out, ".npy");
-    if (!png && !npy && !ends_with(out, ".csv")) {
+    const int png = cli_ends_with(out, ".png"), npy = cli_ends_with(out, ".npy");
+    if (!png && !npy && !cli_ends_with(out, ".csv")) {
         fprintf(stderr, "clae sample: --out %s: the name must end in .png (a picture), .csv or .npy (the rows)\n", out);
         return CLI_EXIT_USAGE;
     }

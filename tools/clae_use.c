@@ -188,12 +188,6 @@ static int use_scale(use_ctx *c)
     return -1;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* encode                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -221,8 +215,8 @@ int cli_encode(int argc, char **argv)
     if (a.failed) return CLI_EXIT_USAGE;
     int rc = use_require("encode", &o, 1);
     if (rc >= 0) return rc;
-    const int npy = ends_with(o.out, ".npy");
-    if (!npy && !ends_with(o.out, ".csv")) {
+    const int npy = cli_ends_with(o.out, ".npy");
+    if (!npy && !cli_ends_with(o.out, ".csv")) {
         fprintf(stderr, "clae encode: --out %s: the name must end in .csv or .npy (it picks the format)\n", o.out);
         return CLI_EXIT_USAGE;
     }
@@ -602,7 +596,7 @@ int cli_reconstruct(int argc, char **argv)
     if (a.failed) return CLI_EXIT_USAGE;
     int rc = use_require("reconstruct", &o, 1);
     if (rc >= 0) return rc;
-    const int png = ends_with(o.out, ".png"), npy = ends_with(o.out, ".npy"), csv = ends_with(o.out, ".csv");
+    const int png = cli_ends_with(o.out, ".png"), npy = cli_ends_with(o.out, ".npy"), csv = cli_ends_with(o.out, ".csv");
     if (!png && !npy && !csv) {
         fprintf(stderr, "clae reconstruct: --out %s: the name must end in .png (a picture), .csv or .npy (the "
                         "reconstructed values); it picks the format\n", o.out);
