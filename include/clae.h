@@ -643,14 +643,46 @@ clae_status clae_model_log_likelihood(clae_model *m, const float *x, size_t rows
  * An & Cho (2015), low for anomalies. */
 clae_status clae_model_recon_prob(clae_model *m, const float *x, size_t rows, unsigned samples, float *out);
 
+/* The phases of a training step. Every model has the reconstruction phase (forward, loss, backward, update);
+ * an adversarial autoencoder (an adv layer after its code, Makhzani et al. 2015) adds two more, in this order
+ * after it: the discriminator learns to tell prior draws from codes, then the encoder learns to fool it. */
+typedef enum clae_phase {
+    CLAE_PHASE_RECONSTRUCTION = 0, /* L_R, the reconstruction loss (clae_model_loss): encoder and decoder */
+    CLAE_PHASE_DISCRIMINATOR,      /* L_D = (1/B)·Σ [softplus(−D(z_prior)) + softplus(D(q(x)))]: the discriminator */
+    CLAE_PHASE_GENERATOR,          /* L_G = (1/B)·Σ softplus(−D(q(x))): the encoder */
+    CLAE_PHASE_COUNT
+} clae_phase;
+
+/* The adversary's figures of the last training step (or clae_model_phase_gradient call): its phases' losses
+ * in nats per row, the share of the 2B inputs (B prior draws, B codes) the discriminator classified right
+ * before its update (a logit > 0 says "prior draw"), and the share of codes it then took for prior draws
+ * in the generator phase. */
+typedef struct clae_adversary_stats {
+    float disc_loss, disc_accuracy;
+    float gen_loss, fooled;
+} clae_adversary_stats;
+
+/* For an adversarial autoencoder: the figures above into *out. CLAE_ERR_ARG when the model has no adversary
+ * or was created for inference only. */
+clae_status clae_model_adversary_stats(clae_model *m, clae_adversary_stats *out);
+
+/* A training step on rows of x with nothing updated (a gradient check's view of one phase, the other nets
+ * held): the phase's loss into *loss (if non-NULL) and the gradient of that loss with respect to the parameter
+ * `name` into out (count floats, the tensor's size): "layers.<i>.*" for the reconstruction and generator
+ * phases, "aae.disc.<j>.weight"/".bias" for the discriminator's. The phases see the same prior draws and noise
+ * as the next training step would. A name the phase does not train gives zeros. CLAE_ERR_ARG for a phase the
+ * model lacks, a name that is not a parameter or a wrong count. */
+clae_status clae_model_phase_gradient(clae_model *m, const float *x, size_t rows, clae_phase phase, const char *name,
+                                      float *loss, float *out, size_t count);
+
 /* Decodes rows codes (rows × the code's width, as clae_model_encode gives them) into out (rows × the
  * input width), the inference pass from the code on. CLAE_ERR_ARG when the decoder has an unpool (it needs
  * its encoder's switches). */
 clae_status clae_model_decode(clae_model *m, const float *codes, size_t rows, float *out);
 
-/* Draws count codes z ~ N(0, I) (Philox stream 4, element i·L + l, key seed: the same numbers on every
- * device) and decodes them into out (count × the input width). The model's code must be a gauss layer
- * (a variational autoencoder). */
+/* Draws count codes from the model's prior and decodes them into out (count × the input width): N(0, I) for
+ * a variational autoencoder (its code a gauss layer), the adversary's prior (N(0, I) or its mixture) for an
+ * adversarial one. Philox stream 4, element i·L + l, step 0, key seed: the same numbers on every device. */
 clae_status clae_model_sample(clae_model *m, size_t count, uint64_t seed, float *out);
 
 /* Writes the reconstruction x̂ of x into out (rows × n_0). */
@@ -856,6 +888,9 @@ typedef struct clae_train_report {
     int last;                 /* on_epoch_end: training ends after this epoch and the end files are written */
     int stopped;              /* a callback asked to stop */
     int diverged;             /* the run ended on a non-finite or diverging loss (CLAE_ERR_NUMERIC) */
+    /* An adversarial autoencoder's figures (clae_adversary_stats), each the mean over the epoch's steps so far
+     * weighted by their rows; NAN for other models. */
+    double epoch_disc_loss, epoch_disc_accuracy, epoch_gen_loss, epoch_fooled;
 } clae_train_report;
 
 /* A callback returns 0 to go on; anything else stops training cleanly, as

@@ -143,12 +143,21 @@ void cli_bad_value(cli_args *a, const char *msg);
     "  --noise KIND:V          denoising: gaussian:SIGMA, mask:P (to the feature's\n"            \
     "                          training mean) or saltpepper:P (its training min/max)\n"          \
     "  --contractive L         contractive penalty L*||J||^2 on every encoder layer\n"             \
-    "  --model ae|vae|concrete|mdl\n"                                                          \
+    "  --model ae|vae|aae|concrete|mdl\n"                                                      \
     "                          vae: a variational autoencoder, the code layer a Gaussian\n"     \
     "                          layer (mu and log-variance heads, z = mu + sigma*eps in\n"     \
     "                          training, mu at inference, loss + beta*KL; README, The\n"     \
     "                          spec string: gauss)\n"                                          \
     "  --vae-beta B            the KL weight beta of --model vae (default 1)\n"             \
+    "                          aae: an adversarial autoencoder, the code layer linear\n"  \
+    "                          and matched against a prior by a discriminator that\n"     \
+    "                          learns to tell prior draws from codes while the encoder\n" \
+    "                          learns to fool it (README, Adversarial autoencoders)\n"    \
+    "  --prior gauss|mix:K     the prior of --model aae: N(0, I) (default) or a mixture\n" \
+    "                          of K Gaussians around a circle in each pair of code units\n" \
+    "  --disc W1,W2,...        the discriminator's relu widths (default 1000,1000)\n"     \
+    "  --lr-disc R --lr-gen R  the rates of its discriminator and generator phases\n"    \
+    "                          (default --lr)\n"                                          \
     "                          concrete: a concrete autoencoder, --select K input\n"      \
     "                          features picked by a Gumbel-softmax whose temperature\n"   \
     "                          falls from 10 to 0.01 over the run, then a decoder of\n"   \
@@ -199,6 +208,10 @@ typedef struct cli_model_opts {
     int loss_given;    /* --loss seen */
     long select_k;     /* --select K */
     float vae_beta;    /* --vae-beta B (1) */
+    int aae;           /* --model aae: an adv layer matches the (linear) code against a prior */
+    const char *disc;  /* --disc W1,W2,...: the adversary's widths (NULL: its default) */
+    long prior_modes;  /* --prior mix:K (0: gauss) */
+    float lr_disc, lr_gen; /* --lr-disc, --lr-gen (0: --lr) */
     int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */
     char spec[2048];   /* after finish: the net's canonical spec string (from --arch or the shorthand) */
 } cli_model_opts;

@@ -97,6 +97,22 @@ static void parse_schedule(cli_args *a, cli_model_opts *o)
 
 static int match_model_opt(cli_args *a, cli_model_opts *o);
 
+/* --prior gauss | mix:K (K components, 1..65536). */
+static void parse_prior(cli_args *a, cli_model_opts *o)
+{
+    char *end = NULL;
+    if (!strcmp(a->value, "gauss")) {
+        o->prior_modes = 0;
+        return;
+    }
+    long k = strncmp(a->value, "mix:", 4) ? 0 : strtol(a->value + 4, &end, 10);
+    if (k < 1 || k > 65536 || !end || *end) {
+        cli_bad_value(a, "expected gauss or mix:K with K components in 1..65536 (e.g. mix:10)");
+        return;
+    }
+    o->prior_modes = k;
+}
+
 int cli_model_opt(cli_args *a, cli_model_opts *o)
 {
     const int first = a->i;
@@ -104,7 +120,8 @@ int cli_model_opt(cli_args *a, cli_model_opts *o)
     /* Every flag that describes the net rather than how it trains. */
     static const char *const net[] = {"--layers", "--activation", "--output-activation", "--sparsity", "--rho",
                                       "--beta", "--lambda", "--ksparse", "--ksparse-alpha", "--ksparse-schedule",
-                                      "--wta-rate", "--noise", "--contractive", "--tied", "--model", "--vae-beta", "--select"};
+                                      "--wta-rate", "--noise", "--contractive", "--tied", "--model", "--vae-beta", "--select",
+                                      "--prior", "--disc", "--lr-disc", "--lr-gen"};
     for (size_t k = 0; k < sizeof net / sizeof net[0]; k++)
         if (!strncmp(a->argv[first], net[k], strlen(net[k])) &&
             (a->argv[first][strlen(net[k])] == '\0' || a->argv[first][strlen(net[k])] == '='))
@@ -122,16 +139,29 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
     } else if (cli_flag(a, "--tied")) {
         o->tied = 1;
     } else if (cli_opt(a, "--model")) {
-        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae") && strcmp(a->value, "concrete") &&
-            strcmp(a->value, "mdl"))
-            cli_bad_value(a, "expected ae, vae, concrete or mdl (a model file goes to encode, score, reconstruct or sample)");
+        if (a->value && strcmp(a->value, "ae") && strcmp(a->value, "vae") && strcmp(a->value, "aae") &&
+            strcmp(a->value, "concrete") && strcmp(a->value, "mdl"))
+            cli_bad_value(a, "expected ae, vae, aae, concrete or mdl (a model file goes to encode, score, reconstruct or "
+                             "sample)");
         o->mdl = a->value && !strcmp(a->value, "mdl");
+        o->aae = a->value && !strcmp(a->value, "aae");
         o->vae = a->value && !strcmp(a->value, "vae");
         o->concrete = a->value && !strcmp(a->value, "concrete");
     } else if (cli_opt(a, "--select")) {
         if (a->value) cli_long(a, 1, 1L << 20, &o->select_k);
     } else if (cli_opt(a, "--vae-beta")) {
         if (a->value) parse_float(a, 0.0, 1e6, &o->vae_beta);
+    } else if (cli_opt(a, "--prior")) {
+        if (a->value) parse_prior(a, o);
+    } else if (cli_opt(a, "--disc")) {
+        if (a->value && (!*a->value || strspn(a->value, "0123456789,") != strlen(a->value) || a->value[0] == ',' ||
+                         strstr(a->value, ",,") || a->value[strlen(a->value) - 1] == ','))
+            cli_bad_value(a, "expected the discriminator's hidden widths, e.g. 1000,1000");
+        o->disc = a->value;
+    } else if (cli_opt(a, "--lr-disc")) {
+        if (a->value) parse_float(a, 1e-30, 1e6, &o->lr_disc);
+    } else if (cli_opt(a, "--lr-gen")) {
+        if (a->value) parse_float(a, 1e-30, 1e6, &o->lr_gen);
     } else if (cli_opt(a, "--activation")) {
         if (a->value && clae_activation_parse(a->value, &o->hidden) != CLAE_OK) cli_bad_value(a, clae_last_error());
         o->activations_given = 1;
@@ -203,7 +233,7 @@ static int rewrite_code_layer(const char *cmd, cli_model_opts *o, const char *mo
         fprintf(stderr, "clae %s: --model %s: no dense code layer in %s\n", cmd, model, o->spec);
         return CLI_EXIT_USAGE;
     }
-    char layer[128], spec[sizeof o->spec];
+    char layer[256], spec[sizeof o->spec];
     snprintf(layer, sizeof layer, with, o->cfg.sizes[o->cfg.code_layer]);
     snprintf(spec, sizeof spec, "%.*s%s%s", (int)(start - o->spec), o->spec, layer, at);
     if (clae_model_config_set_arch(&o->cfg, spec, o->spec, sizeof o->spec) != CLAE_OK) {
@@ -226,6 +256,30 @@ static int make_vae(const char *cmd, cli_model_opts *o)
     char with[64] = "gauss:%d";
     if (o->vae_beta != 1.0f) snprintf(with, sizeof with, "gauss:%%d:beta=%.9g", (double)o->vae_beta);
     return rewrite_code_layer(cmd, o, "vae", with);
+}
+
+/* --model aae: the code layer becomes "dense:H:linear,adv[:W1xW2...][:mix=K][:lr_disc=R][:lr_gen=R]": a linear
+ * code, which a prior over all of R^H can be matched by. */
+static int make_aae(const char *cmd, cli_model_opts *o)
+{
+    const clae_model_config *c = &o->cfg;
+    if (c->sparsity != CLAE_SPARSITY_NONE || c->ksparse_k || c->wta_rate > 0.0f || c->contractive > 0.0f) {
+        fprintf(stderr, "clae %s: --model aae: the adversary shapes the code; drop --sparsity, --ksparse, --wta-rate "
+                        "and --contractive (or spell the net with --arch)\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    char with[256] = "dense:%d:linear,adv";
+    size_t len = strlen(with);
+    if (o->disc) {
+        len += (size_t)snprintf(with + len, sizeof with - len, ":");
+        for (const char *p = o->disc; *p && len < sizeof with - 1; p++) with[len++] = *p == ',' ? 'x' : *p;
+        with[len] = '\0';
+    }
+    if (o->prior_modes) len += (size_t)snprintf(with + len, sizeof with - len, ":mix=%ld", o->prior_modes);
+    if (o->lr_disc > 0.0f) len += (size_t)snprintf(with + len, sizeof with - len, ":lr_disc=%.9g", (double)o->lr_disc);
+    if (o->lr_gen > 0.0f && len < sizeof with)
+        snprintf(with + len, sizeof with - len, ":lr_gen=%.9g", (double)o->lr_gen);
+    return rewrite_code_layer(cmd, o, "aae", with);
 }
 
 /* --model mdl: the code layer becomes "dense:H:linear,mdl", trained with sse (the residual's code is Gaussian). */
@@ -336,6 +390,11 @@ int cli_model_opts_finish(const char *cmd, cli_model_opts *o)
         fprintf(stderr, "clae %s: %s\n", cmd, clae_last_error());
         return CLI_EXIT_USAGE;
     }
+    if ((o->disc || o->prior_modes || o->lr_disc > 0.0f || o->lr_gen > 0.0f) && !o->aae) {
+        fprintf(stderr, "clae %s: --prior, --disc, --lr-disc and --lr-gen belong to --model aae (in a spec: adv)\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->aae && !o->arch) return make_aae(cmd, o);
     if (o->mdl && !o->arch) return make_mdl(cmd, o);
     return o->vae && !o->arch ? make_vae(cmd, o) : -1;
 }

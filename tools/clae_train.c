@@ -351,6 +351,8 @@ static int on_epoch_end(const clae_train_report *ev, void *user)
     r->train_seconds += ev->epoch_seconds;
     r->samples += ev->epoch_rows;
     r->train_loss = ev->epoch_rows ? ev->epoch_loss : NAN;
+    r->disc_loss = ev->epoch_disc_loss, r->disc_accuracy = ev->epoch_disc_accuracy;
+    r->gen_loss = ev->epoch_gen_loss, r->fooled = ev->epoch_fooled;
     cli_progress_clear(&c->prog);
     if (ev->last && interrupted) {
         r->interrupted = 1;
@@ -366,9 +368,13 @@ static int on_epoch_end(const clae_train_report *ev, void *user)
     cli_progress_clear(&c->prog);
     if (tf != 0) return callback_failed(c, tf);
     c->measured = 1;
+    char adv[96] = "";
+    if (!isnan(r->disc_accuracy))
+        snprintf(adv, sizeof adv, "  disc_loss %.4g  disc_acc %.3f  gen_loss %.4g", r->disc_loss, r->disc_accuracy,
+                 r->gen_loss);
     if (!o->quiet)
-        fprintf(stderr, "epoch %llu/%ld  train_loss %.6g  test_mse %.6g  (%.1f s)\n", (unsigned long long)ev->epoch + 1,
-                o->epochs, r->train_loss, r->test_mse, cli_now() - c->te);
+        fprintf(stderr, "epoch %llu/%ld  train_loss %.6g  test_mse %.6g%s  (%.1f s)\n", (unsigned long long)ev->epoch + 1,
+                o->epochs, r->train_loss, r->test_mse, adv, cli_now() - c->te);
     return interrupted;
 }
 
@@ -602,6 +608,7 @@ int cli_train(int argc, char **argv)
     train_result r;
     memset(&r, 0, sizeof r);
     r.code_mean = NAN;
+    r.disc_loss = r.disc_accuracy = r.gen_loss = r.fooled = NAN;
     struct sigaction sa, old_sa;
     int handler = 0;
 

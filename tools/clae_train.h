@@ -49,6 +49,9 @@ typedef struct train_result {
     char variant[256];         /* clae_model_describe() */
     double penalty;            /* the regularizers' share of the last step's loss */
     double code_mean;          /* mean code activation over the test set (sparse variants), else NAN */
+    /* An adversarial autoencoder's last epoch: its phases' mean losses, the discriminator's accuracy and the share
+     * of codes that fooled it (clae_train_report's epoch_*); NAN for other models. */
+    double disc_loss, disc_accuracy, gen_loss, fooled;
     cli_curve test_curve, train_curve, step_curve; /* --plot */
 } train_result;
 

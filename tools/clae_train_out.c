@@ -114,6 +114,11 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
          cJSON_AddBoolToObject(j, "resumed", r->resumed) &&
          cJSON_AddBoolToObject(j, "interrupted", r->interrupted) &&
          (isnan(r->code_mean) || cJSON_AddNumberToObject(j, "code_mean_activation", r->code_mean)) &&
+         /* An adversarial autoencoder: its last epoch's phases. */
+         (isnan(r->disc_accuracy) || (cJSON_AddNumberToObject(j, "disc_loss", r->disc_loss) &&
+                                      cJSON_AddNumberToObject(j, "disc_accuracy", r->disc_accuracy) &&
+                                      cJSON_AddNumberToObject(j, "gen_loss", r->gen_loss) &&
+                                      cJSON_AddNumberToObject(j, "fooled", r->fooled))) &&
          (!o->out || cJSON_AddStringToObject(j, "model", o->out)) &&
          (!o->checkpoint || cJSON_AddStringToObject(j, "checkpoint", o->checkpoint)) &&
          (!o->plot || cJSON_AddStringToObject(j, "plot", o->plot));
@@ -160,6 +165,9 @@ void cli_train_print_summary(const train_opts *o, const clae_device_info *dev, c
     if (o->scale != CLAE_SCALE_NONE) printf("scale       %s\n", clae_scale_kind_name(o->scale));
     if (r->penalty != 0.0) printf("penalty     %.6g\n", r->penalty);
     if (!isnan(r->code_mean)) printf("code mean   %.6g\n", r->code_mean);
+    if (!isnan(r->disc_accuracy))
+        printf("adversary   disc_loss %.6g, disc_accuracy %.4f, gen_loss %.6g, fooled %.4f\n", r->disc_loss,
+               r->disc_accuracy, r->gen_loss, r->fooled);
     printf("train_loss  %.6g\n", r->train_loss);
     printf("test_mse    %.6g\n", r->test_mse);
     printf("samples/s   %.0f\n", r->train_seconds > 0 ? (double)r->samples / r->train_seconds : 0.0);

@@ -11,7 +11,7 @@
 static const clae_layer_kind *const layer_kinds[] = {
     &clae_layer_dense,   &clae_layer_conv,     &clae_layer_convT,   &clae_layer_maxpool, &clae_layer_unpool,
     &clae_layer_upsample, &clae_layer_flatten, &clae_layer_reshape, &clae_layer_noise,   &clae_layer_topk,
-    &clae_layer_wta,     &clae_layer_gauss,   &clae_layer_concrete, &clae_layer_mdl};
+    &clae_layer_wta,     &clae_layer_gauss,   &clae_layer_concrete, &clae_layer_mdl,     &clae_layer_adv};
 static const clae_reg_kind *const reg_kinds[] = {&clae_reg_kl, &clae_reg_l1, &clae_reg_l2, &clae_reg_h2o,
                                                  &clae_reg_contractive};
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -313,6 +313,33 @@ static clae_status check_claims(const clae_arch *a)
     return CLAE_OK;
 }
 
+/* An adversary of the code (adv) matches the code against a prior: one, in the code's group, right after the
+ * weight layer that makes the code. Its phases run the encoder again and back-propagate the generator loss
+ * through it, so an encoder layer with a loss term or a regularizer of its own would count it twice. */
+static clae_status check_adversary(const clae_arch *a)
+{
+    int seen = -1;
+    for (int k = 0; k < a->n; k++) {
+        const clae_layer *L = &a->layer[k];
+        if (!L->kind->discriminate) continue;
+        if (seen >= 0) return clae_fail(CLAE_ERR_ARG, "%s: a net has one adversary, and %s is another", L->label,
+                                        a->layer[seen].label);
+        seen = k;
+        const clae_layer *C = k ? &a->layer[k - 1] : NULL;
+        if (k != a->code || !C || !C->kind->weights || C->kind->penalty)
+            return clae_fail(CLAE_ERR_ARG, "%s: the adversary matches the code against a prior: put it right after the "
+                                           "dense or conv layer that makes the code (that layer @code)", L->label);
+        for (int j = 0; j < k; j++) {
+            const clae_layer *E = &a->layer[j];
+            if (E->kind->penalty || E->n_reg)
+                return clae_fail(CLAE_ERR_ARG, "%s cannot be combined with %s: the adversarial phases run the encoder "
+                                               "again, and its %s would count twice", E->n_reg ? E->reg[0].label : E->label,
+                                 L->label, E->n_reg ? "penalty" : "loss term");
+        }
+    }
+    return CLAE_OK;
+}
+
 /* The max-pool an unpool mirrors: pools and unpools pair like brackets, the innermost first. */
 static clae_status pair_unpool(clae_arch *a, int k, int *stack, int *depth)
 {
@@ -398,6 +425,7 @@ clae_status clae_arch_check(clae_arch *a)
     int before = 0;
     for (int k = 0; k <= a->code; k++) before += a->layer[k].kind->weights || a->layer[k].kind->learns;
     if (!before) return clae_fail(CLAE_ERR_ARG, "arch: '@code' marks a layer before the first weight layer");
+    TRY(check_adversary(a));
     return check_claims(a);
 }
 

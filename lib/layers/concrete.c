@@ -104,7 +104,7 @@ static clae_status concrete_backward(clae_net *net, clae_layer *L, size_t rows)
     TRY(clae_op_gemm(rt, 1, 0, K, D, rows, 1.0f, G, K, X, D, 0.0f, L->t[1], D));
     TRY(clae_op_concrete_backward(rt, K, D, temperature(net, L), L->t[0], L->t[1], L->W->grad));
     if (L->needs_dx) TRY(clae_op_gemm(rt, 0, 0, rows, D, K, 1.0f, G, K, L->t[0], D, 0.0f, p->grad[k], D));
-    if (net->probe_dW && L->W == net->probe_W) TRY(clae_buf_read(rt, L->W->grad, 0, net->probe_dW, L->W->grad.n));
+    TRY(clae_param_probe(net, L->W));
     if (!net->update) return CLAE_OK;
     return clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n);
 }

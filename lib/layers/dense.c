@@ -77,14 +77,19 @@ static clae_status dense_declare(clae_net *net, clae_layer *L)
 }
 
 /* Uniform limit a, W ~ U(−a, a): Glorot a = sqrt(6/(in+out)) (Glorot & Bengio 2010, eq. 16), He
- * a = sqrt(6/in), i.e. Var W = 2/in (He et al. 2015, eq. 10); auto takes He before relu units. The
- * Philox stream is the layer's ordinal, so every device draws the same weights. */
-clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, double fan_out)
+ * a = sqrt(6/in), i.e. Var W = 2/in (He et al. 2015, eq. 10); auto takes He before relu units. */
+float clae_init_limit(const clae_net *net, clae_activation act, double fan_in, double fan_out)
 {
     clae_init init = net->init;
-    if (init == CLAE_INIT_AUTO) init = L->act == CLAE_ACT_RELU ? CLAE_INIT_HE : CLAE_INIT_XAVIER;
-    float a = init == CLAE_INIT_HE ? (float)sqrt(6.0 / fan_in) : (float)sqrt(6.0 / (fan_in + fan_out));
-    return clae_op_init_uniform(net->rt, L->W->value, L->W->value.n, net->seed, (uint32_t)L->ordinal, a);
+    if (init == CLAE_INIT_AUTO) init = act == CLAE_ACT_RELU ? CLAE_INIT_HE : CLAE_INIT_XAVIER;
+    return init == CLAE_INIT_HE ? (float)sqrt(6.0 / fan_in) : (float)sqrt(6.0 / (fan_in + fan_out));
+}
+
+/* The Philox stream is the layer's ordinal, so every device draws the same weights. */
+clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, double fan_out)
+{
+    return clae_op_init_uniform(net->rt, L->W->value, L->W->value.n, net->seed, (uint32_t)L->ordinal,
+                                clae_init_limit(net, L->act, fan_in, fan_out));
 }
 
 static clae_status dense_init(clae_net *net, clae_layer *L)
@@ -111,11 +116,12 @@ static clae_status dense_forward(clae_net *net, clae_layer *L, clae_net_pass *p,
     return CLAE_OK;
 }
 
-/* Copies P's gradient to dst when P is the probed parameter (clae_model_gradients). */
-static clae_status probe(clae_net *net, const clae_param *P, const clae_param *want, float *dst)
+clae_status clae_param_probe(clae_net *net, const clae_param *P)
 {
-    if (!dst || P != want) return CLAE_OK;
-    return clae_buf_read(net->rt, P->grad, 0, dst, P->grad.n);
+    if (!P || net->phase != net->probe_phase) return CLAE_OK;
+    if (net->probe_dW && P == net->probe_W) TRY(clae_buf_read(net->rt, P->grad, 0, net->probe_dW, P->grad.n));
+    if (net->probe_db && P == net->probe_b) TRY(clae_buf_read(net->rt, P->grad, 0, net->probe_db, P->grad.n));
+    return CLAE_OK;
 }
 
 clae_status clae_weights_finish(clae_net *net, clae_layer *L)
@@ -123,11 +129,7 @@ clae_status clae_weights_finish(clae_net *net, clae_layer *L)
     clae_runtime *rt = net->rt;
     /* A weight's gradient is complete at its last user. */
     const clae_param *own[4] = {clae_param_updates_here(L->W, L) ? L->W : NULL, L->b, L->W2, L->b2};
-    for (int i = 0; i < 4; i++) {
-        if (!own[i]) continue;
-        TRY(probe(net, own[i], net->probe_W, net->probe_dW));
-        TRY(probe(net, own[i], net->probe_b, net->probe_db));
-    }
+    for (int i = 0; i < 4; i++) TRY(clae_param_probe(net, own[i]));
     if (!net->update) return CLAE_OK;
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 1));
@@ -161,7 +163,9 @@ static clae_status dense_backward(clae_net *net, clae_layer *L, size_t rows)
     }
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->grad_z) TRY(L->reg[r].kind->grad_z(net, L, &L->reg[r], G, rows));
-    float beta = L->W->first_user == k ? 0.0f : 1.0f; /* a tied weight sums its users' shares */
+    /* A tied weight sums its users' shares, from the first user this pass meets: a pass that starts below the
+     * decoder (the adversarial generator phase) meets the encoder's first. */
+    float beta = L->W->first_user == k || L->W->first_user > net->backward_top ? 0.0f : 1.0f;
     if (L->tie >= 0) TRY(clae_op_gemm(rt, 1, 0, in, out, rows, 1.0f, X, in, G, out, beta, L->W->grad, out));
     else TRY(clae_op_gemm(rt, 1, 0, out, in, rows, 1.0f, G, out, X, in, beta, L->W->grad, in));
     TRY(clae_op_colsum(rt, G, rows, out, L->b->grad));

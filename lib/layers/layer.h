@@ -17,7 +17,7 @@
 
 #define CLAE_MAX_NET (2 * CLAE_MAX_LAYERS + 8) /* layers of one net, dense or not */
 #define CLAE_MAX_REGS 4                        /* regularizers attached to one layer */
-#define CLAE_MAX_PARAMS (2 * CLAE_MAX_LAYERS)
+#define CLAE_MAX_PARAMS (2 * CLAE_MAX_LAYERS + 8) /* the weight layers', and an adversary's net */
 #define CLAE_TENSOR_NAME 48
 #define CLAE_LABEL 64
 
@@ -107,6 +107,14 @@ typedef struct clae_layer_kind {
     void (*describe)(const clae_layer *L, char *buf, size_t cap);
     /* Optional: adds the layer's own loss term of the last training forward (host read) to *penalty. */
     clae_status (*penalty)(clae_net *net, clae_layer *L, double *penalty);
+    /* Optional, an adversary of the code (the adversarial autoencoder's discriminator, lib/layers/adv.c): phases
+     * of a training step that run after the reconstruction phase has updated the layers, on the code in
+     * val[index], which the step first recomputes with the updated encoder. discriminate trains the layer's own
+     * net to tell prior draws from codes (phase 2). generate writes into grad[index] the gradient of the
+     * generator loss with respect to the code, the layer's net held fixed, and sets in *h the optimizer of the
+     * encoder's update (phase 3); the step then back-propagates that gradient through the encoder. */
+    clae_status (*discriminate)(clae_net *net, clae_layer *L, size_t rows);
+    clae_status (*generate)(clae_net *net, clae_layer *L, size_t rows, clae_opt_hyper *h);
 } clae_layer_kind;
 
 struct clae_layer {
@@ -130,6 +138,7 @@ struct clae_layer {
     float farg[4];
     clae_buf t[8];
     int needs_dx;           /* some layer before this one has parameters */
+    int first_param;        /* a kind with a net of its own (adv): the index of its first parameter in net->param */
     clae_reg reg[CLAE_MAX_REGS];
     int n_reg;
 };
@@ -154,6 +163,8 @@ struct clae_net {
     int update;             /* backward applies each parameter's update after its last user */
     const clae_param *probe_W, *probe_b; /* gradients backward copies to the host where complete */
     float *probe_dW, *probe_db;
+    clae_phase phase, probe_phase; /* the phase of the step running, and the one whose gradients are probed */
+    int backward_top;       /* the layer the running backward pass started from (n − 1, or the code's end) */
     int loss_is_bce;        /* the output layer keeps its pre-activation for the fused loss */
     int stochastic;         /* the net has a gauss layer: inference can draw codes too (log-likelihoods) */
     uint32_t draws, draw;   /* inference: draw `draw` of `draws` per row (0 draws: the deterministic code) */
@@ -177,6 +188,11 @@ clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, doubl
 /* The end of a weight layer's backward: the probed gradients to the host, then (in a step) the updates of
  * the parameters whose last user L is, with the regularizers' around_update on either side. */
 clae_status clae_weights_finish(clae_net *net, clae_layer *L);
+/* Copies P's complete gradient to the host when P is a probed parameter (probe_W into probe_dW, probe_b into
+ * probe_db) and the running phase is the probed one (clae_model_gradients, clae_model_phase_gradient). */
+clae_status clae_param_probe(clae_net *net, const clae_param *P);
+/* The limit a of W ~ U(−a, a) for a layer of activation act with these fans, by the net's init rule. */
+float clae_init_limit(const clae_net *net, clae_activation act, double fan_in, double fan_out);
 int clae_param_updates_here(const clae_param *p, const clae_layer *L);
 
 /* Every layer kind and regularizer (lib/layers/arch.c); NULL when unknown. */
@@ -186,7 +202,7 @@ const clae_reg_kind *clae_reg_kind_find(const char *name);
 extern const clae_layer_kind clae_layer_dense, clae_layer_noise, clae_layer_topk, clae_layer_wta;
 extern const clae_layer_kind clae_layer_conv, clae_layer_convT, clae_layer_maxpool, clae_layer_unpool, clae_layer_upsample,
     clae_layer_flatten, clae_layer_reshape, clae_layer_gauss, clae_layer_concrete,
-    clae_layer_mdl;
+    clae_layer_mdl, clae_layer_adv;
 extern const clae_reg_kind clae_reg_kl, clae_reg_l1, clae_reg_l2, clae_reg_h2o, clae_reg_contractive;
 
 /* ---- architectures (lib/layers/arch.c) ----------------------------------------------------- */

@@ -103,7 +103,7 @@ static clae_status mdl_backward(clae_net *net, clae_layer *L, size_t rows)
     if (L->needs_dx) TRY(clae_op_act_forward(rt, CLAE_ACT_LINEAR, G, p->grad[k], rows * L->in));
     for (int i = 0; i < 2; i++) {
         const clae_param *P = i ? L->b : L->W;
-        if (net->probe_dW && P == net->probe_W) TRY(clae_buf_read(rt, P->grad, 0, net->probe_dW, P->grad.n));
+        TRY(clae_param_probe(net, P));
         if (net->update) TRY(clae_op_opt_update(rt, &net->hyper, P->value, P->grad, P->s1, P->s2, P->value.n));
     }
     return CLAE_OK;

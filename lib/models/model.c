@@ -94,6 +94,9 @@ static clae_status declare_all(clae_model *m)
     if (is_training_model(m)) {
         TRY(declare_pass(m, 1));
         TRY(clae_net_declare(net, &net->row_ids, net->batch, 0, "row_ids"));
+        const clae_layer *A = clae_model_adversary(m);
+        size_t n = A ? clae_model_gen_state_size(m, A->index) : 0;
+        if (n) TRY(clae_net_declare(net, &m->gen_state, n, 1, "aae.gen_state"));
     }
     if (net->stochastic) TRY(clae_net_declare(net, &net->infer_row_ids, net->batch, 0, "infer.row_ids"));
     return declare_pass(m, 0);
@@ -345,6 +348,7 @@ static clae_status model_build(clae_model *m)
     net->hyper.kind = m->cfg.optimizer;
     net->loss_is_bce = m->cfg.loss == CLAE_LOSS_BCE;
     net->update = 1;
+    net->backward_top = net->n - 1;
     for (int k = 0; k < net->n; k++) net->stochastic |= net->layer[k].kind == &clae_layer_gauss;
     net->declare = model_declare;
     net->owner = m;

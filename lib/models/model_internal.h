@@ -54,6 +54,10 @@ struct clae_model {
     int cursor;            /* the position the running pass is at */
     int pass_start, pass_stop; /* the running pass's positions [start, stop) */
     float last_penalty;    /* the regularizers' share of the last reported loss */
+    /* An adversarial autoencoder's generator phase: its own optimizer state for the encoder's parameters, and
+     * theirs while it runs (lib/models/model_step.c). */
+    clae_buf gen_state;
+    clae_buf gen_saved[CLAE_MAX_PARAMS][2];
     char error[CLAE_ERROR_MAX];
 };
 
@@ -101,6 +105,16 @@ clae_status clae_model_run_loss(clae_model *m, const float *x, size_t rows, floa
 clae_status clae_model_run_gradients(clae_model *m, const float *x, size_t rows, int l, float *dW, float *db);
 /* Forward and backward without updates; the gradient of parameter P to the host. */
 clae_status clae_model_run_param_gradient(clae_model *m, const float *x, size_t rows, const clae_param *P, float *out);
+/* A whole training step with nothing updated, P's gradient of phase `phase` to out (the other phases' probes
+ * stay quiet) and, for the reconstruction phase, its loss into *loss (may be NULL); the other phases' losses are
+ * in the adversary's figures. */
+clae_status clae_model_run_phase_gradient(clae_model *m, const float *x, size_t rows, clae_phase phase, const clae_param *P,
+                                          float *out, float *loss);
+/* The net's adversary of the code (an adv layer), or NULL. */
+clae_layer *clae_model_adversary(clae_model *m);
+/* Floats of optimizer state the generator phase keeps for the parameters used only before layer k (from their
+ * shapes and the optimizer: it is declared before any tensor has a buffer). */
+size_t clae_model_gen_state_size(const clae_model *m, int k);
 /* The inference pass over one chunk of rows through the layers [0, upto]. */
 clae_status clae_model_run_infer(clae_model *m, const float *x, size_t rows, int upto);
 /* The inference pass from the code on: codes (rows × the code's width) in place of the encoder's. */

@@ -149,6 +149,7 @@ static clae_status backward(clae_model *m, size_t rows)
     clae_net_pass *p = &net->train;
     const int n = net->n;
     net->hyper = opt_hyper(m);
+    net->backward_top = n - 1;
     TRY(clae_model_enter(m, "backward %d", n - 1));
     TRY(clae_op_loss_grad(m->rt, m->cfg.loss, net->layer[n - 1].act, p->val[n], p->val[0], rows * m->arch.input,
                           1.0f / (float)rows, p->grad[n]));
@@ -157,6 +158,84 @@ static clae_status backward(clae_model *m, size_t rows)
         TRY(net->layer[k].kind->backward(net, &net->layer[k], rows));
     }
     return CLAE_OK;
+}
+
+/* ---- the adversarial phases (Makhzani et al. 2015, Section 2) ------------------------------------- */
+
+clae_layer *clae_model_adversary(clae_model *m)
+{
+    for (int k = 0; k < m->net.n; k++)
+        if (m->net.layer[k].kind->discriminate) return &m->net.layer[k];
+    return NULL;
+}
+
+/* Puts in (enter) or takes back the optimizer state of the parameters the generator phase updates (those whose
+ * users all lie before the adversary at k): the encoder learns to fool the discriminator with state of its own in
+ * m->gen_state, as the paper's separate optimizers of the two phases have. */
+static void use_gen_state(clae_model *m, int k, int enter)
+{
+    size_t off = 0;
+    for (int i = 0; i < m->net.n_params; i++) {
+        clae_param *P = &m->net.param[i];
+        if (P->last_user >= k) continue;
+        clae_buf *state[2] = {&P->s1, &P->s2};
+        for (int j = 0; j < 2; j++) {
+            if (!enter) {
+                if (m->gen_saved[i][j].n) *state[j] = m->gen_saved[i][j];
+                continue;
+            }
+            m->gen_saved[i][j] = *state[j];
+            if (!state[j]->n) continue;
+            *state[j] = clae_buf_view(m->gen_state, off, state[j]->n);
+            off += state[j]->n;
+        }
+    }
+}
+
+size_t clae_model_gen_state_size(const clae_model *m, int k)
+{
+    const clae_optimizer o = m->cfg.optimizer;
+    const size_t copies = o == CLAE_OPT_ADAM || o == CLAE_OPT_ADADELTA ? 2 : o == CLAE_OPT_SGD ? 0 : 1;
+    size_t n = 0;
+    for (int i = 0; i < m->net.n_params; i++)
+        if (m->net.param[i].last_user < k) n += copies * m->net.param[i].rows * m->net.param[i].cols;
+    return n;
+}
+
+/* After the reconstruction phase: the code again with the updated encoder; the discriminator's phase; the
+ * generator's, whose gradient of the code the encoder's layers back-propagate and apply at the generator's rate
+ * with the generator's optimizer state. The noise and prior draws are those of the step's reconstruction phase. */
+static clae_status adversarial_phases(clae_model *m, size_t rows)
+{
+    clae_net *net = &m->net;
+    clae_layer *A = clae_model_adversary(m);
+    if (!A) return CLAE_OK;
+    const int k = A->index;
+    net->phase = CLAE_PHASE_DISCRIMINATOR;
+    for (int j = 0; j < k; j++) {
+        TRY(clae_model_enter(m, "adversary forward %d", j));
+        TRY(net->layer[j].kind->forward(net, &net->layer[j], &net->train, rows));
+    }
+    TRY(clae_model_enter(m, "discriminator"));
+    TRY(A->kind->discriminate(net, A, rows));
+    net->phase = CLAE_PHASE_GENERATOR;
+    TRY(clae_model_enter(m, "generator"));
+    clae_opt_hyper h = net->hyper;
+    TRY(A->kind->generate(net, A, rows, &h));
+    const clae_opt_hyper rec = net->hyper;
+    net->hyper = h;
+    net->backward_top = k - 1;
+    use_gen_state(m, k, 1);
+    clae_status s = CLAE_OK;
+    for (int j = k - 1; s == CLAE_OK && j >= 0; j--) {
+        s = clae_model_enter(m, "generator backward %d", j);
+        if (s == CLAE_OK) s = net->layer[j].kind->backward(net, &net->layer[j], rows);
+    }
+    use_gen_state(m, k, 0);
+    net->hyper = rec;
+    net->backward_top = net->n - 1;
+    net->phase = CLAE_PHASE_RECONSTRUCTION;
+    return s;
 }
 
 static clae_status run_step(clae_model *m, const float *x, const uint32_t *row_ids, size_t rows, float *loss)
@@ -169,6 +248,7 @@ static clae_status run_step(clae_model *m, const float *x, const uint32_t *row_i
     /* Without a loss pointer nothing of the loss runs: no kernel, no read, no wait. */
     if (loss) TRY(loss_enqueue(m, rows));
     TRY(backward(m, rows));
+    TRY(adversarial_phases(m, rows));
     if (!m->tracing) net->steps++;
     /* Read only now, so the device runs the step through; the update is applied either way. */
     if (loss) TRY(loss_collect(m, rows, net->steps, loss));
@@ -237,6 +317,31 @@ clae_status clae_model_run_param_gradient(clae_model *m, const float *x, size_t 
     clae_status s = run_gradients(m, x, rows);
     net->probe_W = NULL;
     net->probe_dW = NULL;
+    net->update = 1;
+    return s;
+}
+
+clae_status clae_model_run_phase_gradient(clae_model *m, const float *x, size_t rows, clae_phase phase, const clae_param *P,
+                                          float *out, float *loss)
+{
+    clae_net *net = &m->net;
+    net->update = 0;
+    net->probe_W = P;
+    net->probe_dW = out;
+    net->probe_phase = phase;
+    clae_status s = load(m, 1, x, NULL, rows);
+    if (s == CLAE_OK) s = forward(m, &net->train, rows, net->n - 1);
+    if (s == CLAE_OK) s = clae_model_enter(m, "loss");
+    if (s == CLAE_OK && loss && phase == CLAE_PHASE_RECONSTRUCTION) s = loss_enqueue(m, rows);
+    if (s == CLAE_OK) s = backward(m, rows);
+    if (s == CLAE_OK) s = adversarial_phases(m, rows);
+    if (s == CLAE_OK && loss && phase == CLAE_PHASE_RECONSTRUCTION) s = loss_collect(m, rows, net->steps + 1, loss);
+    if (s == CLAE_OK) s = clae_model_pass_end(m);
+    net->probe_W = NULL;
+    net->probe_dW = NULL;
+    net->probe_phase = CLAE_PHASE_RECONSTRUCTION;
+    net->phase = CLAE_PHASE_RECONSTRUCTION;
+    net->backward_top = net->n - 1;
     net->update = 1;
     return s;
 }

@@ -1,12 +1,12 @@
-/* model_uses.c — what the model kinds add to a model's public calls: decoding and prior samples (variational),
- * log-likelihoods and reconstruction probabilities, a concrete selector's picks, an MDL code's length in bits. */
+/* model_uses.c — what the model kinds add to a model's public calls: decoding and prior samples (variational,
+ * adversarial), log-likelihoods, an adversary's figures and phase gradients, selector picks, MDL code lengths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/model_internal.h"
-#include "ops/mathf.h"
+#include "ops/ops_aae.h"
 #include "ops/ops_vae.h"
 
 static clae_status tensor_gradient(clae_model *m, const float *x, size_t rows, const char *name, float *out, size_t count)
@@ -25,6 +25,54 @@ clae_status clae_model_tensor_gradient(clae_model *m, const float *x, size_t row
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "tensor_gradient: model is NULL");
     WITH_PASS(m, 1, tensor_gradient(m, x, rows, name, out, count));
+}
+
+static clae_status adversary_stats(clae_model *m, clae_adversary_stats *out)
+{
+    const clae_layer *A = clae_model_adversary(m);
+    if (!out) return clae_fail(CLAE_ERR_ARG, "adversary_stats: out is NULL");
+    if (!A) return clae_fail(CLAE_ERR_ARG, "adversary_stats: the model has no adversary (an adversarial autoencoder's adv layer)");
+    TRY(clae_model_check_usable(m, 1, "adversary_stats"));
+    float v[4];
+    TRY(clae_buf_read(m->rt, A->t[3], 0, v, 4));
+    *out = (clae_adversary_stats){v[0], v[1], v[2], v[3]};
+    return CLAE_OK;
+}
+
+clae_status clae_model_adversary_stats(clae_model *m, clae_adversary_stats *out)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "adversary_stats: model is NULL");
+    return clae_model_record(m, adversary_stats(m, out));
+}
+
+static clae_status phase_gradient(clae_model *m, const float *x, size_t rows, clae_phase phase, const char *name,
+                                  float *loss, float *out, size_t count)
+{
+    TRY(clae_model_check_usable(m, 1, "phase_gradient"));
+    TRY(clae_model_check_rows(m, x, rows, "phase_gradient"));
+    if ((int)phase < 0 || phase >= CLAE_PHASE_COUNT)
+        return clae_fail(CLAE_ERR_ARG, "phase_gradient: phase %d; expected a clae_phase", (int)phase);
+    if (phase != CLAE_PHASE_RECONSTRUCTION && !clae_model_adversary(m))
+        return clae_fail(CLAE_ERR_ARG, "phase_gradient: the %s phase belongs to adversarial autoencoders; the model has "
+                                       "no adversary", phase == CLAE_PHASE_DISCRIMINATOR ? "discriminator" : "generator");
+    const clae_param *P = name ? clae_model_param(m, name) : NULL;
+    if (!P) return clae_fail(CLAE_ERR_ARG, "phase_gradient: the model has no parameter '%s'", name ? name : "(null)");
+    if (!out || count != P->value.n)
+        return clae_fail(CLAE_ERR_ARG, "phase_gradient: '%s' has %zu floats, not %zu", name, P->value.n, count);
+    memset(out, 0, count * sizeof *out);
+    TRY(clae_model_run_phase_gradient(m, x, rows, phase, P, out, loss));
+    if (!loss || phase == CLAE_PHASE_RECONSTRUCTION) return CLAE_OK;
+    clae_adversary_stats a;
+    TRY(adversary_stats(m, &a));
+    *loss = phase == CLAE_PHASE_DISCRIMINATOR ? a.disc_loss : a.gen_loss;
+    return CLAE_OK;
+}
+
+clae_status clae_model_phase_gradient(clae_model *m, const float *x, size_t rows, clae_phase phase, const char *name,
+                                      float *loss, float *out, size_t count)
+{
+    if (!m) return clae_fail(CLAE_ERR_ARG, "phase_gradient: model is NULL");
+    WITH_PASS(m, 1, phase_gradient(m, x, rows, phase, name, loss, out, count));
 }
 
 /* Decoding needs nothing of the encoder but the code: an unpool would need its pool's switches. */
@@ -57,21 +105,19 @@ clae_status clae_model_decode(clae_model *m, const float *codes, size_t rows, fl
     WITH_PASS(m, 0, decode(m, codes, rows, out));
 }
 
-/* z ~ N(0, I) by Philox (stream CLAE_STREAM_PRIOR, element i·L + l, key seed), the same on every device. */
+/* Codes from the model's prior, by Philox (stream CLAE_STREAM_PRIOR, element i·L + l, step 0, key seed), the same
+ * on every device: N(0, I) for a variational autoencoder, the adversary's prior for an adversarial one. */
 static clae_status sample(clae_model *m, size_t count, uint64_t seed, float *out)
 {
-    if (m->arch.layer[m->arch.code].kind != &clae_layer_gauss)
-        return clae_fail(CLAE_ERR_ARG, "sample: the model has no prior to draw from (its code is not a gauss layer)");
-    const size_t L = m->arch.layer[m->arch.code].out;
+    const clae_layer *C = &m->arch.layer[m->arch.code], *A = clae_model_adversary(m);
+    if (C->kind != &clae_layer_gauss && !A)
+        return clae_fail(CLAE_ERR_ARG, "sample: the model has no prior to draw from (its code is neither a gauss layer "
+                                       "nor matched against a prior by an adv layer)");
+    const size_t L = C->out;
+    const uint32_t modes = A ? (uint32_t)A->iarg[3] : 0;
     float *z = malloc((count ? count : 1) * L * sizeof *z);
     if (!z) return clae_fail(CLAE_ERR_NOMEM, "sample: out of host memory for %zu codes", count);
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    for (size_t e = 0; e < count * L; e++) {
-        const uint32_t ctr[4] = {(uint32_t)e, (uint32_t)((uint64_t)e >> 32), 0, CLAE_STREAM_PRIOR};
-        uint32_t w[4];
-        clae_philox4x32_10(ctr, key, w);
-        z[e] = clae_normal_bm(w[2], w[3]);
-    }
+    for (size_t i = 0; i < count; i++) clae_aae_prior_row(modes, seed, 0, CLAE_STREAM_PRIOR, i, L, z + i * L);
     clae_status s = decode(m, z, count, out);
     free(z);
     return s;

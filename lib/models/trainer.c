@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "models/model_internal.h"
 #include "runtime/error.h"
 
 void clae_trainer_options_default(clae_trainer_options *o)
@@ -98,6 +99,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
     memset(r, 0, sizeof *r);
     r->checkpoint_steps = UINT64_MAX;
     r->epoch_loss = NAN;
+    r->epoch_disc_loss = r->epoch_disc_accuracy = r->epoch_gen_loss = r->epoch_fooled = NAN;
     if (!m || !train || !o)
         return clae_fail(CLAE_ERR_ARG, "clae_model_train: %s is NULL", !m ? "model" : !train ? "train" : "options");
     clae_model_config cfg;
@@ -121,6 +123,9 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
     }
 
     trainer t = {m, train, o, r, batch, 0};
+    /* An adversarial autoencoder's figures, averaged over each epoch's steps. */
+    clae_adversary_stats adv;
+    const int adversarial = clae_model_adversary(m) != NULL;
     int stop = o->start.epoch >= o->epochs || (o->max_steps && clae_model_steps(m) >= o->max_steps);
     double first_loss = NAN; /* this call's first loss: the yardstick of divergence */
     for (uint64_t e = o->start.epoch; !stop && e < o->epochs; e++) {
@@ -130,7 +135,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
         else if (o->order == CLAE_BATCHES_IN_ORDER)
             for (size_t k = 0; k < rows; k++) order[k] = k;
         uint64_t s = e == o->start.epoch ? o->start.step_in_epoch : 0;
-        double loss_sum = 0.0;
+        double loss_sum = 0.0, adv_sum[4] = {0, 0, 0, 0};
         const double train_before = r->train_seconds;
         r->epoch = e;
         r->step_in_epoch = s;
@@ -138,6 +143,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
         r->position.step_in_epoch = s;
         r->epoch_rows = 0;
         r->epoch_loss = NAN;
+        r->epoch_disc_loss = r->epoch_disc_accuracy = r->epoch_gen_loss = r->epoch_fooled = NAN;
         r->epoch_seconds = 0.0;
         if (o->on_epoch_begin && o->on_epoch_begin(r, o->user) != 0) {
             r->stopped = 1;
@@ -198,6 +204,16 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             r->step_seconds = dt;
             r->epoch_rows += n;
             r->epoch_loss = loss_sum / (double)r->epoch_rows;
+            if (adversarial) {
+                st = clae_model_adversary_stats(m, &adv);
+                if (st != CLAE_OK) goto done;
+                const float v[4] = {adv.disc_loss, adv.disc_accuracy, adv.gen_loss, adv.fooled};
+                for (int k = 0; k < 4; k++) adv_sum[k] += (double)v[k] * (double)n;
+                r->epoch_disc_loss = adv_sum[0] / (double)r->epoch_rows;
+                r->epoch_disc_accuracy = adv_sum[1] / (double)r->epoch_rows;
+                r->epoch_gen_loss = adv_sum[2] / (double)r->epoch_rows;
+                r->epoch_fooled = adv_sum[3] / (double)r->epoch_rows;
+            }
             r->rows_seen += n;
             r->epoch_seconds = now_seconds() - te;
             r->train_seconds = train_before + r->epoch_seconds;
