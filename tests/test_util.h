@@ -122,6 +122,7 @@ Suite *suite_conv_ops(void);
 Suite *suite_vae_ops(void);
 Suite *suite_concrete_ops(void);
 Suite *suite_mdl_ops(void);
+Suite *suite_aae_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);

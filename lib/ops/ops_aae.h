@@ -39,7 +39,8 @@ void clae_aae_prior_row(uint32_t modes, uint64_t seed, uint32_t step, uint32_t t
  *   out[0] = (1/rows)·Σ_i [t_i·softplus(−D[i]) + (1 − t_i)·softplus(D[i])]   (summed in double, index order)
  *   out[1] = (#{i < rows: D[i] > 0} + #{i ≥ rows: D[i] < 0})/(rows + fake)   (the share classified right)
  *   Phase 2 calls it with fake = rows (prior draws, then codes); phase 3 with fake = 0 (the codes, which the
- *   generator wants called real: out[1] is then the share of codes that fool the discriminator). */
+ *   generator wants called real: out[1] is then the share of codes that fool the discriminator). G must not
+ *   overlap D (the OpenCL body sums D while its items write G). */
 typedef struct clae_aae_ops {
     clae_status (*aae_batch)(clae_runtime *rt, size_t rows, size_t L, uint32_t modes, clae_buf row_ids, uint64_t seed,
                              uint32_t step, uint32_t tag, clae_buf CODES, clae_buf OUT);
