@@ -372,7 +372,7 @@ START_TEST(test_aae_spec_checks)
     clae_model_config_default(&c);
     ck_assert_int_eq(clae_model_config_set_arch(&c, "8,dense:4:linear@code,adv:mix=2,dense:8:sigmoid", canon, sizeof canon),
                      CLAE_OK);
-    ck_assert_str_eq(canon, "8,dense:4:linear,adv:1000x1000:mix=2@code,dense:8:sigmoid");
+    ck_assert_str_eq(canon, "8,dense:4:linear,adv:256x256:mix=2@code,dense:8:sigmoid");
     ck_assert_int_eq(clae_model_config_set_arch(&c, canon, again, sizeof again), CLAE_OK);
     ck_assert_str_eq(canon, again);
     /* A plain autoencoder has no adversary: no figures, no adversarial phases. */
@@ -406,8 +406,10 @@ static double moment_distance(const float *z, size_t rows, size_t L, double *wor
 }
 
 /* Fashion-MNIST on PoCL: the adversary moves the codes of held-out images toward N(0, I) — their moments end far
- * closer to the prior's than those of the same autoencoder trained without it — and the reconstructions still
- * beat the mean image. */
+ * closer to the prior's than those of the same autoencoder trained the same way without it — and the
+ * reconstructions still beat the mean image by far. Adversarial training needs many small steps: Adam at 1e-4
+ * (5e-5 for the adversarial phases, the adversary's default of half the rate), batch 100, 20 epochs of 20 000
+ * rows; at 1e-3 the discriminator wins and the codes run off. */
 START_TEST(test_aae_fashion_moments)
 {
     clae_dataset *train = NULL, *test = NULL;
@@ -417,7 +419,7 @@ START_TEST(test_aae_fashion_moments)
     clae_dataset_truncate(test, 2000);
     const double mean_image = test_mean_image_mse(train, test);
     const char *specs[2] = {"784,dense:512:relu,dense:8:linear@code,dense:512:relu,dense:784:sigmoid",
-                            "784,dense:512:relu,dense:8:linear,adv:256x256@code,dense:512:relu,dense:784:sigmoid"};
+                            "784,dense:512:relu,dense:8:linear,adv@code,dense:512:relu,dense:784:sigmoid"};
     double dist[2], mse[2], wm[2], ws[2];
     const size_t L = 8;
     float *z = malloc(test->rows * L * sizeof *z), *err = malloc(test->rows * sizeof *err);
@@ -426,11 +428,12 @@ START_TEST(test_aae_fashion_moments)
         clae_model_config c;
         clae_model_config_default(&c);
         c.batch = 100;
+        c.lr = 1e-4f;
         clae_model *m = NULL;
         ck_assert_msg(clae_model_create_arch(test_rt(1), &c, specs[k], 0, &m) == CLAE_OK, "%s", clae_last_error());
         clae_trainer_options o;
         clae_trainer_options_default(&o);
-        o.epochs = 3;
+        o.epochs = 20;
         ck_assert_msg(clae_model_train(m, train, &o, &r) == CLAE_OK, "%s", clae_last_error());
         ck_assert_int_eq(clae_model_encode(m, test->x, test->rows, z), CLAE_OK);
         ck_assert_int_eq(clae_model_row_errors(m, test->x, test->rows, err), CLAE_OK);
@@ -438,17 +441,19 @@ START_TEST(test_aae_fashion_moments)
         for (size_t i = 0; i < test->rows; i++) mse[k] += err[i] / test->rows;
         dist[k] = moment_distance(z, test->rows, L, &wm[k], &ws[k]);
         if (k)
-            fprintf(stderr, "fashion aae 784-512-8 (disc 256x256), 3 epochs of 20000 rows: last epoch L_D %.3f, "
+            fprintf(stderr, "fashion aae 784-512-8 (disc 256x256), 20 epochs of 20000 rows: last epoch L_D %.3f, "
                             "discriminator accuracy %.3f, L_G %.3f, fooled %.3f\n", r.epoch_disc_loss,
                     r.epoch_disc_accuracy, r.epoch_gen_loss, r.epoch_fooled);
         fprintf(stderr, "fashion %s: test MSE %.5f (mean image %.5f); code moments' distance to N(0, I) %.4f "
-                        "(worst |mean| %.3f, worst |sd − 1| %.3f)\n", k ? "aae" : "ae ", mse[k], mean_image, dist[k], wm[k], ws[k]);
-        ck_assert_msg(mse[k] < 0.6 * mean_image, "test MSE %g vs the mean image's %g", mse[k], mean_image);
+                        "(worst |mean| %.3f, worst |sd - 1| %.3f)\n", k ? "aae" : "ae ", mse[k], mean_image, dist[k],
+                wm[k], ws[k]);
+        ck_assert_msg(mse[k] < 0.4 * mean_image, "test MSE %g vs the mean image's %g", mse[k], mean_image);
         clae_model_destroy(m);
     }
-    ck_assert_msg(dist[1] < 0.25 * dist[0], "moment distance %g with the adversary, %g without", dist[1], dist[0]);
-    ck_assert_msg(wm[1] < 0.5 && ws[1] < 0.5, "worst |mean| %g, worst |sd - 1| %g", wm[1], ws[1]);
-    ck_assert(r.epoch_disc_accuracy > 0.0 && r.epoch_disc_accuracy < 1.0);
+    ck_assert_msg(dist[1] < 0.1 * dist[0], "moment distance %g with the adversary, %g without", dist[1], dist[0]);
+    ck_assert_msg(dist[1] < 0.1 && wm[1] < 0.4 && ws[1] < 0.4, "distance %g, worst |mean| %g, worst |sd - 1| %g",
+                  dist[1], wm[1], ws[1]);
+    ck_assert(r.epoch_disc_accuracy > 0.5 && r.epoch_disc_accuracy < 1.0);
     free(z);
     free(err);
     clae_dataset_free(train);

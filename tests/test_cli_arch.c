@@ -270,6 +270,57 @@ START_TEST(mdl_from_the_cli)
 }
 END_TEST
 
+/* --model aae from the command line (cpu-ref): a linear code and an adv layer, the adversary's figures per epoch and in
+ * --json, its small default rate, a resume that keeps the run's rate, samples from its prior; misused flags refused. */
+START_TEST(aae_from_the_cli)
+{
+    run_result r = run_expect(0, "plan --model aae --layers 784,64,8 --disc 32,16 --prior mix:10 --lr-gen 2e-4 "
+                                 "--device cpu-ref");
+    ck_assert_contains(r.out, "net: 784,dense:64:relu,dense:8:linear,adv:32x16:mix=10:lr_gen=0.0002@code,dense:64:relu,"
+                              "dense:784:sigmoid");
+    ck_assert_contains(r.out, "discriminator");
+    run_free(&r);
+    r = run_expect(0, "train --model aae --layers 784,64,8 --disc 32 --device cpu-ref --limit 256 --test-limit 32 "
+                      "--batch 64 --epochs 2 --json --checkpoint %s --out %s", q("aae.ckpt"), q("aae.safetensors"));
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    static const char *const keys[] = {"disc_loss", "disc_accuracy", "gen_loss", "fooled"};
+    for (int k = 0; k < 4; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        ck_assert_msg(cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0.0, "%s in %s", keys[k], r.out);
+    }
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(j, "lr")->valuedouble, 1e-4);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "variant")->valuestring, "adversarial prior=gauss disc=32");
+    cJSON_Delete(j);
+    ck_assert_contains(r.err, "disc_acc");
+    run_free(&r);
+    /* A resumed run takes the checkpoint's net and rate (a --lr of the first run would stay too). */
+    r = run_expect(0, "train --resume --checkpoint %s --device cpu-ref --limit 256 --test-limit 32 --epochs 3 -q --json",
+                   q("aae.ckpt"));
+    ck_assert_contains(r.out, "\"epochs\":3");
+    ck_assert_contains(r.out, "\"disc_accuracy\":");
+    run_free(&r);
+    r = run_expect(0, "sample --model %s --count 9 --out %s --device cpu-ref --json", q("aae.safetensors"), q("s.png"));
+    ck_assert_contains(r.out, "\"kind\":\"prior\"");
+    run_free(&r);
+    r = run_expect(2, "train --prior mix:4 --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "belong to --model aae");
+    run_free(&r);
+    r = run_expect(2, "train --model aae --prior mix:0 --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "mix:K");
+    run_free(&r);
+    r = run_expect(2, "train --model aae --disc 32,,16 --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "hidden widths");
+    run_free(&r);
+    r = run_expect(2, "train --model aae --prior mix:10 --layers 784,64,7 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "pairs of code units");
+    run_free(&r);
+    r = run_expect(2, "train --model aae --sparsity l1 --layers 784,64,8 --device cpu-ref --limit 64");
+    ck_assert_contains(r.err, "the adversary shapes the code");
+    run_free(&r);
+}
+END_TEST
+
 Suite *suite_cli_arch(void)
 {
     Suite *s = suite_create("cli_arch");
@@ -284,6 +335,7 @@ Suite *suite_cli_arch(void)
     tcase_add_test(tc, vae_from_the_cli);
     tcase_add_test(tc, concrete_from_the_cli);
     tcase_add_test(tc, mdl_from_the_cli);
+    tcase_add_test(tc, aae_from_the_cli);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -155,9 +155,9 @@ void cli_bad_value(cli_args *a, const char *msg);
     "                          learns to fool it (README, Adversarial autoencoders)\n"    \
     "  --prior gauss|mix:K     the prior of --model aae: N(0, I) (default) or a mixture\n" \
     "                          of K Gaussians around a circle in each pair of code units\n" \
-    "  --disc W1,W2,...        the discriminator's relu widths (default 1000,1000)\n"     \
+    "  --disc W1,W2,...        the discriminator's relu widths (default 256,256)\n"       \
     "  --lr-disc R --lr-gen R  the rates of its discriminator and generator phases\n"    \
-    "                          (default --lr)\n"                                          \
+    "                          (default half of --lr, which --model aae sets to 1e-4)\n" \
     "                          concrete: a concrete autoencoder, --select K input\n"      \
     "                          features picked by a Gumbel-softmax whose temperature\n"   \
     "                          falls from 10 to 0.01 over the run, then a decoder of\n"   \
@@ -179,6 +179,9 @@ void cli_bad_value(cli_args *a, const char *msg);
 #define CLI_CONV_AE_SPEC                                                                                \
     "1x28x28,conv:16:3:p1:relu,maxpool:2,conv:8:3:p1:relu,maxpool:2@code,unpool,conv:16:3:p1:relu,unpool,"   \
     "conv:1:3:p1:sigmoid"
+
+/* --model aae's rate when --lr is not given: adversarial training needs small steps. */
+#define CLI_AAE_LR 1e-4
 
 /* The model flags shared by train, plan and the other model-building commands
  * (tools/clae_model_opts.c). Usage: cli_model_opts_init(&o); in the argument
@@ -211,7 +214,9 @@ typedef struct cli_model_opts {
     int aae;           /* --model aae: an adv layer matches the (linear) code against a prior */
     const char *disc;  /* --disc W1,W2,...: the adversary's widths (NULL: its default) */
     long prior_modes;  /* --prior mix:K (0: gauss) */
-    float lr_disc, lr_gen; /* --lr-disc, --lr-gen (0: --lr) */
+    float lr_disc, lr_gen; /* --lr-disc, --lr-gen (0: half the model's rate) */
+    int lr_given;      /* --lr seen */
+    int replayed;      /* laid over a checkpoint's configuration (cli_model_opts_replay) */
     int net_flags;     /* --layers, --activation or a variant flag given (they and --arch exclude each other) */
     char spec[2048];   /* after finish: the net's canonical spec string (from --arch or the shorthand) */
 } cli_model_opts;

@@ -176,6 +176,7 @@ static int match_model_opt(cli_args *a, cli_model_opts *o)
             cli_bad_value(a, clae_last_error());
     } else if (cli_opt(a, "--lr")) {
         if (a->value) cli_positive_double(a, &o->lr);
+        o->lr_given = 1;
     } else if (cli_opt(a, "--momentum")) {
         if (a->value) parse_float(a, 0.0, 0.999999, &o->cfg.momentum);
     } else if (cli_opt(a, "--adam-beta1")) {
@@ -279,6 +280,9 @@ static int make_aae(const char *cmd, cli_model_opts *o)
     if (o->lr_disc > 0.0f) len += (size_t)snprintf(with + len, sizeof with - len, ":lr_disc=%.9g", (double)o->lr_disc);
     if (o->lr_gen > 0.0f && len < sizeof with)
         snprintf(with + len, sizeof with - len, ":lr_gen=%.9g", (double)o->lr_gen);
+    /* Adversarial training is only stable at small steps (README, Adversarial autoencoders); a replayed
+     * configuration keeps the rate of the run that wrote it. */
+    if (!o->lr_given && !o->replayed) o->lr = o->cfg.lr = CLI_AAE_LR;
     return rewrite_code_layer(cmd, o, "aae", with);
 }
 
@@ -413,6 +417,7 @@ int cli_model_opts_replay(const char *cmd, cli_model_opts *o, const clae_model_c
     o->output = base->activation[base->n_layers - 1];
     o->batch = base->batch;
     o->lr = base->lr;
+    o->replayed = 1;
     cli_args a;
     cli_args_init(&a, n + 1, words);
     while (cli_next(&a))

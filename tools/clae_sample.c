@@ -1,4 +1,4 @@
-/* clae_sample.c — `clae sample`: new data from a variational autoencoder, codes drawn from its prior N(0, I)
+/* clae_sample.c — `clae sample`: new data from a variational or adversarial autoencoder, codes drawn from its prior
  * and decoded, as a PNG grid of images or the rows themselves (CSV, NPY). */
 #include <math.h>
 #include <stdio.h>
@@ -15,12 +15,14 @@ const char cli_sample_help[] =
     "usage: clae sample --model M --out grid.png|samples.csv|samples.npy [--count N] [--seed S] [options]\n"
     "       clae sample --model M --out walk.png --data P --from I --to J [--steps N]\n"
     "\n"
-    "Draws N codes z ~ N(0, I) from the prior of a variational autoencoder (a model whose\n"
-    "code is a gauss layer, e.g. --arch 784,dense:500:tanh,gauss:20@code,dense:500:tanh,\n"
-    "dense:784:sigmoid) and decodes them. The draws are Philox numbers keyed by --seed,\n"
-    "so every device decodes the same codes. As a PNG (*.png) the rows are drawn as\n"
-    "square grayscale images (the model's width must be a square number: 784 = 28x28);\n"
-    "as CSV or NPY they are written as they are, one row per sample.\n"
+    "Draws N codes from the prior of a variational autoencoder (a model whose code is a\n"
+    "gauss layer, e.g. --arch 784,dense:500:tanh,gauss:20@code,dense:500:tanh,\n"
+    "dense:784:sigmoid: z ~ N(0, I)) or of an adversarial one (--model aae: the prior its\n"
+    "adv layer matched the codes to, N(0, I) or a mixture) and decodes them. The draws\n"
+    "are Philox numbers keyed by --seed, so every device decodes the same codes. As a\n"
+    "PNG (*.png) the rows are drawn as square grayscale images (the model's width\n"
+    "must be a square number: 784 = 28x28); as CSV or NPY they are written as they\n"
+    "are, one row per sample.\n"
     "\n"
     "With --data, a walk through the code space instead: rows I and J of P are encoded\n"
     "(a variational model gives their means), N codes on the straight line between\n"

@@ -9,13 +9,14 @@
 
 #define ADV_MAX_HIDDEN 3
 
-/* adv[:W1xW2...][:mix=K][:lr_disc=R][:lr_gen=R] — the discriminator's hidden relu widths (1000x1000, the paper's),
- * the prior (N(0, I); mix=K a mixture of K Gaussians), the rates of phases 2 and 3 (0: the model's). */
+/* adv[:W1xW2...][:mix=K][:lr_disc=R][:lr_gen=R] — the discriminator's hidden relu widths (256x256; the paper's MNIST
+ * nets had 1000x1000), the prior (N(0, I); mix=K a mixture of K Gaussians), the rates of phases 2 and 3 (0: half
+ * the model's). */
 static clae_status adv_parse(clae_layer *L, char **args, int n)
 {
     L->tie = -1;
     L->act = CLAE_ACT_LINEAR;
-    L->iarg[0] = L->iarg[1] = 1000;
+    L->iarg[0] = L->iarg[1] = 256;
     L->iarg[2] = L->iarg[3] = 0;
     L->farg[0] = L->farg[1] = 0.0f;
     for (int i = 0; i < n; i++) {
@@ -27,7 +28,7 @@ static clae_status adv_parse(clae_layer *L, char **args, int n)
             float *r = &L->farg[gen];
             TRY(clae_parse_float(L->label, gen ? "lr_gen" : "lr_disc", v, r));
             if (!isfinite(*r) || *r < 0.0f)
-                return clae_fail(CLAE_ERR_ARG, "%s: %s %g must be finite and >= 0 (0: the model's rate)", L->label,
+                return clae_fail(CLAE_ERR_ARG, "%s: %s %g must be finite and >= 0 (0: half the model's rate)", L->label,
                                  gen ? "lr_gen" : "lr_disc", (double)*r);
         } else if (i == 0) {
             char *p = args[0];
@@ -176,6 +177,10 @@ static clae_status adv_backward(clae_net *net, clae_layer *L, size_t rows)
     return CLAE_OK;
 }
 
+/* The rate of the discriminator's (gen 0) or the generator's phase (gen 1): its own, else half the model's, the
+ * ratio of the public PyTorch reproductions (Adam at 1e-4 for reconstruction, 5e-5 for both adversarial phases). */
+static float rate(const clae_layer *L, int gen, float model_lr) { return L->farg[gen] > 0.0f ? L->farg[gen] : 0.5f * model_lr; }
+
 /* D(X) over rows: A_j = relu(A_{j−1}·W_jᵀ + b_j), the last layer's one logit linear. */
 static clae_status disc_forward(clae_net *net, clae_layer *L, clae_buf X, size_t rows)
 {
@@ -233,7 +238,7 @@ static clae_status adv_discriminate(clae_net *net, clae_layer *L, size_t rows)
     }
     if (!net->update) return CLAE_OK;
     clae_opt_hyper h = net->hyper;
-    if (L->farg[0] > 0.0f) h.lr = L->farg[0];
+    h.lr = rate(L, 0, net->hyper.lr);
     for (int j = 0; j <= H; j++)
         for (int b = 0; b < 2; b++) {
             clae_param *P = b ? bias(net, L, j) : weight(net, L, j);
@@ -253,7 +258,7 @@ static clae_status adv_generate(clae_net *net, clae_layer *L, size_t rows, clae_
     TRY(clae_op_aae_logit_loss(net->rt, rows, 0, acts(net, L, H, rows), grads(net, L, H % 2, rows, 1),
                                clae_buf_view(L->t[3], 2, 2)));
     TRY(disc_backward(net, L, Z, rows, 0, clae_buf_view(net->train.grad[k], 0, rows * L->in)));
-    if (L->farg[1] > 0.0f) h->lr = L->farg[1];
+    h->lr = rate(L, 1, h->lr);
     return CLAE_OK;
 }
 
