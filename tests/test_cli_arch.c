@@ -303,6 +303,12 @@ START_TEST(aae_from_the_cli)
     r = run_expect(0, "sample --model %s --count 9 --out %s --device cpu-ref --json", q("aae.safetensors"), q("s.png"));
     ck_assert_contains(r.out, "\"kind\":\"prior\"");
     run_free(&r);
+    /* And on PoCL, with the mixture prior. */
+    r = run_expect(0, "train --model aae --prior mix:4 --layers 784,64,8 --disc 32 --device cpu --limit 256 "
+                      "--test-limit 32 --batch 64 --epochs 1 -q --json");
+    ck_assert_contains(r.out, "\"disc_accuracy\":");
+    ck_assert_contains(r.out, "\"variant\":\"adversarial prior=mix4 disc=32\"");
+    run_free(&r);
     r = run_expect(2, "train --prior mix:4 --layers 784,64,8 --device cpu-ref --limit 64");
     ck_assert_contains(r.err, "belong to --model aae");
     run_free(&r);

@@ -7,12 +7,12 @@
 
 static const cli_command commands[] = {
     {"devices", "list the OpenCL devices and cpu-ref", cli_devices, cli_devices_help},
-    {"train", "train an autoencoder (dense, conv, variational, concrete, MDL) on IDX, CSV or NPY data", cli_train, cli_train_help},
+    {"train", "train an autoencoder (dense, conv, variational, adversarial, concrete, MDL) on IDX, CSV or NPY data", cli_train, cli_train_help},
     {"encode", "write a model's deep features of data to CSV or NPY", cli_encode, cli_encode_help},
     {"score", "per-row anomaly score of data: reconstruction error, or -log p(x)", cli_score, cli_score_help},
     {"reconstruct", "originals above reconstructions as a PNG grid, or reconstructions as CSV/NPY", cli_reconstruct, cli_reconstruct_help},
     {"select", "the input features a concrete autoencoder picked, and a mask PNG", cli_select, cli_select_help},
-    {"sample", "decode codes drawn from a variational autoencoder's prior (PNG grid, CSV, NPY)", cli_sample, cli_sample_help},
+    {"sample", "decode codes drawn from a variational or adversarial autoencoder's prior (PNG grid, CSV, NPY)", cli_sample, cli_sample_help},
     {"compare", "run the same model on several devices and compare", cli_compare, cli_compare_help},
     {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},
     {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},

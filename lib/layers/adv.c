@@ -63,21 +63,14 @@ static int hidden_count(const clae_layer *L)
 static void adv_format(const clae_layer *L, char *buf, size_t cap)
 {
     size_t len = 0;
-#define PUT(...)                                                                                    \
-    do {                                                                                            \
-        if (len < cap) {                                                                            \
-            int w_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                   \
-            if (w_ > 0) len += (size_t)w_;                                                          \
-        }                                                                                           \
-    } while (0)
-    for (int h = 0; h < hidden_count(L); h++) PUT("%s%d", h ? "x" : "", L->iarg[h]);
-    if (L->iarg[3]) PUT(":mix=%d", L->iarg[3]);
+    if (cap) buf[0] = '\0';
+    for (int h = 0; h < hidden_count(L); h++) clae_appendf(buf, cap, &len, "%s%d", h ? "x" : "", L->iarg[h]);
+    if (L->iarg[3]) clae_appendf(buf, cap, &len, ":mix=%d", L->iarg[3]);
     for (int g = 0; g < 2; g++) {
         char r[32];
         clae_format_float(r, sizeof r, L->farg[g]);
-        if (L->farg[g] > 0.0f) PUT(":%s=%s", g ? "lr_gen" : "lr_disc", r);
+        if (L->farg[g] > 0.0f) clae_appendf(buf, cap, &len, ":%s=%s", g ? "lr_gen" : "lr_disc", r);
     }
-#undef PUT
 }
 
 static clae_status adv_shape(clae_layer *L)
@@ -266,8 +259,7 @@ static void adv_describe(const clae_layer *L, char *buf, size_t cap)
 {
     char widths[64] = "";
     size_t len = 0;
-    for (int h = 0; h < hidden_count(L) && len < sizeof widths; h++)
-        len += (size_t)snprintf(widths + len, sizeof widths - len, "%s%d", h ? "x" : "", L->iarg[h]);
+    for (int h = 0; h < hidden_count(L); h++) clae_appendf(widths, sizeof widths, &len, "%s%d", h ? "x" : "", L->iarg[h]);
     if (L->iarg[3]) snprintf(buf, cap, "adversarial prior=mix%d disc=%s", L->iarg[3], widths);
     else snprintf(buf, cap, "adversarial prior=gauss disc=%s", widths);
 }

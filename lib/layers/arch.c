@@ -431,18 +431,22 @@ clae_status clae_arch_check(clae_arch *a)
 
 /* ---- printing ------------------------------------------------------------------------------ */
 
+void clae_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (w > 0) *len += (size_t)w;
+}
+
 void clae_arch_format(const clae_arch *a, char *buf, size_t cap)
 {
     size_t len = 0;
     if (!cap) return;
     buf[0] = '\0';
-#define PUT(...)                                                                                    \
-    do {                                                                                            \
-        if (len < cap) {                                                                            \
-            int w_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                   \
-            if (w_ > 0) len += (size_t)w_;                                                          \
-        }                                                                                           \
-    } while (0)
+#define PUT(...) clae_appendf(buf, cap, &len, __VA_ARGS__)
     if (a->h == 1 && a->w == 1) PUT("%zu", a->input);
     else PUT("%zux%zux%zu", a->c, a->h, a->w);
     for (int k = 0; k < a->n; k++) {

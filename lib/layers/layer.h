@@ -238,6 +238,13 @@ clae_status clae_parse_int(const char *label, const char *what, const char *s, l
 void clae_format_float(char *buf, size_t cap, float v);
 /* "n" (n×1×1) or "CxHxW". */
 clae_status clae_parse_shape(const char *label, const char *what, const char *s, size_t *c, size_t *h, size_t *w);
+/* Appends printf-style text at buf + *len, advancing *len; once *len reaches cap nothing more is written (the
+ * kinds' format functions build their argument strings with it). */
+void clae_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 /* "key=value": 1 and *value set when arg starts with key=. */
 int clae_arg_key(const char *arg, const char *key, const char **value);
 
