@@ -43,8 +43,9 @@ static clae_status adv_parse(clae_layer *L, char **args, int n)
                 TRY(clae_parse_int(L->label, "discriminator width", p, 1, 1000000, &L->iarg[h++]));
                 if (!x) break;
                 p = x + 1;
+                if (!*p) return clae_fail(CLAE_ERR_ARG, "%s: a width is missing after the last 'x'", L->label);
             }
-            if (!h) return clae_fail(CLAE_ERR_ARG, "%s: expected the discriminator's widths, e.g. 1000x1000", L->label);
+            if (!h) return clae_fail(CLAE_ERR_ARG, "%s: expected the discriminator's widths, e.g. 256x256", L->label);
         } else {
             return clae_fail(CLAE_ERR_ARG, "%s: unknown argument '%s'; expected WIDTHxWIDTH, mix=K, lr_disc=R or lr_gen=R",
                              L->label, args[i]);

@@ -149,6 +149,7 @@ static clae_status backward(clae_model *m, size_t rows)
     clae_net_pass *p = &net->train;
     const int n = net->n;
     net->hyper = opt_hyper(m);
+    net->phase = CLAE_PHASE_RECONSTRUCTION;
     net->backward_top = n - 1;
     TRY(clae_model_enter(m, "backward %d", n - 1));
     TRY(clae_op_loss_grad(m->rt, m->cfg.loss, net->layer[n - 1].act, p->val[n], p->val[0], rows * m->arch.input,
