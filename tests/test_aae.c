@@ -11,14 +11,7 @@
 
 static clae_model *make(clae_runtime *rt, const char *spec, clae_loss loss, int batch, unsigned flags)
 {
-    clae_model_config c;
-    clae_model_config_default(&c);
-    c.loss = loss;
-    c.batch = batch;
-    c.seed = 11;
-    clae_model *m = NULL;
-    ck_assert_msg(clae_model_create_arch(rt, &c, spec, flags, &m) == CLAE_OK, "%s: %s", spec, clae_last_error());
-    return m;
+    return test_model_arch(rt, spec, loss, batch, 11, 0.0f, flags);
 }
 
 /* tanh in the encoder, so the generator phase's loss is smooth in its weights; the discriminator's relu kinks are

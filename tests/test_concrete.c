@@ -9,15 +9,7 @@
 
 static clae_model *make_lr(clae_runtime *rt, const char *spec, clae_loss loss, int batch, float lr)
 {
-    clae_model_config c;
-    clae_model_config_default(&c);
-    c.lr = lr;
-    c.loss = loss;
-    c.batch = batch;
-    c.seed = 9;
-    clae_model *m = NULL;
-    ck_assert_msg(clae_model_create_arch(rt, &c, spec, 0, &m) == CLAE_OK, "%s: %s", spec, clae_last_error());
-    return m;
+    return test_model_arch(rt, spec, loss, batch, 9, lr, 0);
 }
 
 static clae_model *make(clae_runtime *rt, const char *spec, clae_loss loss, int batch)

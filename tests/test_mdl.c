@@ -9,14 +9,7 @@
 
 static clae_model *make(clae_runtime *rt, const char *spec, int batch)
 {
-    clae_model_config c;
-    clae_model_config_default(&c);
-    c.loss = CLAE_LOSS_SSE;
-    c.batch = batch;
-    c.seed = 13;
-    clae_model *m = NULL;
-    ck_assert_msg(clae_model_create_arch(rt, &c, spec, 0, &m) == CLAE_OK, "%s: %s", spec, clae_last_error());
-    return m;
+    return test_model_arch(rt, spec, CLAE_LOSS_SSE, batch, 13, 0.0f, 0);
 }
 
 /* A wide σ_x keeps the rate's share of the loss visible next to the residual's. */

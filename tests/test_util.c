@@ -110,6 +110,20 @@ static void put_param(clae_model *m, int l, int which, const float *W, const flo
                   clae_last_error());
 }
 
+clae_model *test_model_arch(clae_runtime *rt, const char *spec, clae_loss loss, int batch, uint64_t seed, float lr,
+                            unsigned flags)
+{
+    clae_model_config c;
+    clae_model_config_default(&c);
+    c.loss = loss;
+    c.batch = batch;
+    c.seed = seed;
+    if (lr > 0.0f) c.lr = lr;
+    clae_model *m = NULL;
+    ck_assert_msg(clae_model_create_arch(rt, &c, spec, flags, &m) == CLAE_OK, "%s: %s", spec, clae_last_error());
+    return m;
+}
+
 test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t rows, float h)
 {
     clae_model_config c;

@@ -52,6 +52,11 @@ typedef struct test_gradient_report {
 } test_gradient_report;
 test_gradient_report test_gradient_check(clae_model *m, const float *x, size_t rows, float h);
 
+/* A model of the reference configuration with this loss, batch, seed and rate (0: the default rate) and the net
+ * of the spec string; fails the test, naming the spec, when it cannot be made. */
+clae_model *test_model_arch(clae_runtime *rt, const char *spec, clae_loss loss, int batch, uint64_t seed, float lr,
+                            unsigned flags);
+
 /* The independent plan checker of test_plan.c: NULL if no two tensors live at
  * the same time share a byte, offsets are aligned and all fits in the peak;
  * otherwise a message (in msg) naming the first violation. */
