@@ -942,6 +942,66 @@ void clae_trainer_options_default(clae_trainer_options *o);
 clae_status clae_model_train(clae_model *m, const clae_dataset *train, const clae_trainer_options *o,
                              clae_train_report *out);
 
+/* ------------------------------------------------------------------------ */
+/* Greedy pretraining (README, Pretraining)                                  */
+/* ------------------------------------------------------------------------ */
+
+/* How a deep autoencoder's encoder layers are pretrained, one after another from the input, before the whole
+ * net is fine-tuned by clae_model_train. */
+typedef enum clae_pretrain_kind {
+    CLAE_PRETRAIN_NONE = 0,
+    CLAE_PRETRAIN_LAYERWISE, /* each layer a shallow autoencoder on the codes of the one below (a denoising one
+                              * when the net corrupts its input); Bengio et al. 2007, Vincent et al. 2010 */
+    CLAE_PRETRAIN_RBM,       /* each layer an RBM trained by CD-1 on the hidden probabilities of the one below,
+                              * unrolled into encoder and decoder; Hinton & Salakhutdinov 2006 */
+    CLAE_PRETRAIN_COUNT
+} clae_pretrain_kind;
+
+/* "none", "layerwise", "rbm" <-> the enum; the parser returns CLAE_ERR_ARG for another word. */
+const char *clae_pretrain_name(clae_pretrain_kind k);
+clae_status clae_pretrain_parse(const char *word, clae_pretrain_kind *out);
+
+/* What the pretraining callback is told after every epoch of a layer, and what clae_model_pretrain reports at
+ * its end (the last layer's last epoch). */
+typedef struct clae_pretrain_report {
+    int layer, layers;    /* the encoder layer being pretrained (0 = the first) and how many are */
+    uint64_t epoch;       /* epochs of this layer done */
+    uint64_t epochs;      /* the epochs each layer takes */
+    double recon_mse;     /* the layer's reconstruction error of its input, per element: for an RBM the mean over
+                           * the epoch's steps of its one-step reconstruction (v1 against v0), for an autoencoder
+                           * its reconstruction of all its training rows after the epoch */
+    double seconds;       /* since this layer began */
+    int stopped;          /* the callback asked to stop: the layers pretrained so far are in the model */
+} clae_pretrain_report;
+
+typedef struct clae_pretrain_options {
+    clae_pretrain_kind kind;
+    uint64_t epochs;      /* per layer (1) */
+    float lr;             /* 0: layerwise, the model's rate and optimizer; rbm, Hinton & Salakhutdinov's 0.1
+                           * (0.001 for a linear code layer) with momentum 0.5, then 0.9 after 5 epochs */
+    float weight_decay;   /* rbm: wc of the weights' update (2e-4) */
+    /* After each epoch of each layer; a non-zero return stops pretraining after that epoch. */
+    int (*on_epoch)(const clae_pretrain_report *r, void *user);
+    void *user;
+} clae_pretrain_options;
+
+/* kind NONE, epochs 1, lr 0 (the defaults above), weight_decay 2e-4, no callback. */
+void clae_pretrain_options_default(clae_pretrain_options *o);
+
+/* Pretrains m's encoder on train's rows and writes the result into m's weights: encoder layer l from the l-th
+ * shallow model, decoder layer M−1−l from its decoder (an RBM's: W transposed and the visible bias). m must be a
+ * training model whose net is a symmetric stack of dense layers (widths n_0, …, n_{M/2}, …, n_0, the code in the
+ * middle), optionally after a noise layer (layerwise only: each shallow model then corrupts its own input) and
+ * with regularizers (they act in fine-tuning only); tied nets take the encoder weights and both biases. RBM
+ * pretraining needs sigmoid hidden layers and a sigmoid or linear code (the top RBM's hidden units are then
+ * linear with unit Gaussian noise), and the input in [0, 1] for a sigmoid output (Bernoulli visible units) or
+ * any real values for a linear one (Gaussian visible units). Everything random comes from the model's seed, so
+ * the result is the same on every device. The optimizer state and the step count of m are untouched (0 for a
+ * new model). Errors: CLAE_ERR_ARG naming what the net lacks; the model's weights are then untouched. If
+ * report is non-NULL it receives the last epoch's report. */
+clae_status clae_model_pretrain(clae_model *m, const clae_dataset *train, const clae_pretrain_options *o,
+                                clae_pretrain_report *report);
+
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop
 #endif

@@ -144,6 +144,7 @@ Suite *suite_vae(void);
 Suite *suite_concrete(void);
 Suite *suite_mdl(void);
 Suite *suite_aae(void);
+Suite *suite_pretrain(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 

@@ -21,6 +21,7 @@
  * near 0) is divergence: training has only ever made the loss smaller. */
 #define DIVERGE_FACTOR 1e3
 #define DIVERGE_FLOOR 1e-3
+#define DEFAULT_PRETRAIN_EPOCHS 5
 
 const char cli_train_help[] =
     "usage: clae train [options]\n"
@@ -57,6 +58,15 @@ const char cli_train_help[] =
     "                          0 trains nothing: with --init and --out it converts a\n"
     "                          weights-only file (e.g. PyTorch's) into a clae model\n"
     "  --no-shuffle            batches in file order (default: shuffled by the seed)\n"
+    "  --pretrain KIND         before training, pretrain the encoder layer by layer\n"
+    "                          from the input (a symmetric net of dense layers):\n"
+    "                          layerwise, each layer a shallow autoencoder (denoising\n"
+    "                          with --noise) on the codes of the one below; rbm, each\n"
+    "                          an RBM trained by CD-1 (sigmoid layers, the code and\n"
+    "                          output may be linear); then unrolled into the net\n"
+    "  --pretrain-epochs N     epochs per pretrained layer (default 5)\n"
+    "  --pretrain-lr R         their rate (default: layerwise --lr; rbm 0.1, 0.001 for\n"
+    "                          a linear code, with momentum 0.5 then 0.9)\n"
     "  --init PATH             start from a model file's weights (same layer shapes),\n"
     "                          or from weights alone (layers.<i>.weight/bias, as\n"
     "                          safetensors.torch.save_file writes them); without\n"
@@ -99,6 +109,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     cli_default_data_path(CLI_DEFAULT_TRAIN_FILE, o->data, sizeof o->data);
     cli_default_data_path(CLI_DEFAULT_TEST_FILE, o->test, sizeof o->test);
     o->epochs = DEFAULT_EPOCHS;
+    clae_pretrain_options_default(&o->pretrain);
+    o->pretrain.epochs = DEFAULT_PRETRAIN_EPOCHS;
     cli_model_opts_init(&o->model);
     o->model.allow_auto = 1; /* --layers auto,...: the width comes from --data */
 
@@ -139,6 +151,15 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
                 cli_bad_value(&a, "expected a fraction of the rows, 0 < F < 1 (e.g. 0.2)");
         } else if (cli_flag(&a, "--no-shuffle")) {
             o->no_shuffle = 1;
+        } else if (cli_opt(&a, "--pretrain")) {
+            if (a.value && clae_pretrain_parse(a.value, &o->pretrain.kind) != CLAE_OK)
+                cli_bad_value(&a, "expected none, layerwise or rbm");
+        } else if (cli_opt(&a, "--pretrain-epochs")) {
+            long e = 0;
+            if (a.value && cli_long(&a, 1, 1000000, &e) == 0) o->pretrain.epochs = (uint64_t)e;
+        } else if (cli_opt(&a, "--pretrain-lr")) {
+            double lr = 0.0;
+            if (a.value && cli_positive_double(&a, &lr) == 0) o->pretrain.lr = (float)lr;
         } else if (cli_opt(&a, "--init")) {
             o->init = a.value;
         } else if (cli_opt(&a, "--out")) {
@@ -592,6 +613,46 @@ static int check_bce_range(const train_opts *o, const clae_dataset *train)
     return 0;
 }
 
+/* --pretrain: one line per layer and epoch on stderr. */
+static int on_pretrain_epoch(const clae_pretrain_report *p, void *user)
+{
+    train_result *r = ((void **)user)[1];
+    const train_opts *o = ((void **)user)[0];
+    r->pretrained_layers = p->layer + 1;
+    r->pretrain_mse[p->layer] = p->recon_mse;
+    r->pretrain_seconds[p->layer] = p->seconds;
+    if (!o->quiet)
+        fprintf(stderr, "pretrain %s layer %d/%d epoch %llu/%llu  recon_mse %.6g  (%.1f s)\n",
+                clae_pretrain_name(o->pretrain.kind), p->layer + 1, p->layers, (unsigned long long)p->epoch,
+                (unsigned long long)p->epochs, p->recon_mse, p->seconds);
+    return interrupted;
+}
+
+/* Pretrains a new model's encoder (a resumed one has it in its checkpoint already), then writes --checkpoint, so a
+ * run stopped while fine-tuning resumes without pretraining again. Returns -1 to go on, or an exit status. */
+static int pretrain(train_opts *o, clae_model *m, const clae_dataset *train, const clae_scaling *scaling,
+                    train_result *r)
+{
+    if (r->resumed) {
+        if (!o->quiet)
+            fprintf(stderr, "note: --pretrain %s is not run again: the checkpoint holds the pretrained weights\n",
+                    clae_pretrain_name(o->pretrain.kind));
+        return -1;
+    }
+    if (o->no_training) return -1;
+    void *ctx[2] = {o, r};
+    o->pretrain.on_epoch = on_pretrain_epoch;
+    o->pretrain.user = ctx;
+    if (clae_model_pretrain(m, train, &o->pretrain, NULL) != CLAE_OK) return cli_fail_lib();
+    if (interrupted) {
+        fprintf(stderr, "interrupted while pretraining: nothing written\n");
+        return CLI_EXIT_INTERRUPT;
+    }
+    if (o->checkpoint && clae_model_save_checkpoint(m, o->checkpoint, &r->start, scaling) != CLAE_OK)
+        return cli_fail_lib();
+    return -1;
+}
+
 int cli_train(int argc, char **argv)
 {
     train_opts o;
@@ -658,6 +719,7 @@ int cli_train(int argc, char **argv)
     sa.sa_flags = SA_RESETHAND;
     interrupted = 0;
     handler = sigaction(SIGINT, &sa, &old_sa) == 0;
+    if (o.pretrain.kind != CLAE_PRETRAIN_NONE && (rc = pretrain(&o, m, train, &scaling, &r)) >= 0) goto done;
 
     train_ctx ctx;
     memset(&ctx, 0, sizeof ctx);

@@ -25,6 +25,7 @@ typedef struct train_opts {
     int json, quiet;
     cli_model_opts model;
     clae_model_config cfg; /* model.cfg once parsed */
+    clae_pretrain_options pretrain; /* --pretrain, --pretrain-epochs, --pretrain-lr */
 } train_opts;
 
 /* A growing list of chart points. */
@@ -52,6 +53,9 @@ typedef struct train_result {
     /* An adversarial autoencoder's last epoch: its phases' mean losses, the discriminator's accuracy and the share
      * of codes that fooled it (clae_train_report's epoch_*); NAN for other models. */
     double disc_loss, disc_accuracy, gen_loss, fooled;
+    /* Pretraining (--pretrain): each encoder layer's reconstruction error after its last epoch, and its seconds. */
+    int pretrained_layers;
+    double pretrain_mse[CLAE_MAX_LAYERS / 2], pretrain_seconds[CLAE_MAX_LAYERS / 2];
     cli_curve test_curve, train_curve, step_curve; /* --plot */
 } train_result;
 

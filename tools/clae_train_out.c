@@ -122,6 +122,17 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
          (!o->out || cJSON_AddStringToObject(j, "model", o->out)) &&
          (!o->checkpoint || cJSON_AddStringToObject(j, "checkpoint", o->checkpoint)) &&
          (!o->plot || cJSON_AddStringToObject(j, "plot", o->plot));
+    /* Pretraining: each layer's reconstruction error after its last epoch. */
+    if (ok && o->pretrain.kind != CLAE_PRETRAIN_NONE && r->pretrained_layers) {
+        cJSON *pre = cJSON_AddObjectToObject(j, "pretrain"), *arr = pre ? cJSON_AddArrayToObject(pre, "layers") : NULL;
+        ok = arr && cJSON_AddStringToObject(pre, "kind", clae_pretrain_name(o->pretrain.kind)) &&
+             cJSON_AddNumberToObject(pre, "epochs", (double)o->pretrain.epochs);
+        for (int l = 0; ok && l < r->pretrained_layers; l++) {
+            cJSON *one = cJSON_CreateObject();
+            ok = one && cJSON_AddItemToArray(arr, one) && cJSON_AddNumberToObject(one, "recon_mse", r->pretrain_mse[l]) &&
+                 cJSON_AddNumberToObject(one, "seconds", round(r->pretrain_seconds[l] * 1000) / 1000);
+        }
+    }
     /* A minimum-description-length code: its length on the test rows, in bits per row. */
     float *bits = ok ? malloc(test->rows * sizeof *bits) : NULL;
     if (bits && clae_model_code_length(m, test->x, test->rows, bits) == CLAE_OK) {
@@ -165,6 +176,9 @@ void cli_train_print_summary(const train_opts *o, const clae_device_info *dev, c
     if (o->scale != CLAE_SCALE_NONE) printf("scale       %s\n", clae_scale_kind_name(o->scale));
     if (r->penalty != 0.0) printf("penalty     %.6g\n", r->penalty);
     if (!isnan(r->code_mean)) printf("code mean   %.6g\n", r->code_mean);
+    for (int l = 0; l < r->pretrained_layers; l++)
+        printf("%-11s %s layer %d: recon_mse %.6g (%.1f s)\n", l ? "" : "pretrain", clae_pretrain_name(o->pretrain.kind),
+               l + 1, r->pretrain_mse[l], r->pretrain_seconds[l]);
     if (!isnan(r->disc_accuracy))
         printf("adversary   disc_loss %.6g, disc_accuracy %.4f, gen_loss %.6g, fooled %.4f\n", r->disc_loss,
                r->disc_accuracy, r->gen_loss, r->fooled);
