@@ -342,6 +342,9 @@ START_TEST(test_pretrain_cli_resume)
     r = run_expect(2, "train --pretrain dbn --limit 200 --device cpu-ref -q");
     ck_assert_contains(r.err, "layerwise or rbm");
     run_free(&r);
+    r = run_expect(2, "train --pretrain rbm --init %s --limit 200 --device cpu-ref -q", q("whole.st"));
+    ck_assert_contains(r.err, "choose one");
+    run_free(&r);
 }
 END_TEST
 

@@ -209,6 +209,10 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         fprintf(stderr, "clae train: --checkpoint-every needs --checkpoint PATH\n");
         return CLI_EXIT_USAGE;
     }
+    if (o->pretrain.kind != CLAE_PRETRAIN_NONE && o->init) {
+        fprintf(stderr, "clae train: --pretrain writes the weights --init %s would give; choose one\n", o->init);
+        return CLI_EXIT_USAGE;
+    }
     if (o->resume && !o->checkpoint) {
         fprintf(stderr, "clae train: --resume needs --checkpoint PATH (the file to resume from)\n");
         return CLI_EXIT_USAGE;
