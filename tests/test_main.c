@@ -12,6 +12,7 @@ static const struct {
 } suites[] = {
     {"runtime", suite_runtime},   {"ops", suite_ops},         {"variant_ops", suite_variant_ops},
     {"conv_ops", suite_conv_ops},   {"vae_ops", suite_vae_ops},   {"concrete_ops", suite_concrete_ops}, {"mdl_ops", suite_mdl_ops}, {"aae_ops", suite_aae_ops},
+    {"rbm_ops", suite_rbm_ops},
     {"data", suite_data},         {"plan", suite_plan},       {"model", suite_model},
     {"variants", suite_variants}, {"io", suite_io},           {"modelio", suite_modelio},
     {"cli", suite_cli},           {"cli_use", suite_cli_use}, {"cli_compare", suite_cli_compare},

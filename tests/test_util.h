@@ -128,6 +128,7 @@ Suite *suite_vae_ops(void);
 Suite *suite_concrete_ops(void);
 Suite *suite_mdl_ops(void);
 Suite *suite_aae_ops(void);
+Suite *suite_rbm_ops(void);
 Suite *suite_io(void);
 Suite *suite_plan(void);
 Suite *suite_variants(void);
