@@ -12,10 +12,10 @@ SOVERSION := 0
 VERSION   := $(shell sed -n 's/^\#define CLAE_VERSION_STRING "\(.*\)"/\1/p' include/clae.h)
 
 # What libclae itself links (and clae.pc requires); the CLI adds libpng for its plots.
-LIB_PKGS  := OpenCL clblast zlib nettle libcjson
+LIB_PKGS  := OpenCL clblast zlib nettle libcjson lapacke
 CLI_PKGS  := libpng
 PKG_CFLAGS := $(shell pkg-config --cflags $(LIB_PKGS) $(CLI_PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lOpenCL -lclblast -lz -lnettle -lcjson)
+PKG_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lOpenCL -lclblast -lz -lnettle -lcjson -llapacke)
 CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null || echo -lpng16)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)

@@ -148,5 +148,6 @@ Suite *suite_aae(void);
 Suite *suite_pretrain(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
+Suite *suite_pca(void);
 
 #endif

@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},
     {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},
     {"import", "make a clae model file of weights saved by PyTorch", cli_import, cli_import_help},
+    {"pca", "PCA of the training data beside a linear autoencoder: test MSEs, principal angles", cli_pca, cli_pca_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

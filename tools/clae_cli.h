@@ -38,6 +38,7 @@ int cli_select(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_pca(int argc, char **argv);
 extern const char cli_devices_help[];
 extern const char cli_train_help[];
 extern const char cli_plan_help[];
@@ -49,6 +50,7 @@ extern const char cli_select_help[];
 extern const char cli_compare_help[];
 extern const char cli_bench_help[];
 extern const char cli_import_help[];
+extern const char cli_pca_help[];
 
 /* A cursor over a subcommand's arguments. Usage:
  *     cli_args a; cli_args_init(&a, argc, argv);
