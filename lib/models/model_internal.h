@@ -61,6 +61,9 @@ struct clae_model {
     char error[CLAE_ERROR_MAX];
 };
 
+/* Seconds on the monotonic clock, for the trainers' reports. */
+double clae_now_seconds(void);
+
 /* Records a failure on the model and its runtime (the thread's last error is copied) and returns s. */
 clae_status clae_model_record(clae_model *m, clae_status s);
 /* The public calls' argument checks: 1..batch rows of a non-NULL x; a model with memory, for training when asked. */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "models/model_internal.h"
 #include "models/pretrain.h"
@@ -33,13 +32,6 @@ void clae_pretrain_options_default(clae_pretrain_options *o)
     o->kind = CLAE_PRETRAIN_NONE;
     o->epochs = 1;
     o->weight_decay = 2e-4f;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The deep net as pretraining sees it: M dense layers of widths n_0 … n_M = n_0, symmetric, the code after layer
@@ -126,7 +118,7 @@ static int report_epoch(pretrain_run *p, uint64_t epoch, double mse)
 {
     p->r.epoch = epoch;
     p->r.recon_mse = mse;
-    p->r.seconds = now_seconds() - p->t0;
+    p->r.seconds = clae_now_seconds() - p->t0;
     if (p->o->on_epoch && p->o->on_epoch(&p->r, p->o->user)) p->r.stopped = 1;
     return p->r.stopped;
 }
@@ -267,7 +259,7 @@ static clae_status pretrain(clae_model *m, const clae_dataset *train, const clae
     int done = 0;
     for (int l = 0; s == CLAE_OK && l < st.half && !p.r.stopped; l++) {
         p.r.layer = l;
-        p.t0 = now_seconds();
+        p.t0 = clae_now_seconds();
         s = alloc_weights(&st, l, &w[l]);
         float *next = NULL;
         if (s == CLAE_OK && l + 1 < st.half) {

@@ -21,7 +21,7 @@ void clae_trainer_options_default(clae_trainer_options *o)
     o->diverge_floor = 1e-3;
 }
 
-static double now_seconds(void)
+double clae_now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -129,7 +129,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
     int stop = o->start.epoch >= o->epochs || (o->max_steps && clae_model_steps(m) >= o->max_steps);
     double first_loss = NAN; /* this call's first loss: the yardstick of divergence */
     for (uint64_t e = o->start.epoch; !stop && e < o->epochs; e++) {
-        const double te = now_seconds();
+        const double te = clae_now_seconds();
         if (o->order == CLAE_BATCHES_SHUFFLED)
             clae_shuffle_order(rows, cfg.seed, (uint32_t)e, order);
         else if (o->order == CLAE_BATCHES_IN_ORDER)
@@ -165,10 +165,10 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             st = clae_dataset_gather(train, idx, n, xb);
             if (st != CLAE_OK) goto done;
             float loss = 0.0f;
-            const double t0 = now_seconds();
+            const double t0 = clae_now_seconds();
             /* A non-finite loss comes back as CLAE_ERR_NUMERIC naming the step. */
             st = clae_model_train_step_rows(m, xb, ids, n, &loss);
-            const double dt = now_seconds() - t0;
+            const double dt = clae_now_seconds() - t0;
             if (st != CLAE_OK) {
                 r->diverged = st == CLAE_ERR_NUMERIC;
                 goto done;
@@ -215,7 +215,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
                 r->epoch_fooled = adv_sum[3] / (double)r->epoch_rows;
             }
             r->rows_seen += n;
-            r->epoch_seconds = now_seconds() - te;
+            r->epoch_seconds = clae_now_seconds() - te;
             r->train_seconds = train_before + r->epoch_seconds;
             r->position = position_after(e, s, spe);
             if (o->on_step && o->on_step(r, o->user) != 0) {
@@ -233,7 +233,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             if (o->max_steps && done_steps >= o->max_steps) stop = 1;
             if (stop) break;
         }
-        r->epoch_seconds = now_seconds() - te;
+        r->epoch_seconds = clae_now_seconds() - te;
         r->train_seconds = train_before + r->epoch_seconds;
         r->position = position_after(e, s, spe);
         /* Written before the last epoch's on_epoch_end (which may test for
