@@ -78,17 +78,6 @@ static clae_status run_batch(int p, size_t rows, size_t L, uint32_t modes, const
     return s;
 }
 
-/* 37 row ids: ids[3] and ids[20] put e = id·L + l past 2^32 for every unit; ids[12]·13 = 2^32 − 9, so that row's
- * units 0–8 have a high word of 0 and units 9–12 of 1; ids[29] repeats ids[7] at another position. */
-static void odd_ids(uint32_t ids[37])
-{
-    for (uint32_t r = 0; r < 37; r++) ids[r] = 100u + 7u * r;
-    ids[3] = 0xffffffffu;
-    ids[12] = 330382099u;
-    ids[20] = 0x80000001u;
-    ids[29] = ids[7];
-}
-
 /* Codes with the values a float copy could lose: −0, a subnormal, the largest float. */
 static float *odd_codes(size_t n, uint32_t seed)
 {
@@ -122,7 +111,7 @@ START_TEST(test_aae_batch_normal)
     const size_t rows = 37, L = 13, n = rows * L;
     const uint32_t step = 11, tag = CLAE_STREAM_AAE_PRIOR;
     uint32_t ids[37], rev[37];
-    odd_ids(ids);
+    tb_odd_ids(ids);
     for (size_t r = 0; r < rows; r++) rev[r] = ids[rows - 1 - r];
     float *CODES = odd_codes(n, 81u), *out[2] = {fmalloc(2 * n), fmalloc(2 * n)}, *half = fmalloc(n);
     float *big = fmalloc(2 * n), *sentinel = fmalloc(2 * n);
@@ -170,7 +159,7 @@ START_TEST(test_aae_batch_mixture_vs_ref)
         size_t L;
     } cases[] = {{1, 6}, {3, 6}, {10, 6}, {CLAE_AAE_MAX_MODES, 6}, {10, 2}};
     uint32_t ids[37];
-    odd_ids(ids);
+    tb_odd_ids(ids);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const size_t L = cases[k].L, n = rows * L;
         const uint32_t modes = cases[k].modes, step = 5 + (uint32_t)k;

@@ -68,3 +68,12 @@ void assert_bits(const float *a, const float *want, size_t n, const char *what, 
         ck_assert_msg(memcmp(&a[i], &want[i], sizeof *a) == 0, "%s (%s)[%zu] = %.9g, want %.9g", what, path_name(p), i,
                       (double)a[i], (double)want[i]);
 }
+
+void tb_odd_ids(uint32_t ids[37])
+{
+    for (uint32_t r = 0; r < 37; r++) ids[r] = 100u + 7u * r;
+    ids[3] = 0xffffffffu;
+    ids[12] = 330382099u;
+    ids[20] = 0x80000001u;
+    ids[29] = ids[7];
+}

@@ -44,6 +44,10 @@ void tb_free(tbuf *t);
 const char *path_name(int p);
 /* Row ids are uint32 bit patterns in float slots: uploaded bit for bit, never converted. */
 tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n);
+/* 37 row ids whose counters stress the high word: ids[3] and ids[20] put e = id·W + c past 2^32 for any width
+ * W ≥ 2; ids[12]·13 = 2^32 − 9, so at width 13 that row's units 0–8 have a high word of 0 and units 9–12 of 1;
+ * ids[29] repeats ids[7] at another position. */
+void tb_odd_ids(uint32_t ids[37]);
 /* a equals want bit for bit (memcmp per element), what and path p named on failure. */
 void assert_bits(const float *a, const float *want, size_t n, const char *what, int p);
 

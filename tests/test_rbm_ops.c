@@ -85,21 +85,25 @@ static clae_status run_sample_inplace(int p, clae_rbm_units units, size_t rows, 
     return s;
 }
 
-/* 37 row ids: ids[3] and ids[20] put e = id·13 + c past 2^32 for every unit; ids[12]·13 = 2^32 − 9, so that row's
- * units 0–8 have a high word of 0 and units 9–12 of 1; ids[29] repeats ids[7] at another position. */
-static void odd_ids(uint32_t ids[37])
-{
-    for (uint32_t r = 0; r < 37; r++) ids[r] = 100u + 7u * r;
-    ids[3] = 0xffffffffu;
-    ids[12] = 330382099u;
-    ids[20] = 0x80000001u;
-    ids[29] = ids[7];
-}
-
 /* Rows rows − 1 … 0 of X (rows × cols) into Y. */
 static void reverse_rows(const float *X, size_t rows, size_t cols, float *Y)
 {
     for (size_t r = 0; r < rows; r++) memcpy(Y + r * cols, X + (rows - 1 - r) * cols, cols * sizeof *Y);
+}
+
+/* What does not depend on where a row sits, for states H of P on path p: the same id and P at rows 7 and 29 give
+ * the same row, the op in place (H = P) gives H again, and the batch reversed (Prev, rev) moves each row with it.
+ * other is scratch of rows·cols floats. */
+static void assert_placement(int p, clae_rbm_units units, size_t rows, size_t cols, const float *P, const float *Prev,
+                             const uint32_t *ids, const uint32_t *rev, uint32_t step, uint32_t tag, const float *H,
+                             float *other)
+{
+    const size_t n = rows * cols;
+    assert_bits(H + 29 * cols, H + 7 * cols, cols, "the same id and P at rows 7 and 29", p);
+    OK(run_sample_inplace(p, units, rows, cols, P, ids, step, tag, other));
+    assert_bits(other, H, n, "H = P in place", p);
+    OK(run_sample(p, units, rows, cols, Prev, rev, step, tag, other));
+    for (size_t r = 0; r < rows; r++) assert_bits(other + r * cols, H + (rows - 1 - r) * cols, cols, "row moved", p);
 }
 
 /* Every value of H in row r equals v. */
@@ -121,7 +125,7 @@ START_TEST(test_rbm_sample_bernoulli)
     const size_t rows = 37, cols = 13, n = rows * cols;
     const uint32_t step = 11, tag = CLAE_STREAM_RBM;
     uint32_t ids[37], rev[37];
-    odd_ids(ids);
+    tb_odd_ids(ids);
     for (size_t r = 0; r < rows; r++) rev[r] = ids[rows - 1 - r];
     float *P = uniform(n, 91u, 0, 1), *Prev = fmalloc(n), *want = fmalloc(n), *H[2] = {fmalloc(n), fmalloc(n)};
     float *other = fmalloc(n);
@@ -152,12 +156,7 @@ START_TEST(test_rbm_sample_bernoulli)
         assert_row(H[p], 2, cols, 1.0f, "P just above the uniform", p);
         assert_row(H[p], 4, cols, 0.0f, "P equal to the uniform", p);
         assert_row(H[p], 5, cols, 0.0f, "P just below the uniform", p);
-        assert_bits(H[p] + 29 * cols, H[p] + 7 * cols, cols, "the same id and P at rows 7 and 29", p);
-        OK(run_sample_inplace(p, CLAE_RBM_BERNOULLI, rows, cols, P, ids, step, tag, other));
-        assert_bits(other, H[p], n, "H = P in place", p);
-        OK(run_sample(p, CLAE_RBM_BERNOULLI, rows, cols, Prev, rev, step, tag, other));
-        for (size_t r = 0; r < rows; r++)
-            assert_bits(other + r * cols, H[p] + (rows - 1 - r) * cols, cols, "row moved", p);
+        assert_placement(p, CLAE_RBM_BERNOULLI, rows, cols, P, Prev, ids, rev, step, tag, H[p], other);
     }
     assert_bits(H[1], H[0], n, "states vs ref", 1);
     free(P);
@@ -177,7 +176,7 @@ START_TEST(test_rbm_sample_streams)
     const size_t rows = 37, cols = 13, n = rows * cols;
     const uint32_t step = 11, tag = CLAE_STREAM_RBM;
     uint32_t ids[37];
-    odd_ids(ids);
+    tb_odd_ids(ids);
     float *P = fmalloc(n), *base = fmalloc(n), *H = fmalloc(n), *want = fmalloc(n);
     for (size_t i = 0; i < n; i++) P[i] = 0.5f;
     for (int p = 0; p < 2; p++) {
@@ -240,7 +239,7 @@ START_TEST(test_rbm_sample_gaussian)
     const size_t rows = 37, cols = 13, n = rows * cols;
     const uint32_t step = 6, tag = CLAE_STREAM_RBM;
     uint32_t ids[37], rev[37];
-    odd_ids(ids);
+    tb_odd_ids(ids);
     for (size_t r = 0; r < rows; r++) rev[r] = ids[rows - 1 - r];
     float *P = uniform(n, 92u, -3, 3), *Prev = fmalloc(n), *want = fmalloc(n), *H[2] = {fmalloc(n), fmalloc(n)};
     float *other = fmalloc(n);
@@ -256,12 +255,7 @@ START_TEST(test_rbm_sample_gaussian)
     for (int p = 0; p < 2; p++) {
         OK(run_sample(p, CLAE_RBM_GAUSSIAN, rows, cols, P, ids, step, tag, H[p]));
         assert_bits(H[p], want, n, "P + normal vs the contract", p);
-        assert_bits(H[p] + 29 * cols, H[p] + 7 * cols, cols, "the same id and P at rows 7 and 29", p);
-        OK(run_sample_inplace(p, CLAE_RBM_GAUSSIAN, rows, cols, P, ids, step, tag, other));
-        assert_bits(other, H[p], n, "H = P in place", p);
-        OK(run_sample(p, CLAE_RBM_GAUSSIAN, rows, cols, Prev, rev, step, tag, other));
-        for (size_t r = 0; r < rows; r++)
-            assert_bits(other + r * cols, H[p] + (rows - 1 - r) * cols, cols, "row moved", p);
+        assert_placement(p, CLAE_RBM_GAUSSIAN, rows, cols, P, Prev, ids, rev, step, tag, H[p], other);
     }
     assert_bits(H[1], H[0], n, "linear states vs ref", 1);
     free(P);
