@@ -1,5 +1,5 @@
 # Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
-# `make`, `make test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench`.
+# `make`, `make test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -143,8 +143,10 @@ check-install: all
 	tests/check_install.sh "$(MAKE)" $(BUILD) $(abspath $(BUILD))/install-check $(PREFIX) "$(CC) $(LDFLAGS)"
 
 # `make bench-gemm`: clae's OpenCL GEMM engines (tiled, clblast) against OpenBLAS cblas_sgemm on
-# the host, one process, one run. OpenBLAS is the benchmark's peer only, never a dependency of
-# the library: without Debian's libopenblas-dev the table has no peer column and says so.
+# the host, in a peer process at one thread, in interleaved rounds (BENCH_GEMM_ARGS: e.g. --rounds 3
+# --set wide). OpenBLAS is the benchmark's peer only, never a dependency of the library: without
+# Debian's libopenblas-dev the table has no peer column and says so.
+BENCH_GEMM_ARGS ?=
 BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null)
 # Rebuild the benchmark when OpenBLAS appears or goes (the .flags idea, for the peer alone).
@@ -158,7 +160,7 @@ $(BUILD)/bench_gemm: tools/bench_gemm.c $(STATIC) $(LIB_HDR) include/clae.h $(BU
 
 bench-gemm: $(BUILD)/bench_gemm
 	@$(if $(BLAS_LIBS),:,echo 'bench-gemm: OpenBLAS not found, so no peer column; for one: apt-get install -y libopenblas-dev')
-	./$(BUILD)/bench_gemm
+	./$(BUILD)/bench_gemm $(BENCH_GEMM_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -178,7 +180,14 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
-# `make bench`: samples/s of the standard workloads (clae bench) on the default device.
+# `make bench`: samples/s of the standard workloads (clae bench) on the default device, then the
+# tables against PyTorch on the CPU (training, inference, the conv AE: they say so and stop without
+# an importable torch, so point PYTHON at a venv that has it: make bench PYTHON=venv/bin/python;
+# BENCH_TORCH_ARGS: e.g. --rounds 5 --cases train), then the GEMM table against OpenBLAS when installed.
+PYTHON ?= python3
+BENCH_TORCH_ARGS ?=
 bench: $(CLI)
 	./$(CLI) bench
-	python3 tools/bench_torch_conv.py --clae ./$(CLI)
+	$(PYTHON) tools/bench_torch.py --clae ./$(CLI) $(BENCH_TORCH_ARGS)
+	$(PYTHON) tools/bench_torch_conv.py --clae ./$(CLI)
+	@$(if $(BLAS_LIBS),$(MAKE) --no-print-directory bench-gemm,echo 'bench: OpenBLAS not found, so no GEMM table; for one: apt-get install -y libopenblas-dev')

@@ -290,6 +290,8 @@ START_TEST(bench_json)
         {"denoising", "denoising mask 0.25"},
         {"contractive", "contractive lambda=0.1"},
         {"conv", "convolutional"},
+        {"wide", "dense"},
+        {"infer", "dense"},
     };
     const int n_want = (int)(sizeof want / sizeof want[0]);
     run_result r = run_clae("bench --device cpu-ref --steps 2 --batch 32 --json --quiet");
@@ -316,7 +318,22 @@ START_TEST(bench_json)
         ck_assert_str_eq(str(e, "status"), "ok");
         ck_assert_msg(num(e, "samples_per_sec") > 0, "%s: samples_per_sec", want[i].name);
         ck_assert(num(e, "ms_per_step") > 0);
-        ck_assert(isfinite(num(e, "final_loss")));
+        const int infer = strcmp(want[i].name, "infer") == 0;
+        ck_assert_str_eq(str(e, "mode"), infer ? "infer" : "train");
+        /* Inference trains nothing, so it has no loss to report. */
+        if (infer) ck_assert(cJSON_IsNull(field(e, "final_loss")));
+        else ck_assert(isfinite(num(e, "final_loss")));
+        /* Each workload names its own widths: the --layers ones, wide's, none for conv. */
+        const cJSON *wl = field(e, "layers");
+        if (strcmp(want[i].name, "conv") == 0) {
+            ck_assert(cJSON_IsNull(wl));
+        } else {
+            const int wide = strcmp(want[i].name, "wide") == 0;
+            static const int wide_widths[] = {784, 2048, 512, 2048, 784};
+            ck_assert_int_eq(cJSON_GetArraySize(wl), 5);
+            for (int k = 0; k < 5; k++)
+                ck_assert_double_eq(cJSON_GetArrayItem(wl, k)->valuedouble, wide ? wide_widths[k] : widths[k]);
+        }
     }
     cJSON_Delete(j);
     run_free(&r);
@@ -332,6 +349,41 @@ START_TEST(bench_json)
     r = run_clae("bench --device cpu-ref --only nope");
     ck_assert_int_eq(r.status, 2);
     ck_assert_contains(r.err, "no such workload");
+    run_free(&r);
+
+    /* Inference alone on the test device: per-call figures that agree with each other, on the
+     * --layers shape, which the top level reports too. */
+    r = run_clae(with_path("bench --device %s --only infer --steps 4 --batch 16 --layers 784,32 --json --quiet",
+                           test_device()));
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    j = cJSON_Parse(r.out);
+    ck_assert_msg(cJSON_IsObject(j), "not a JSON object:\n%s", r.out);
+    ck_assert_double_eq(num(j, "timed_steps"), 3);
+    static const int narrow[] = {784, 32, 784};
+    ck_assert_int_eq(cJSON_GetArraySize(field(j, "layers")), 3);
+    ck_assert_int_eq(cJSON_GetArraySize(field(j, "workloads")), 1);
+    const cJSON *inf = cJSON_GetArrayItem(field(j, "workloads"), 0);
+    ck_assert_str_eq(str(inf, "name"), "infer");
+    ck_assert_str_eq(str(inf, "mode"), "infer");
+    ck_assert_int_eq(cJSON_GetArraySize(field(inf, "layers")), 3);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_double_eq(cJSON_GetArrayItem(field(j, "layers"), k)->valuedouble, narrow[k]);
+        ck_assert_double_eq(cJSON_GetArrayItem(field(inf, "layers"), k)->valuedouble, narrow[k]);
+    }
+    const double ms = num(inf, "ms_per_call"), rps = num(inf, "rows_per_sec");
+    ck_assert_msg(ms > 0 && rps > 0, "ms_per_call %g, rows_per_sec %g", ms, rps);
+    ck_assert_double_eq(num(inf, "ms_per_step"), ms);
+    ck_assert_double_eq(num(inf, "samples_per_sec"), rps);
+    /* 16 rows a call: rows/s is 16 000 / (ms per call), up to the six printed digits. */
+    ck_assert_msg(fabs(rps * ms / 16000.0 - 1.0) < 1e-4, "rows_per_sec %g against ms_per_call %g", rps, ms);
+    cJSON_Delete(j);
+    run_free(&r);
+
+    /* The text table names the workload's own widths when they are not --layers's. */
+    r = run_clae("bench --device cpu-ref --only wide --steps 1 --batch 2 --quiet");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_contains(r.out, "784,256,64,256,784"); /* the model line: --layers's default */
+    ck_assert_contains(r.out, "dense 784,2048,512,2048,784");
     run_free(&r);
 
     r = run_clae("bench --device no-such-device --steps 1 --batch 8");
@@ -367,11 +419,16 @@ START_TEST(help_and_usage)
     ck_assert_contains(r.out, "contractive");
     ck_assert_contains(r.out, "GEMM");
     ck_assert_contains(r.out, "warm-up");
+    ck_assert_contains(r.out, "--layers");
+    ck_assert_contains(r.out, "784,2048,512,2048,784");
+    ck_assert_contains(r.out, "clae_model_reconstruct");
+    ck_assert_contains(r.out, "rows_per_sec");
     run_free(&r);
 
     static const char *const bad[] = {"compare --json --csv", "compare --steps 0", "compare --devices ''",
                                       "compare --bogus", "compare --optimizer nope", "bench --batch 0",
-                                      "bench --layers 784,32"};
+                                      "bench --layers 784,abc", "bench --layers 784,0,784",
+                                      "bench --layers ''", "bench --arch 784,dense:32"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = run_clae(bad[i]);
         ck_assert_msg(r.status == 2, "%s: exit %d, want 2", bad[i], r.status);

@@ -12,26 +12,12 @@ Fashion-MNIST in both, leaving the first step out of the timing, and prints samp
 median of each, and the clae/PyTorch ratio of each round. Without an importable torch it says so and exits 0.
 """
 import argparse
-import gzip
-import json
-import os
 import statistics
-import struct
-import subprocess
 import sys
 import time
 
-DATA = os.path.join(os.environ.get("CLAE_DATA_DIR", "/usr/share/datasets/fashion-mnist"), "train-images-idx3-ubyte.gz")
-
-
-def load_idx(path, rows):
-    """The first `rows` images of an IDX3 file as bytes, with their count, height and width."""
-    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
-        magic, n, h, w = struct.unpack(">IIII", f.read(16))
-        if magic != 0x00000803:
-            sys.exit(f"{path}: not an IDX3 image file (magic {magic:#x})")
-        n = min(n, rows)
-        return f.read(n * h * w), n, h, w
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources for the one shared module
+import bench_common as bc  # noqa: E402
 
 
 def torch_round(torch, data, n, h, w, steps, batch):
@@ -57,7 +43,7 @@ def torch_round(torch, data, n, h, w, steps, batch):
 
     model = ConvAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x_all = torch.frombuffer(bytearray(data), dtype=torch.uint8).float().div_(255.0).view(n, 1, h, w)
+    x_all = bc.rows_tensor(torch, data, n, h * w).view(n, 1, h, w)
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
     timed, samples = 0.0, 0
     for s in range(steps):
@@ -76,35 +62,31 @@ def torch_round(torch, data, n, h, w, steps, batch):
 
 
 def clae_round(clae, device, steps, batch, data):
-    cmd = [clae, "bench", "--only", "conv", "--json", "-q", "--steps", str(steps), "--batch", str(batch), "--data", data]
-    if device:
-        cmd += ["--device", device]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    w = json.loads(out)["workloads"][0]
-    if w["status"] != "ok":
-        sys.exit(f"clae bench failed: {w.get('error')}")
-    return w["samples_per_sec"], json.loads(out)["device"]
+    try:
+        j, w = bc.run_clae_bench(bc.clae_bench_cmd(clae, "conv", batch, steps, data, device))
+    except RuntimeError as e:
+        sys.exit(f"clae bench failed: {e}")
+    return w["samples_per_sec"], j["device"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clae", default=os.path.join(os.environ.get("CLAE_BUILD", "build"), "clae"))
+    ap.add_argument("--clae", default=bc.CLAE)
     ap.add_argument("--device", default=None)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: PyTorch's own)")
-    ap.add_argument("--data", default=DATA)
+    ap.add_argument("--data", default=bc.DATA)
     a = ap.parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("bench_torch_conv: torch is not importable here (pip install torch in a venv for the peer column); "
+    torch = bc.import_torch()
+    if torch is None:
+        print(f"bench_torch_conv: torch is not importable by {sys.executable} (for one: {bc.TORCH_HINT}); "
               "clae alone: " + " ".join([a.clae, "bench", "--only", "conv"]))
         return 0
     if a.threads:
         torch.set_num_threads(a.threads)
-    data, n, h, w = load_idx(a.data, a.steps * a.batch)
+    data, n, h, w = bc.load_idx(a.data, a.steps * a.batch)
     rows = []
     for r in range(a.rounds):
         c, dev = clae_round(a.clae, a.device, a.steps, a.batch, a.data)
@@ -116,7 +98,7 @@ def main():
     print(f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads):  min {min(ts):.0f}  "
           f"median {statistics.median(ts):.0f} samples/s")
     print(f"clae/torch per round: min {min(rs):.3f}  median {statistics.median(rs):.3f}")
-    print("reproduce: python3 " + " ".join(sys.argv))
+    print("reproduce: " + bc.script_cmd(sys.argv))
     return 0
 
 
