@@ -164,8 +164,9 @@ acc_t clae_softplus(acc_t z)
 #define CLAE_LOSS_SSE 0
 #define CLAE_LOSS_BCE 1
 
-/* f'(z) expressed through the cached output a = f(z) (σ: a(1−a), tanh: 1−a²); relu' is 0 at a = 0. */
-float clae_act_deriv(int f, float a)
+/* f'(z) expressed through the cached output a = f(z) (σ: a(1−a), tanh: 1−a²); relu' is 0 at a = 0.
+ * Inlined so the loops that call it (act_backward_colsum's rows) stay vectorizable on PoCL. */
+CLAE_INLINE float clae_act_deriv(int f, float a)
 {
     switch (f) {
     case CLAE_ACT_SIGMOID: return a * (1.0f - a);

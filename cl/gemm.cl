@@ -81,9 +81,35 @@ gemm_vec gemm_load_edge(__global const float *p, ulong j, ulong N)
  * B[boff + k·ldb + j]: B is row-major K×N here (the host transposes Bᵀ into a workspace first),
  * so a tile's B segment is VW·NV consecutive floats. Rows past M read row M−1 (clamped, never
  * stored); columns past N read zeros. beta = 0 never reads C, so stale NaNs cannot survive. */
+/* The dense layer's epilogue, fused so the tile leaves registers once: out = alpha·acc + beta·C, then
+ * out + bias[j] (has_bias), stored to Z (has_z: the pre-activation a bce output keeps), then f(out) into C
+ * (act ≥ 0). Each is the same rounded operation, in the same order, as the separate gemm, bias_add and
+ * act_forward kernels (FP_CONTRACT is off), so Z and a relu's output keep their bits; a sigmoid or tanh
+ * takes the vector exp and tanh, which may differ from act_forward's scalar ones by an ulp. act = −1: plain GEMM. */
+CLAE_INLINE float gemm_act1(int f, float z)
+{
+    switch (f) {
+    case CLAE_ACT_SIGMOID: return clae_sigmoid(z);
+    case CLAE_ACT_TANH: return tanh(z);
+    case CLAE_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    default: return z;
+    }
+}
+
+/* The vector form of gemm_act1, lane for lane clae_sigmoid's two branches (exp of −|z| either way). */
+CLAE_INLINE gemm_vec gemm_act(int f, gemm_vec z)
+{
+    if (f == CLAE_ACT_RELU) return z > (gemm_vec)(0.0f) ? z : (gemm_vec)(0.0f);
+    if (f == CLAE_ACT_TANH) return tanh(z);
+    if (f != CLAE_ACT_SIGMOID) return z;
+    gemm_vec e = exp(-fabs(z)), one = (gemm_vec)(1.0f);
+    return z >= (gemm_vec)(0.0f) ? one / (one + e) : e / (one + e);
+}
+
 __kernel void gemm_tiled(ulong M, ulong N, ulong K, float alpha, int trans_a, __global const float *A, ulong aoff,
                          ulong lda, __global const float *B, ulong boff, ulong ldb, float beta, __global float *C,
-                         ulong coff, ulong ldc)
+                         ulong coff, ulong ldc, __global const float *bias, ulong biasoff, int has_bias,
+                         __global float *Z, ulong zoff, int has_z, int act)
 {
 #if CLAE_GEMM_M_FIRST
     ulong i0 = get_global_id(0) * CLAE_GEMM_TM, j0 = get_global_id(1) * GEMM_TN;
@@ -114,16 +140,21 @@ __kernel void gemm_tiled(ulong M, ulong N, ulong K, float alpha, int trans_a, __
         GEMM_K_LOOP(GEMM_LOADA_COLS, GEMM_LOADB_EDGE)
     }
 
-    /* C = alpha·acc + beta·C, rounded per operation (FP_CONTRACT is off in common.h). */
+    /* C = alpha·acc + beta·C, rounded per operation (FP_CONTRACT is off in common.h), then the epilogue. */
     _Pragma("unroll") for (int r = 0; r < CLAE_GEMM_TM; r++)
     {
         if (i0 + (ulong)r >= M) break;
         __global float *c = C + coff + (i0 + (ulong)r) * ldc + j0;
+        __global float *z = Z + zoff + (i0 + (ulong)r) * ldc + j0;
+        __global const float *bj = bias + biasoff + j0;
         _Pragma("unroll") for (int v = 0; v < CLAE_GEMM_NV; v++)
         {
             gemm_vec out = (gemm_vec)(alpha) * acc[r][v];
             if (full_cols) {
                 if (beta != 0.0f) out = out + (gemm_vec)(beta) * GEMM_VLOAD((size_t)v, c);
+                if (has_bias) out = out + GEMM_VLOAD((size_t)v, bj);
+                if (has_z) GEMM_VSTORE(out, (size_t)v, z);
+                if (act >= 0) out = gemm_act(act, out);
                 GEMM_VSTORE(out, (size_t)v, c);
             } else {
                 float t[CLAE_GEMM_VW];
@@ -131,8 +162,11 @@ __kernel void gemm_tiled(ulong M, ulong N, ulong K, float alpha, int trans_a, __
                 for (int l = 0; l < CLAE_GEMM_VW; l++) {
                     ulong j = j0 + (ulong)(v * CLAE_GEMM_VW + l);
                     if (j >= N) break;
-                    __global float *cj = c + v * CLAE_GEMM_VW + l;
-                    *cj = beta != 0.0f ? t[l] + beta * *cj : t[l];
+                    ulong e = (ulong)(v * CLAE_GEMM_VW + l);
+                    float o = beta != 0.0f ? t[l] + beta * c[e] : t[l];
+                    if (has_bias) o = o + bj[e];
+                    if (has_z) z[e] = o;
+                    c[e] = act >= 0 ? gemm_act1(act, o) : o;
                 }
             }
         }
@@ -162,3 +196,105 @@ __kernel void gemm_transpose(ulong rows, ulong cols, __global const float *S, ul
     for (ulong j = 0; j < nc; j++)
         for (ulong i = 0; i < nr; i++) D[doff + (c0 + j) * ldd + r0 + i] = t[i][j];
 }
+
+/* ---- NT: C = alpha·A·Bᵀ with B row-major N×K, read as it lies (no transposed copy) --------------------------
+ * For few rows of C (inference on small batches) transposing B costs more than the product: batch 1
+ * of the reference model spent two thirds of its time re-transposing weights that never change. Here each
+ * work-item owns TM rows × TN columns of C as dot products along k, VW floats at a time from
+ * both operands (a row of A and a row of B are both contiguous), each of the TM·TN vector sums
+ * reduced pairwise at the end, then the same epilogue as gemm_tiled. The summation order differs from
+ * gemm_tiled's ascending chain: results agree within the GEMM tolerance, not bit for bit. */
+/* Columns of C (rows of B) per work-item, for one row and for eight: TM·TN vector sums stay in registers
+ * (8 and 16 of AVX-512's 32; four rows by eight spilled). Eight rows a work-item read each B row for
+ * at most two groups of rows at batch 16: the weights (1.7 MB for the reference model) outgrow L2, so
+ * every extra pass over them is a pass from L3. */
+#ifndef CLAE_GEMM_NT1_TN
+#define CLAE_GEMM_NT1_TN 8
+#endif
+#ifndef CLAE_GEMM_NT8_TN
+#define CLAE_GEMM_NT8_TN 2
+#endif
+
+/* The sum of a vector's lanes, halves added pairwise (a fixed order on every run). */
+CLAE_INLINE float gemm_hsum(gemm_vec v)
+{
+#if CLAE_GEMM_VW == 16
+    float8 h8 = v.lo + v.hi;
+#else
+    float8 h8 = v;
+#endif
+    float4 h4 = h8.lo + h8.hi;
+    float2 h2 = h4.lo + h4.hi;
+    return h2.lo + h2.hi;
+}
+
+/* Lanes of a row segment at k ≥ K read nothing and hold 0. */
+CLAE_INLINE gemm_vec gemm_load_k(__global const float *p, ulong k, ulong K)
+{
+    if (k + CLAE_GEMM_VW <= K) return GEMM_VLOAD(0, p);
+    float t[CLAE_GEMM_VW];
+    for (int l = 0; l < CLAE_GEMM_VW; l++) t[l] = k + (ulong)l < K ? p[l] : 0.0f;
+    return GEMM_VLOAD(0, t);
+}
+
+/* The body of an NT kernel, TM rows by TN columns a work-item (the kernels are spelled out below, so a
+ * scan of the source finds their names). */
+#define GEMM_NT_BODY(TM, TN)                                                                                      \
+    {                                                                                                              \
+        ulong j0 = get_global_id(0) * (TN), i0 = get_global_id(1) * (TM);                              \
+        if (j0 >= N || i0 >= M) return;                                                                            \
+        __global const float *ar[TM], *br[(TN)];                                                        \
+        gemm_vec acc[TM][(TN)];                                                                         \
+        _Pragma("unroll") for (int r = 0; r < (TM); r++) ar[r] = A + aoff + min(i0 + (ulong)r, M - 1) * lda;     \
+        _Pragma("unroll") for (int c = 0; c < (TN); c++)                                               \
+        {                                                                                                          \
+            br[c] = B + boff + min(j0 + (ulong)c, N - 1) * ldb;                                                    \
+            _Pragma("unroll") for (int r = 0; r < (TM); r++) acc[r][c] = (gemm_vec)(0.0f);                        \
+        }                                                                                                          \
+        ulong kfull = K / CLAE_GEMM_VW * CLAE_GEMM_VW;                                                            \
+        for (ulong k = 0; k < kfull; k += CLAE_GEMM_VW) {                                                         \
+            gemm_vec a[TM];                                                                                        \
+            _Pragma("unroll") for (int r = 0; r < (TM); r++) a[r] = GEMM_VLOAD(0, ar[r] + k);                     \
+            _Pragma("unroll") for (int c = 0; c < (TN); c++)                                           \
+            {                                                                                                      \
+                gemm_vec b = GEMM_VLOAD(0, br[c] + k);                                                             \
+                _Pragma("unroll") for (int r = 0; r < (TM); r++) acc[r][c] = fma(a[r], b, acc[r][c]);             \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (kfull < K) {                                                                                           \
+            gemm_vec a[TM];                                                                                        \
+            _Pragma("unroll") for (int r = 0; r < (TM); r++) a[r] = gemm_load_k(ar[r] + kfull, kfull, K);         \
+            _Pragma("unroll") for (int c = 0; c < (TN); c++)                                           \
+            {                                                                                                      \
+                gemm_vec b = gemm_load_k(br[c] + kfull, kfull, K);                                                 \
+                _Pragma("unroll") for (int r = 0; r < (TM); r++) acc[r][c] = fma(a[r], b, acc[r][c]);             \
+            }                                                                                                      \
+        }                                                                                                          \
+        _Pragma("unroll") for (int r = 0; r < (TM); r++)                                                          \
+        {                                                                                                          \
+            ulong i = i0 + (ulong)r;                                                                               \
+            if (i >= M) break;                                                                                     \
+            _Pragma("unroll") for (int c = 0; c < (TN); c++)                                           \
+            {                                                                                                      \
+                ulong j = j0 + (ulong)c;                                                                           \
+                if (j >= N) break;                                                                                 \
+                __global float *cij = C + coff + i * ldc + j;                                                      \
+                float o = alpha * gemm_hsum(acc[r][c]);                                                            \
+                if (beta != 0.0f) o = o + beta * *cij;                                                             \
+                if (has_bias) o = o + bias[biasoff + j];                                                           \
+                if (has_z) Z[zoff + i * ldc + j] = o;                                                              \
+                *cij = act >= 0 ? gemm_act1(act, o) : o;                                                           \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+
+#define GEMM_NT_ARGS                                                                                              \
+    ulong M, ulong N, ulong K, float alpha, __global const float *A, ulong aoff, ulong lda, __global const float *B, \
+        ulong boff, ulong ldb, float beta, __global float *C, ulong coff, ulong ldc, __global const float *bias,   \
+        ulong biasoff, int has_bias, __global float *Z, ulong zoff, int has_z, int act
+
+/* One row of C (batch-1 inference): a row of A against NT1_TN rows of B. */
+__kernel void gemm_nt_1(GEMM_NT_ARGS) GEMM_NT_BODY(1, CLAE_GEMM_NT1_TN)
+
+/* Up to eight rows of C share each B load. */
+__kernel void gemm_nt_8(GEMM_NT_ARGS) GEMM_NT_BODY(8, CLAE_GEMM_NT8_TN)

@@ -155,10 +155,12 @@ END_TEST
 START_TEST(test_gemm_vs_ref)
 {
     /* Shapes off every tile size (the tiled engine's 8×32 tiles and CLBlast's), some wide enough
-     * for full and partial tiles side by side; ld = minimal + 3 on odd shapes to exercise strides. */
-    static const size_t shapes[6][3] = {{7, 33, 257}, {1, 785, 33}, {33, 1, 7}, {257, 7, 785}, {257, 785, 33},
-                                        {33, 257, 785}};
-    for (int s = 0; s < 6; s++)
+     * for full and partial tiles side by side; ld = minimal + 3 on odd shapes to exercise strides.
+     * NT with M ≤ 16 takes the tiled engine's NT kernels (M = 1: one row a work-item; 7, 16: four, the
+     * last group partial or full), K off their 16-wide steps; M = 17 is the first the transposed copy serves. */
+    static const size_t shapes[8][3] = {{7, 33, 257}, {1, 785, 33}, {33, 1, 7}, {257, 7, 785}, {257, 785, 33},
+                                        {33, 257, 785}, {16, 9, 64}, {17, 9, 63}};
+    for (int s = 0; s < 8; s++)
         for (int t = 0; t < 4; t++) {
             int ta = t >> 1, tb = t & 1;
             size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pad = (s & 1) ? 3 : 0;
@@ -254,12 +256,13 @@ END_TEST
 START_TEST(test_gemm_tiled_workspace)
 {
     clae_runtime *rt = test_rt_cl();
-    const size_t M = 9, N = 70, K = 33;
+    const size_t M = 17, N = 70, K = 33; /* M > 16: not the NT kernels, which need no copy */
     float *A = uniform(M * K, 51, -1, 1), *B = uniform(N * K, 52, -1, 1), *want = fmalloc(M * N),
           *got = fmalloc(M * N);
     size_t bytes = clae_gemm_tiled.workspace_bytes(rt, 0, 1, M, N, K, K, K, N);
     ck_assert_uint_eq(bytes, N * K * sizeof(float));
     ck_assert_uint_eq(clae_gemm_tiled.workspace_bytes(rt, 1, 0, M, N, K, M, N, N), 0);
+    ck_assert_uint_eq(clae_gemm_tiled.workspace_bytes(rt, 0, 1, 16, N, K, K, K, N), 0);
     clae_buf ws;
     OK(clae_buf_alloc(rt, N * K, &ws));
     /* none, exactly enough, one byte short, none again */
@@ -305,6 +308,88 @@ START_TEST(test_gemm_engine_choice)
     clae_runtime_close(rt);
     if (saved) ck_assert(setenv("CLAE_GEMM", saved, 1) == 0);
     free(saved);
+}
+END_TEST
+
+/* The dense forward C = f(op(A)·op(B) + bias), Z keeping the pre-activation or not, on every path: the
+ * tiled engine's fused epilogue gives the same Z bits as its plain GEMM followed by bias_add, and C within
+ * a few ulp of act_forward's (the same bits for relu and linear),
+ * CLBlast (which composes those ops) and the fused path agree with the reference within the GEMM
+ * tolerance, and guards around every buffer stay untouched (tb_get). */
+static void run_bias_act(int q, int tb, size_t M, size_t N, size_t K, const float *A, const float *B,
+                         const float *bias, clae_activation f, int keep_z, int fused, float *C, float *Z)
+{
+    clae_runtime *rt = test_rt(q > 0);
+    const clae_gemm_engine *saved = rt->gemm;
+    if (q > 0) rt->gemm = cl_engines[q - 1];
+    tbuf a = tb_new(rt, A, M * K), b = tb_new(rt, B, K * N), bb = tb_new(rt, bias, N), c = tb_new(rt, NULL, M * N),
+         z = tb_new(rt, NULL, M * N);
+    clae_status s;
+    if (fused) {
+        const clae_buf none = {0};
+        s = clae_op_gemm_bias_act(rt, 0, tb, M, N, K, a.b, K, b.b, tb ? K : N, bb.b, f, keep_z ? z.b : none, c.b);
+    } else {
+        s = clae_op_gemm(rt, 0, tb, M, N, K, 1.0f, a.b, K, b.b, tb ? K : N, 0.0f, z.b, N);
+        if (s == CLAE_OK) s = clae_op_bias_add(rt, z.b, bb.b, M, N);
+        if (s == CLAE_OK) s = clae_op_act_forward(rt, f, z.b, c.b, M * N);
+    }
+    rt->gemm = saved;
+    OK(s);
+    tb_get(&c, C);
+    tb_get(&z, Z);
+    tb_free(&a);
+    tb_free(&b);
+    tb_free(&bb);
+    tb_free(&c);
+    tb_free(&z);
+}
+
+START_TEST(test_gemm_bias_act)
+{
+    /* Full and partial 8×32 tiles, one row, K below and above a vector width. */
+    static const size_t shapes[4][3] = {{7, 33, 257}, {1, 785, 33}, {19, 45, 37}, {33, 70, 64}};
+    for (int s = 0; s < 4; s++) {
+        size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = uniform(M * K, 61u + (uint32_t)s, -1, 1), *B = uniform(K * N, 62u + (uint32_t)s, -1, 1);
+        float *bias = uniform(N, 63u + (uint32_t)s, -1, 1);
+        float *ref = fmalloc(M * N), *zref = fmalloc(M * N), *C = fmalloc(M * N), *Z = fmalloc(M * N),
+              *Cu = fmalloc(M * N), *Zu = fmalloc(M * N);
+        for (int tb = 0; tb < 2; tb++)
+            for (int f = 0; f < CLAE_ACT_COUNT; f++)
+                for (int keep_z = 0; keep_z < 2; keep_z++) {
+                    const char *act = clae_activation_name((clae_activation)f);
+                    run_bias_act(0, tb, M, N, K, A, B, bias, (clae_activation)f, keep_z, 1, ref, zref);
+                    for (int q = 1; q < GEMM_PATHS; q++) {
+                        run_bias_act(q, tb, M, N, K, A, B, bias, (clae_activation)f, keep_z, 1, C, Z);
+                        /* The GEMM tolerance, and a few ulp more for exp and tanh against libm. */
+                        long bad = test_first_mismatch(C, ref, M * N, 1e-6 * (double)K + 1e-6, 2e-5);
+                        ck_assert_msg(bad < 0, "%s N%c %s M=%zu N=%zu K=%zu: C[%ld] = %.9g, ref %.9g",
+                                      gemm_path_name(q), tb ? 'T' : 'N', act, M, N, K, bad,
+                                      bad < 0 ? 0.0 : (double)C[bad], bad < 0 ? 0.0 : (double)ref[bad]);
+                        if (keep_z) ck_assert_allclose(Z, zref, M * N, 1e-6 * (double)K + 1e-6, 1e-5);
+                        else
+                            for (size_t i = 0; i < M * N; i++) ck_assert_msg(Z[i] == 0.0f, "Z written unasked");
+                        run_bias_act(q, tb, M, N, K, A, B, bias, (clae_activation)f, keep_z, 0, Cu, Zu);
+                        /* relu and linear are the same float operations: bit for bit. The epilogue's sigmoid
+                         * and tanh take PoCL's vector exp and tanh, which may round a lane an ulp away from
+                         * the scalar builtins of act_forward: within 4 ulp. */
+                        if (f == CLAE_ACT_RELU || f == CLAE_ACT_LINEAR)
+                            assert_bits(C, Cu, M * N, "fused C against gemm, bias_add, act_forward", 1);
+                        else
+                            ck_assert_allclose(C, Cu, M * N, 0.0, 5e-7);
+                        if (keep_z) assert_bits(Z, Zu, M * N, "fused Z against gemm, bias_add", 1);
+                    }
+                }
+        free(A);
+        free(B);
+        free(bias);
+        free(ref);
+        free(zref);
+        free(C);
+        free(Z);
+        free(Cu);
+        free(Zu);
+    }
 }
 END_TEST
 
@@ -556,6 +641,108 @@ END_TEST
 
 /* ---- colsum ------------------------------------------------------------------------------------- */
 
+/* The training step's fused loss: per-row loss and output-gradient seed from one kernel, bit for bit what
+ * loss_rows and loss_grad give on OpenCL and within their tolerances of the reference pair. */
+START_TEST(test_loss_rows_grad)
+{
+    const size_t rows = 9, cols = 787, n = rows * cols; /* cols off the kernel's 8-wide terms */
+    const float scale = 1.0f / (float)rows;
+    float *O = uniform(n, 17, -30, 30), *Xh = fmalloc(n), *X = uniform(n, 18, 0, 1);
+    float *loss_out[2] = {fmalloc(rows), fmalloc(rows)}, *g_out[2] = {fmalloc(n), fmalloc(n)};
+    float *lu = fmalloc(rows), *gu = fmalloc(n);
+    for (int k = 0; k <= CLAE_ACT_COUNT; k++) {
+        clae_loss loss = k < CLAE_ACT_COUNT ? CLAE_LOSS_SSE : CLAE_LOSS_BCE;
+        clae_activation act = k < CLAE_ACT_COUNT ? (clae_activation)k : CLAE_ACT_SIGMOID;
+        OK(clae_op_act_forward(test_rt_ref(), act, (clae_buf){O, NULL, 0, n, 0}, (clae_buf){Xh, NULL, 0, n, 0}, n));
+        for (int p = 0; p < 2; p++) {
+            clae_runtime *rt = test_rt(p);
+            tbuf o = tb_new(rt, O, n), xh = tb_new(rt, Xh, n), x = tb_new(rt, X, n), l = tb_new(rt, NULL, rows),
+                 g = tb_new(rt, NULL, n);
+            OK(clae_op_loss_rows_grad(rt, loss, act, o.b, xh.b, x.b, rows, cols, l.b, scale, g.b));
+            tb_get(&l, loss_out[p]);
+            tb_get(&g, g_out[p]);
+            if (p == 1) { /* the two ops it fuses, on the same device */
+                OK(clae_op_loss_rows(rt, loss, o.b, xh.b, x.b, rows, cols, l.b));
+                OK(clae_op_loss_grad(rt, loss, act, xh.b, x.b, n, scale, g.b));
+                tb_get(&l, lu);
+                tb_get(&g, gu);
+            }
+            tb_free(&o);
+            tb_free(&xh);
+            tb_free(&x);
+            tb_free(&l);
+            tb_free(&g);
+        }
+        /* The tolerances of test_loss_rows and test_loss_grad. */
+        ck_assert_allclose(loss_out[1], loss_out[0], rows, 1e-6 * (double)cols, 1e-5);
+        ck_assert_allclose(g_out[1], g_out[0], n, 0.0, 1e-6);
+        assert_bits(loss_out[1], lu, rows, "fused loss against loss_rows", 1);
+        assert_bits(g_out[1], gu, n, "fused seed against loss_grad", 1);
+    }
+    /* bce without a sigmoid output is refused, as loss_grad refuses it. */
+    ck_assert(clae_op_loss_rows_grad(test_rt_cl(), CLAE_LOSS_BCE, CLAE_ACT_RELU, (clae_buf){0}, (clae_buf){0},
+                                     (clae_buf){0}, 0, 0, (clae_buf){0}, 1.0f, (clae_buf){0}) == CLAE_ERR_ARG);
+    free(O);
+    free(Xh);
+    free(X);
+    for (int p = 0; p < 2; p++) {
+        free(loss_out[p]);
+        free(g_out[p]);
+    }
+    free(lu);
+    free(gu);
+}
+END_TEST
+
+/* A hidden layer's backward: G ⊙= f'(A) and the bias gradient colsum(G) from one kernel, bit for bit the
+ * two ops on OpenCL (G and the sums), within colsum's tolerance of the reference. */
+START_TEST(test_act_backward_colsum)
+{
+    static const size_t shapes[3][2] = {{1, 785}, {33, 257}, {257, 7}};
+    for (int s = 0; s < 3; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+        float *Z = uniform(n, 19, -4, 4), *A = fmalloc(n), *G = uniform(n, 20, -1, 1);
+        float *g_out[2] = {fmalloc(n), fmalloc(n)}, *db[2] = {fmalloc(cols), fmalloc(cols)};
+        float *gu = fmalloc(n), *dbu = fmalloc(cols);
+        for (int f = 0; f < CLAE_ACT_COUNT; f++) {
+            OK(clae_op_act_forward(test_rt_ref(), (clae_activation)f, (clae_buf){Z, NULL, 0, n, 0},
+                                   (clae_buf){A, NULL, 0, n, 0}, n));
+            for (int p = 0; p < 2; p++) {
+                clae_runtime *rt = test_rt(p);
+                tbuf a = tb_new(rt, A, n), g = tb_new(rt, G, n), d = tb_new(rt, NULL, cols);
+                OK(clae_op_act_backward_colsum(rt, (clae_activation)f, a.b, g.b, rows, cols, d.b));
+                tb_get(&g, g_out[p]);
+                tb_get(&d, db[p]);
+                if (p == 1) {
+                    tb_free(&g);
+                    g = tb_new(rt, G, n);
+                    OK(clae_op_act_backward(rt, (clae_activation)f, a.b, g.b, n));
+                    OK(clae_op_colsum(rt, g.b, rows, cols, d.b));
+                    tb_get(&g, gu);
+                    tb_get(&d, dbu);
+                }
+                tb_free(&a);
+                tb_free(&g);
+                tb_free(&d);
+            }
+            ck_assert_allclose(g_out[1], g_out[0], n, 0.0, 1e-6);
+            ck_assert_allclose(db[1], db[0], cols, 1e-5, 1e-5);
+            assert_bits(g_out[1], gu, n, "fused G against act_backward", 1);
+            assert_bits(db[1], dbu, cols, "fused bias gradient against colsum", 1);
+        }
+        free(Z);
+        free(A);
+        free(G);
+        for (int p = 0; p < 2; p++) {
+            free(g_out[p]);
+            free(db[p]);
+        }
+        free(gu);
+        free(dbu);
+    }
+}
+END_TEST
+
 START_TEST(test_colsum)
 {
     static const size_t shapes[4][2] = {{1, 785}, {33, 257}, {1024, 785}, {257, 1}};
@@ -762,6 +949,7 @@ Suite *suite_ops(void)
     tcase_add_test(tc, test_gemm_alpha_beta);
     tcase_add_test(tc, test_gemm_tiled_workspace);
     tcase_add_test(tc, test_gemm_engine_choice);
+    tcase_add_test(tc, test_gemm_bias_act);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act_forward);
     tcase_add_test(tc, test_act_backward);
@@ -770,6 +958,8 @@ Suite *suite_ops(void)
     tcase_add_test(tc, test_loss_grad);
     tcase_add_test(tc, test_row_sq_error);
     tcase_add_test(tc, test_colsum);
+    tcase_add_test(tc, test_loss_rows_grad);
+    tcase_add_test(tc, test_act_backward_colsum);
     tcase_add_test(tc, test_optimizers_vs_ref);
     tcase_add_test(tc, test_optimizers_known);
     tcase_add_test(tc, test_arg_errors);

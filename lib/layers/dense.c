@@ -105,11 +105,11 @@ static clae_status dense_forward(clae_net *net, clae_layer *L, clae_net_pass *p,
     clae_runtime *rt = net->rt;
     const size_t in = L->in, out = L->out;
     clae_buf X = p->val[L->index], Y = p->val[L->index + 1];
-    clae_buf Z = (p->training && L->out_pre.n) ? L->out_pre : (!p->training && L->t[0].n) ? L->t[0] : Y;
-    if (L->tie >= 0) TRY(clae_op_gemm(rt, 0, 0, rows, out, in, 1.0f, X, in, L->W->value, out, 0.0f, Z, out));
-    else TRY(clae_op_gemm(rt, 0, 1, rows, out, in, 1.0f, X, in, L->W->value, in, 0.0f, Z, out));
-    TRY(clae_op_bias_add(rt, Z, L->b->value, rows, out));
-    TRY(clae_op_act_forward(rt, L->act, Z, Y, rows * out));
+    const clae_buf none = {0};
+    clae_buf Z = (p->training && L->out_pre.n) ? L->out_pre : (!p->training && L->t[0].n) ? L->t[0] : none;
+    if (L->tie >= 0)
+        TRY(clae_op_gemm_bias_act(rt, 0, 0, rows, out, in, X, in, L->W->value, out, L->b->value, L->act, Z, Y));
+    else TRY(clae_op_gemm_bias_act(rt, 0, 1, rows, out, in, X, in, L->W->value, in, L->b->value, L->act, Z, Y));
     if (!p->training) return CLAE_OK;
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->forward) TRY(L->reg[r].kind->forward(net, L, &L->reg[r], p, rows));
@@ -156,10 +156,15 @@ static clae_status dense_backward(clae_net *net, clae_layer *L, size_t rows)
     const size_t in = L->in, out = L->out;
     clae_net_pass *p = &net->train;
     clae_buf G = p->grad[k + 1], X = p->val[k];
+    int grad_z = 0;
+    for (int r = 0; r < L->n_reg; r++) grad_z |= L->reg[r].kind->grad_z != NULL;
+    /* Without a regularizer between f' and the bias gradient, both come from one pass over G. */
+    const int fused_db = !L->is_output && !grad_z;
     if (!L->is_output) {
         for (int r = 0; r < L->n_reg; r++)
             if (L->reg[r].kind->grad_act) TRY(L->reg[r].kind->grad_act(net, L, &L->reg[r], G, rows));
-        TRY(clae_op_act_backward(rt, L->act, p->val[k + 1], G, rows * out));
+        if (fused_db) TRY(clae_op_act_backward_colsum(rt, L->act, p->val[k + 1], G, rows, out, L->b->grad));
+        else TRY(clae_op_act_backward(rt, L->act, p->val[k + 1], G, rows * out));
     }
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->grad_z) TRY(L->reg[r].kind->grad_z(net, L, &L->reg[r], G, rows));
@@ -168,7 +173,7 @@ static clae_status dense_backward(clae_net *net, clae_layer *L, size_t rows)
     float beta = L->W->first_user == k || L->W->first_user > net->backward_top ? 0.0f : 1.0f;
     if (L->tie >= 0) TRY(clae_op_gemm(rt, 1, 0, in, out, rows, 1.0f, X, in, G, out, beta, L->W->grad, out));
     else TRY(clae_op_gemm(rt, 1, 0, out, in, rows, 1.0f, G, out, X, in, beta, L->W->grad, in));
-    TRY(clae_op_colsum(rt, G, rows, out, L->b->grad));
+    if (!fused_db) TRY(clae_op_colsum(rt, G, rows, out, L->b->grad));
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->grad_w) TRY(L->reg[r].kind->grad_w(net, L, &L->reg[r], rows));
     if (L->needs_dx) {

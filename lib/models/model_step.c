@@ -70,7 +70,10 @@ static clae_status load(clae_model *m, int training, const float *x, const uint3
     clae_net_pass *p = training ? &net->train : &net->infer;
     clae_model_pass_begin(m, training);
     TRY(clae_model_enter(m, training ? "load" : "infer load"));
-    TRY(clae_buf_write(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    /* Inference does not wait for its upload (a call ends with a blocking read anyway): at batch 1 the
+     * round trip was a third of the call. A training step writes its row ids next, which waits regardless. */
+    if (training) TRY(clae_buf_write(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    else TRY(clae_buf_write_staged(m->rt, p->val[0], 0, x, rows * m->arch.input));
     if (!training && net->stochastic) {
         /* The draws are keyed by the rows' place in the call, so a row draws the same codes in any chunk. */
         uint32_t *ids = (uint32_t *)m->row_host;
@@ -97,13 +100,17 @@ static clae_status forward(clae_model *m, clae_net_pass *p, size_t rows, int upt
 /* The loss is two halves so that a training step never waits for the device in its middle: the per-row
  * loss kernel runs at the loss position, and its rows and the penalties are read back once the whole step
  * has been enqueued (those tensors live to the end of the step). */
-static clae_status loss_enqueue(clae_model *m, size_t rows)
+static clae_status loss_enqueue(clae_model *m, size_t rows, int with_grad)
 {
     clae_net_pass *p = &m->net.train;
     const clae_layer *out = &m->net.layer[m->net.n - 1];
     int n = m->net.n;
     clae_buf O = out->out_pre.n ? out->out_pre : p->val[n];
-    return clae_op_loss_rows(m->rt, m->cfg.loss, O, p->val[n], p->val[0], rows, m->arch.input, m->pass[1].row_out);
+    if (!with_grad)
+        return clae_op_loss_rows(m->rt, m->cfg.loss, O, p->val[n], p->val[0], rows, m->arch.input, m->pass[1].row_out);
+    /* The backward pass's seed from the same pass over the rows (backward then skips loss_grad). */
+    return clae_op_loss_rows_grad(m->rt, m->cfg.loss, out->act, O, p->val[n], p->val[0], rows, m->arch.input,
+                                  m->pass[1].row_out, 1.0f / (float)rows, p->grad[n]);
 }
 
 /* Mean over rows of the per-row training loss (sum over features), plus the regularizers' penalties.
@@ -143,7 +150,7 @@ static clae_opt_hyper opt_hyper(const clae_model *m)
 }
 
 /* The loss seeds ∂L/∂Z of the output layer (f' fused in), then each layer back-propagates, last first. */
-static clae_status backward(clae_model *m, size_t rows)
+static clae_status backward(clae_model *m, size_t rows, int seeded)
 {
     clae_net *net = &m->net;
     clae_net_pass *p = &net->train;
@@ -152,8 +159,11 @@ static clae_status backward(clae_model *m, size_t rows)
     net->phase = CLAE_PHASE_RECONSTRUCTION;
     net->backward_top = n - 1;
     TRY(clae_model_enter(m, "backward %d", n - 1));
-    TRY(clae_op_loss_grad(m->rt, m->cfg.loss, net->layer[n - 1].act, p->val[n], p->val[0], rows * m->arch.input,
-                          1.0f / (float)rows, p->grad[n]));
+    /* The dry run records loss_grad's uses even when the fused loss seeds G, so the plan also serves a step
+     * without the loss (loss_grad here then reads x̂ and x, which must still be live). */
+    if (!seeded || m->tracing)
+        TRY(clae_op_loss_grad(m->rt, m->cfg.loss, net->layer[n - 1].act, p->val[n], p->val[0], rows * m->arch.input,
+                              1.0f / (float)rows, p->grad[n]));
     for (int k = n - 1; k >= 0; k--) {
         if (k < n - 1) TRY(clae_model_enter(m, "backward %d", k));
         TRY(net->layer[k].kind->backward(net, &net->layer[k], rows));
@@ -247,8 +257,8 @@ static clae_status run_step(clae_model *m, const float *x, const uint32_t *row_i
     TRY(forward(m, &net->train, rows, net->n - 1));
     TRY(clae_model_enter(m, "loss"));
     /* Without a loss pointer nothing of the loss runs: no kernel, no read, no wait. */
-    if (loss) TRY(loss_enqueue(m, rows));
-    TRY(backward(m, rows));
+    if (loss) TRY(loss_enqueue(m, rows, 1));
+    TRY(backward(m, rows, loss != NULL));
     TRY(adversarial_phases(m, rows));
     if (!m->tracing) net->steps++;
     /* Read only now, so the device runs the step through; the update is applied either way. */
@@ -270,7 +280,7 @@ clae_status clae_model_run_loss(clae_model *m, const float *x, size_t rows, floa
     TRY(load(m, 1, x, NULL, rows));
     TRY(forward(m, &net->train, rows, net->n - 1));
     TRY(clae_model_enter(m, "loss"));
-    TRY(loss_enqueue(m, rows));
+    TRY(loss_enqueue(m, rows, 0));
     return loss_collect(m, rows, net->steps + 1, loss);
 }
 
@@ -280,7 +290,7 @@ static clae_status run_gradients(clae_model *m, const float *x, size_t rows)
     TRY(load(m, 1, x, NULL, rows));
     TRY(forward(m, &net->train, rows, net->n - 1));
     TRY(clae_model_enter(m, "loss"));
-    TRY(backward(m, rows));
+    TRY(backward(m, rows, 0));
     return clae_model_pass_end(m);
 }
 
@@ -333,8 +343,9 @@ clae_status clae_model_run_phase_gradient(clae_model *m, const float *x, size_t 
     clae_status s = load(m, 1, x, NULL, rows);
     if (s == CLAE_OK) s = forward(m, &net->train, rows, net->n - 1);
     if (s == CLAE_OK) s = clae_model_enter(m, "loss");
-    if (s == CLAE_OK && loss && phase == CLAE_PHASE_RECONSTRUCTION) s = loss_enqueue(m, rows);
-    if (s == CLAE_OK) s = backward(m, rows);
+    const int seeded = loss && phase == CLAE_PHASE_RECONSTRUCTION;
+    if (s == CLAE_OK && seeded) s = loss_enqueue(m, rows, 1);
+    if (s == CLAE_OK) s = backward(m, rows, seeded);
     if (s == CLAE_OK) s = adversarial_phases(m, rows);
     if (s == CLAE_OK && loss && phase == CLAE_PHASE_RECONSTRUCTION) s = loss_collect(m, rows, net->steps + 1, loss);
     if (s == CLAE_OK) s = clae_model_pass_end(m);

@@ -53,6 +53,30 @@ clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, s
     return rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* The dense forward: the engine's fused epilogue where it has one, else the three ops in turn (the epilogue
+ * repeats their rounded operations in their order). */
+clae_status clae_op_gemm_bias_act(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                                  clae_buf A, size_t lda, clae_buf B, size_t ldb, clae_buf bias, clae_activation f,
+                                  clae_buf Z, clae_buf C)
+{
+    TRY(check_act("gemm_bias_act", f));
+    NEED("gemm_bias_act", bias, M ? N : 0);
+    NEED("gemm_bias_act", C, M * N);
+    if (Z.n) NEED("gemm_bias_act", Z, M * N);
+    if (rt->trace) {
+        clae_rt_trace_use(rt, A);
+        clae_rt_trace_use(rt, B);
+        rt->trace->workspace(rt->trace, rt->gemm->workspace_bytes(rt, trans_a, trans_b, M, N, K, lda, ldb, N));
+        return CLAE_OK;
+    }
+    if (rt->gemm->sgemm_bias_act)
+        return rt->gemm->sgemm_bias_act(rt, trans_a, trans_b, M, N, K, A, lda, B, ldb, bias, f, Z, C, N);
+    clae_buf pre = Z.n ? Z : C;
+    TRY(rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, pre, N));
+    TRY(rt->ops->bias_add(rt, pre, bias, M, N));
+    return rt->ops->act_forward(rt, f, pre, C, M * N);
+}
+
 clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols)
 {
     NEED("bias_add", Z, rows * cols);
@@ -88,6 +112,23 @@ clae_status clae_op_loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae
     return rt->trace ? CLAE_OK : rt->ops->loss_rows(rt, loss, O, Xhat, X, rows, cols, out);
 }
 
+clae_status clae_op_loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf O,
+                                   clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out, float scale,
+                                   clae_buf G)
+{
+    TRY(check_loss("loss_rows_grad", loss));
+    TRY(check_act("loss_rows_grad", out_act));
+    if (loss == CLAE_LOSS_BCE && out_act != CLAE_ACT_SIGMOID)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "loss_rows_grad (%s): bce needs a sigmoid output, not %s",
+                                          clae_op_path(rt), clae_activation_name(out_act)));
+    NEED("loss_rows_grad", X, rows * cols);
+    NEED("loss_rows_grad", Xhat, rows * cols);
+    if (loss == CLAE_LOSS_BCE) NEED("loss_rows_grad", O, rows * cols);
+    NEED("loss_rows_grad", out, rows);
+    NEED("loss_rows_grad", G, rows * cols);
+    return rt->trace ? CLAE_OK : rt->ops->loss_rows_grad(rt, loss, out_act, O, Xhat, X, rows, cols, out, scale, G);
+}
+
 clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat, clae_buf X,
                               size_t n, float scale, clae_buf G)
 {
@@ -109,6 +150,16 @@ clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, si
     NEED("row_sq_error", X, rows * cols);
     NEED("row_sq_error", out, rows);
     return rt->trace ? CLAE_OK : rt->ops->row_sq_error(rt, Xhat, X, rows, cols, out);
+}
+
+clae_status clae_op_act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
+                                        size_t cols, clae_buf out)
+{
+    TRY(check_act("act_backward_colsum", f));
+    NEED("act_backward_colsum", A, rows * cols);
+    NEED("act_backward_colsum", G, rows * cols);
+    NEED("act_backward_colsum", out, cols);
+    return rt->trace ? CLAE_OK : rt->ops->act_backward_colsum(rt, f, A, G, rows, cols, out);
 }
 
 clae_status clae_op_colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out)

@@ -43,12 +43,23 @@ typedef struct clae_ops {
     clae_status (*loss_grad)(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat,
                              clae_buf X, size_t n, float scale, clae_buf G);
 
+    /* loss_rows and loss_grad of the same rows in one pass (the training step's loss): out as loss_rows
+     * gives it, G (rows·cols floats) as loss_grad with that scale gives it, bit for bit. */
+    clae_status (*loss_rows_grad)(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf O,
+                                  clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out, float scale,
+                                  clae_buf G);
+
     /* Per-row squared error: out[r] = Σ_c (Xhat−X)². */
     clae_status (*row_sq_error)(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
                                 clae_buf out);
 
     /* out[c] = Σ_r G[r,c] (fixed order, deterministic). */
     clae_status (*colsum)(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out);
+
+    /* act_backward then colsum (a hidden dense layer's G = ∂L/∂Z and bias gradient), in one pass on
+     * OpenCL, bit for bit what the two give. */
+    clae_status (*act_backward_colsum)(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
+                                       size_t cols, clae_buf out);
 
     /* One optimizer update of n parameters: theta, grad, and state s1, s2 (n
      * floats each; unused ones may be empty). The update rules: README, The math: optimizers. */
@@ -137,6 +148,13 @@ extern const clae_ops clae_ops_cl;
  * M×K, op(B) K×N, C M×N, goes straight to rt->gemm, whose engines check their own arguments. */
 clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                          clae_buf A, size_t lda, clae_buf B, size_t ldb, float beta, clae_buf C, size_t ldc);
+/* The dense layer's forward, C = f(op(A)·op(B) + bias) with C and Z M×N (leading dimension N) and bias N
+ * floats added to every row; the pre-activation is also left in Z when Z is not empty (C may not alias Z).
+ * One launch on engines with an epilogue (tiled), the gemm, bias_add and act_forward ops elsewhere: the
+ * same Z either way, and the same C up to the last ulp or so of a sigmoid or tanh (vector builtins). */
+clae_status clae_op_gemm_bias_act(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                                  clae_buf A, size_t lda, clae_buf B, size_t ldb, clae_buf bias, clae_activation f,
+                                  clae_buf Z, clae_buf C);
 clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols);
 clae_status clae_op_act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n);
 clae_status clae_op_act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n);
@@ -144,6 +162,11 @@ clae_status clae_op_loss_rows(clae_runtime *rt, clae_loss loss, clae_buf O, clae
                               size_t cols, clae_buf out);
 clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf Xhat, clae_buf X,
                               size_t n, float scale, clae_buf G);
+clae_status clae_op_loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf O,
+                                   clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out, float scale,
+                                   clae_buf G);
+clae_status clae_op_act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
+                                        size_t cols, clae_buf out);
 clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out);
 clae_status clae_op_colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out);
 clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad, clae_buf s1,

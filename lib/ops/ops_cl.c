@@ -46,6 +46,15 @@ static clae_status loss_grad(clae_runtime *rt, clae_loss loss, clae_activation o
     return launch(rt, "loss_grad", a, NARGS(a), n, 0, 0);
 }
 
+static clae_status loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf O,
+                                  clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out, float scale,
+                                  clae_buf G)
+{
+    karg a[] = {ARG_I32(loss), ARG_I32(out_act), ARG_BUF(O), ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows),
+                ARG_U64(cols), ARG_BUF(out), ARG_F32(scale), ARG_BUF(G)};
+    return launch(rt, "loss_rows_grad", a, NARGS(a), rows, 0, 0);
+}
+
 static clae_status row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
                                 clae_buf out)
 {
@@ -55,10 +64,23 @@ static clae_status row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, siz
 
 /* ---- reductions (cl/reduce.cl) ------------------------------------------------------------ */
 
+/* The vectorized column sums of act_backward_colsum serve colsum too: f linear and G left as it is. */
+static clae_status colsum_pass(clae_runtime *rt, clae_activation f, int store_g, clae_buf A, clae_buf G, size_t rows,
+                               size_t cols, clae_buf out)
+{
+    karg a[] = {ARG_I32(f), ARG_I32(store_g), ARG_BUF(A), ARG_BUF(G), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
+    return launch(rt, "act_backward_colsum", a, NARGS(a), (cols + 7) / 8, 0, 0); /* eight columns an item */
+}
+
 static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out)
 {
-    karg a[] = {ARG_BUF(G), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
-    return launch(rt, "colsum", a, NARGS(a), cols, 0, 0);
+    return colsum_pass(rt, CLAE_ACT_LINEAR, 0, G, G, rows, cols, out);
+}
+
+static clae_status act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
+                                       size_t cols, clae_buf out)
+{
+    return colsum_pass(rt, f, f != CLAE_ACT_LINEAR, A, G, rows, cols, out); /* f' = 1: G stays */
 }
 
 /* ---- optimizers (cl/optim.cl) -------------------------------------------------------------- */
@@ -136,6 +158,8 @@ const clae_ops clae_ops_cl = {
     .loss_grad = loss_grad,
     .row_sq_error = row_sq_error,
     .colsum = colsum,
+    .act_backward_colsum = act_backward_colsum,
+    .loss_rows_grad = loss_rows_grad,
     .opt_update = opt_update,
     .init_uniform = init_uniform,
     .philox = philox,

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "ops/ops.h"
+#include "ops/ops_check.h"
 #include "ops/ops_ref_util.h"
 #include "ops/ops_variants.h"
 
@@ -115,6 +116,22 @@ static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols
     return CLAE_OK;
 }
 
+/* The fused ops' twins: the two reference ops in turn, which is what the fused kernels must equal. */
+static clae_status act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
+                                       size_t cols, clae_buf out)
+{
+    TRY(act_backward(rt, f, A, G, rows * cols));
+    return colsum(rt, G, rows, cols, out);
+}
+
+static clae_status loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activation out_act, clae_buf O,
+                                  clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out, float scale,
+                                  clae_buf G)
+{
+    TRY(loss_rows(rt, loss, O, Xhat, X, rows, cols, out));
+    return loss_grad(rt, loss, out_act, Xhat, X, rows * cols, scale, G);
+}
+
 /* ---- optimizers (README, The math); float32 state, one rounding per operation as written ---- */
 
 static clae_status opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad,
@@ -199,6 +216,8 @@ const clae_ops clae_ops_ref = {
     .loss_grad = loss_grad,
     .row_sq_error = row_sq_error,
     .colsum = colsum,
+    .act_backward_colsum = act_backward_colsum,
+    .loss_rows_grad = loss_rows_grad,
     .opt_update = opt_update,
     .init_uniform = init_uniform,
     .philox = philox,

@@ -3,6 +3,7 @@
 #include "runtime/runtime_internal.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,7 @@ static size_t default_index(const clae_rt_device_list *l)
     return l->count - 1;
 }
 
-static clae_status enumerate(clae_rt_device_list *l)
+static clae_status enumerate_locked(clae_rt_device_list *l)
 {
     memset(l, 0, sizeof *l);
     cl_uint np = 0;
@@ -218,6 +219,17 @@ static clae_status enumerate(clae_rt_device_list *l)
     l->count++;
     l->info[default_index(l)].is_default = 1;
     return CLAE_OK;
+}
+
+/* PoCL 3.1's device queries are not safe from two threads at once (a runtime opened in each crashed in
+ * clGetDeviceInfo now and then), so the library's walks over platforms and devices take turns. */
+static clae_status enumerate(clae_rt_device_list *l)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    clae_status s = enumerate_locked(l);
+    pthread_mutex_unlock(&lock);
+    return s;
 }
 
 clae_status clae_devices(clae_device_info **list, size_t *count)

@@ -71,6 +71,7 @@ void clae_runtime_close(clae_runtime *rt)
         clReleaseCommandQueue(rt->queue);
     }
     if (rt->ctx) clReleaseContext(rt->ctx);
+    free(rt->stage); /* after clFinish: no write reads it any more */
     free(rt);
 }
 
@@ -330,6 +331,29 @@ clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const flo
     return CLAE_OK;
 }
 
+clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n)
+{
+    if (!rt || rt->is_ref || n == 0 || !src) return clae_buf_write(rt, dst, off, src, n); /* nothing to overlap */
+    clae_status s = check_range(rt, "clae_buf_write_staged", dst, off, n);
+    if (s != CLAE_OK || traced(rt, dst)) return s;
+    /* The previous staged write may still be reading the staging memory. */
+    if (rt->stage_pending && (s = clae_rt_finish(rt)) != CLAE_OK) return s;
+    if (n > rt->stage_cap) {
+        float *p = realloc(rt->stage, n * sizeof *p);
+        if (!p) return clae_rt_fail(rt, clae_fail(CLAE_ERR_NOMEM, "clae_buf_write_staged: no host memory for %zu floats", n));
+        rt->stage = p;
+        rt->stage_cap = n;
+    }
+    memcpy(rt->stage, src, n * sizeof(float));
+    cl_int err = clEnqueueWriteBuffer(rt->queue, dst.mem, CL_FALSE, (dst.off + off) * sizeof(float),
+                                      n * sizeof(float), rt->stage, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clEnqueueWriteBuffer of %zu floats failed: %s", n,
+                                          clae_cl_error_name(err)));
+    rt->stage_pending = 1;
+    return CLAE_OK;
+}
+
 clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n)
 {
     clae_status s = check_range(rt, "clae_buf_read", src, off, n);
@@ -344,6 +368,7 @@ clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clEnqueueReadBuffer of %zu floats failed: %s", n,
                                           clae_cl_error_name(err)));
+    rt->stage_pending = 0; /* a blocking read on the in-order queue: every earlier command is done */
     return CLAE_OK;
 }
 
@@ -371,6 +396,7 @@ clae_status clae_rt_finish(clae_runtime *rt)
     cl_int err = clFinish(rt->queue);
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clFinish failed: %s", clae_cl_error_name(err)));
+    rt->stage_pending = 0;
     return CLAE_OK;
 }
 

@@ -65,6 +65,9 @@ struct clae_runtime {
      * so it needs no op or GEMM declaration. */
     const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
+    float *stage;                   /* host copy behind the last clae_buf_write_staged (malloc) */
+    size_t stage_cap;               /* its capacity in floats */
+    int stage_pending;              /* that write may still be reading stage */
     cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
     size_t gemm_workspace_bytes;
     struct clae_trace *trace;       /* non-NULL during a model's dry run (clae_rt_trace) */
@@ -99,6 +102,11 @@ clae_status clae_rt_device_properties(const char *spec, const char *(*gemm_engin
  * takes it back with mem = NULL. Without one, or when a shape needs more, the
  * engine falls back to allocating its own. */
 void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
+/* As clae_buf_write, but it returns without waiting for the device: src is copied into the runtime's own
+ * staging memory first, so the caller may reuse src at once, and the copy is kept until the write is done
+ * (the next staged write, a clae_buf_read or clae_rt_finish waits for it). Saves a blocking round trip
+ * per batch where the device has little to do (batch-1 inference). */
+clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n);
 
 /* Records the thread's last error in the runtime and returns status (for
  * `return clae_rt_fail(rt, clae_fail(...));`). */

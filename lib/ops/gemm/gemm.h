@@ -16,6 +16,13 @@ typedef struct clae_gemm_engine {
      * and hands it over with clae_rt_set_gemm_workspace(). */
     size_t (*workspace_bytes)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                               size_t lda, size_t ldb, size_t ldc);
+    /* Optional, NULL where the engine has no epilogue (clae_op_gemm_bias_act then runs sgemm, bias_add and
+     * act_forward): the dense layer's forward in one pass, Z = op(A)·op(B) + bias (N floats, added to every
+     * row), copied to Z when Z.n, and C = f(Z): Z bit for bit what sgemm and bias_add give, C too for relu and linear
+     * (sigmoid and tanh may take vector builtins an ulp away from act_forward's). Arguments are checked. */
+    clae_status (*sgemm_bias_act)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                                  clae_buf A, size_t lda, clae_buf B, size_t ldb, clae_buf bias, clae_activation f,
+                                  clae_buf Z, clae_buf C, size_t ldc);
 } clae_gemm_engine;
 
 /* Shared by the OpenCL engines (lib/ops/gemm/gemm_common.c). The prologue checks leading
