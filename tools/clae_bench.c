@@ -36,9 +36,12 @@ const char cli_bench_help[] =
     "(tools/bench_torch.py runs dense, wide and infer against PyTorch's same nets.)\n"
     "Each trains --steps steps on consecutive batches of the first batch*steps rows of\n"
     "Fashion-MNIST (rows wrap around when the file has fewer). MS/STEP and\n"
-    "SAMPLES/S exclude the first step (or call) as warm-up when --steps > 1. There\n"
-    "is no GEMM row: libclae has no public GEMM entry point ('make bench-gemm' times\n"
-    "the GEMM engines alone), and the dense workload's time is mostly its GEMMs.\n"
+    "SAMPLES/S exclude the first step (or call) as warm-up when --steps > 1 (it also\n"
+    "builds, or loads from clae's cache, the kernel programs the workload is first to\n"
+    "use: programs are built on first use, and the 'kernels' line and build_seconds\n"
+    "add up those of the workloads that ran). There is no GEMM row: libclae has no\n"
+    "public GEMM entry point ('make bench-gemm' times the GEMM engines alone), and\n"
+    "the dense workload's time is mostly its GEMMs.\n"
     "\n"
     "Options:\n"
     "  --device SPEC           P:D index, type word (gpu, cpu, cpu-ref) or name part\n"
@@ -244,8 +247,7 @@ int cli_bench(int argc, char **argv)
     clae_runtime *rt = NULL;
     clae_device_info dev;
     clae_runtime_stats rs;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
-        clae_runtime_stats_get(rt, &rs) != CLAE_OK) {
+    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
         clae_runtime_close(rt);
         clae_dataset_free(ds);
         return cli_fail_lib();
@@ -287,6 +289,8 @@ int cli_bench(int argc, char **argv)
         if (!quiet && r->failed) fprintf(stderr, "bench: %s FAILED: %s\n", wl->name, r->error);
     }
 
+    /* Read after the workloads: the runtime builds each program when a workload first needs it. */
+    if (clae_runtime_stats_get(rt, &rs) != CLAE_OK) memset(&rs, 0, sizeof rs);
     char layers[512];
     cli_format_layers(&base, layers, sizeof layers);
     int rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -20,9 +20,11 @@ const char cli_compare_help[] =
     "\n"
     "Trains one model (same seed, same initial weights) on the same batches, in\n"
     "'clae train' order, on each chosen device and on cpu-ref, the reference (always\n"
-    "run, first). Columns: build time of the kernels cold (clae's cache off; a driver\n"
-    "cache such as PoCL's may still make it fast) and cached (a normal open, repeated\n"
-    "if it had to fill the cache); ms/step and samples/s (first step left out as\n"
+    "run, first). Columns: build time of the kernel programs the model uses (the\n"
+    "runtime builds each on first use; read after one step of a fresh model on a fresh\n"
+    "runtime) cold (clae's cache off; a driver cache such as PoCL's may still make it\n"
+    "fast) and cached (the cache on, repeated if it had to fill the cache); then a\n"
+    "third runtime trains: ms/step and samples/s (first step left out as\n"
     "warm-up when N > 1); the last step's loss; MAX|dW|, the largest |W - W_ref| over\n"
     "all weights and biases against cpu-ref; status. Failures are listed with the\n"
     "library's message and the other devices still run.\n"
@@ -207,8 +209,8 @@ static void row_fail(cmp_row *r, const char *stage, const char *msg)
     cli_copy_message(r->error, sizeof r->error, msg);
 }
 
-/* Opens spec with clae's program cache off and reports the build time.
- * The previous CLAE_CACHE value is restored, so a user's own setting stands. */
+/* Opens spec with clae's program cache off (for the runtime's whole life: the runtime reads the
+ * setting at open). The previous CLAE_CACHE value is restored, so a user's own setting stands. */
 static clae_status open_cold(const char *spec, clae_runtime **rt)
 {
     const char *prev = getenv("CLAE_CACHE");
@@ -267,6 +269,36 @@ static int keep_weights(clae_model *m, const clae_model_config *c, float **ref_w
     return 0;
 }
 
+/* The model of the comparison on rt: created, fitted as clae train does (denoising fills from the
+ * training columns' statistics); on failure NULL with the row failed at stage "create". */
+static clae_model *create_model(const cmp_opts *o, const clae_dataset *ds, clae_runtime *rt, cmp_row *r)
+{
+    clae_model *m = NULL;
+    if (clae_model_create_arch(rt, &o->cfg, o->model.spec, 0, &m) != CLAE_OK ||
+        clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
+        row_fail(r, "create", clae_last_error());
+        clae_model_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The build figures of rt after a fresh model ran one step on it: the runtime builds (or loads)
+ * each program when a kernel of it is first needed, so only a run shows what this model costs.
+ * One step reaches every kernel a step uses. 0, or -1 with the row failed. */
+static int build_figures(const cmp_opts *o, const clae_dataset *ds, clae_runtime *rt, cmp_row *r,
+                         clae_runtime_stats *rs)
+{
+    clae_model *m = create_model(o, ds, rt, r);
+    if (!m) return -1;
+    cli_step_stats st;
+    int rc = cli_run_steps(m, ds, CLAE_BATCHES_SHUFFLED, 1, &st);
+    if (rc != 0) row_fail(r, "step 1", clae_last_error());
+    clae_model_destroy(m);
+    if (rc == 0) clae_runtime_stats_get(rt, rs);
+    return rc;
+}
+
 /* One device, start to end; failures are recorded in the row, never fatal.
  * rows[0..i) are the devices already run. */
 static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows, int i, float **ref_w,
@@ -291,34 +323,40 @@ static void run_device(const cmp_opts *o, const clae_dataset *ds, cmp_row *rows,
             clae_runtime_close(rt);
             return;
         }
+    /* cpu-ref has no kernels: its figures are the zeros of a bare open, without the extra steps. */
+    int kernels = r->dev.type != CLAE_DEVICE_CPU_REF;
     clae_runtime_stats_get(rt, &rs);
+    int ok = !kernels || build_figures(o, ds, rt, r, &rs) == 0;
+    clae_runtime_close(rt);
+    rt = NULL;
+    if (!ok) return;
     r->have_cold = 1;
     r->cold_s = rs.build_seconds;
     r->cold_built = rs.programs_built;
-    clae_runtime_close(rt);
-    rt = NULL;
 
-    /* A normal open; if it found the cache empty it built and wrote every
-     * program, which is another cold build, so open again to time a load. */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        clae_runtime_close(rt);
+    /* With the cache on; if the cache lacked the model's programs it built and wrote them,
+     * which is another cold build, so run again to time the loads. */
+    for (int attempt = 0; kernels && attempt < 2; attempt++) {
         if (clae_runtime_open(r->spec, &rt) != CLAE_OK) {
-            rt = NULL;
             row_fail(r, "open", clae_last_error());
             return;
         }
-        clae_runtime_stats_get(rt, &rs);
+        ok = build_figures(o, ds, rt, r, &rs) == 0;
+        clae_runtime_close(rt);
+        rt = NULL;
+        if (!ok) return;
         if (!(rs.programs_built > 0 && rs.cache_written > 0)) break;
     }
     r->have_cached = 1;
     r->cached_s = rs.build_seconds;
     r->cached_from_cache = rs.programs_from_cache;
 
-    /* As clae train does: denoising fills from the training columns' statistics. */
-    if (clae_model_create_arch(rt, &o->cfg, o->model.spec, 0, &m) != CLAE_OK || clae_model_fit_feature_stats(m, ds) != CLAE_OK) {
-        row_fail(r, "create", clae_last_error());
-        goto done;
+    /* The timed run, on a runtime of its own; its first step loads the programs from the cache. */
+    if (clae_runtime_open(r->spec, &rt) != CLAE_OK) {
+        row_fail(r, "open", clae_last_error());
+        return;
     }
+    if (!(m = create_model(o, ds, rt, r))) goto done;
     clae_model_describe(m, variant, variant_cap);
 
     if (cli_run_steps(m, ds, CLAE_BATCHES_SHUFFLED, o->steps, &r->st) != 0) {

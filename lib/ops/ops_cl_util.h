@@ -24,26 +24,22 @@ typedef struct karg {
 #define ARG_BUF(b) ARG_MEM((b).mem), ARG_U64((b).off)
 #define NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Sets the arguments of kernel `name` and gives its work-group size (the runtime's CLAE_WG
- * capped for this kernel, so host and kernels agree on one number); NULL (error recorded) on
- * failure. */
-static inline cl_kernel kernel_with_args(clae_runtime *rt, const char *name, const karg *args, size_t nargs,
-                                         size_t *wg)
+/* Sets the arguments of kernel `name` into *k and gives its work-group size (the runtime's CLAE_WG
+ * capped for this kernel, so host and kernels agree on one number). The kernel's program is built
+ * on its first use, so the status may be its build failure (CLAE_ERR_BUILD, with the log); every
+ * failure is recorded in rt. */
+static inline clae_status kernel_with_args(clae_runtime *rt, const char *name, const karg *args, size_t nargs,
+                                           size_t *wg, cl_kernel *k)
 {
-    cl_kernel k = clae_rt_kernel_wg(rt, name, wg);
-    if (!k) {
-        clae_rt_fail(rt, CLAE_ERR_OPENCL);
-        return NULL;
-    }
+    clae_status s = clae_rt_kernel_get(rt, name, k, wg);
+    if (s != CLAE_OK) return s;
     for (size_t i = 0; i < nargs; i++) {
-        cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
-        if (err != CL_SUCCESS) {
-            clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clSetKernelArg(%s, arg %zu) failed: %s (%d)", name, i,
-                                       clae_cl_error_name(err), (int)err));
-            return NULL;
-        }
+        cl_int err = clSetKernelArg(*k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS)
+            return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clSetKernelArg(%s, arg %zu) failed: %s (%d)", name,
+                                              i, clae_cl_error_name(err), (int)err));
     }
-    return k;
+    return CLAE_OK;
 }
 
 /* Sets args on kernel `name` and enqueues g0 items (1-D when g1 is 0, else g0×g1 with dimension 0
@@ -53,9 +49,10 @@ static inline clae_status launch(clae_runtime *rt, const char *name, const karg 
 {
     if (g0 == 0 || (two_d && g1 == 0)) return CLAE_OK;
     size_t wg = 0;
-    cl_kernel k = kernel_with_args(rt, name, args, nargs, &wg);
-    if (!k) return CLAE_ERR_OPENCL;
-    clae_status s = two_d ? clae_rt_enqueue_2d(rt, k, name, g0, g1, wg, 1) : clae_rt_enqueue_1d(rt, k, name, g0, wg);
+    cl_kernel k = NULL;
+    clae_status s = kernel_with_args(rt, name, args, nargs, &wg, &k);
+    if (s != CLAE_OK) return s;
+    s = two_d ? clae_rt_enqueue_2d(rt, k, name, g0, g1, wg, 1) : clae_rt_enqueue_1d(rt, k, name, g0, wg);
     return s == CLAE_OK ? s : clae_rt_fail(rt, s);
 }
 

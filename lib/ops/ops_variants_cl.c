@@ -10,9 +10,10 @@ static clae_status launch_groups(clae_runtime *rt, const char *name, const karg 
 {
     if (groups == 0) return CLAE_OK;
     size_t wg = 0;
-    cl_kernel k = kernel_with_args(rt, name, args, nargs, &wg);
-    if (!k) return CLAE_ERR_OPENCL;
-    clae_status s = clae_rt_enqueue_1d(rt, k, name, groups * wg, wg);
+    cl_kernel k = NULL;
+    clae_status s = kernel_with_args(rt, name, args, nargs, &wg, &k);
+    if (s != CLAE_OK) return s;
+    s = clae_rt_enqueue_1d(rt, k, name, groups * wg, wg);
     return s == CLAE_OK ? s : clae_rt_fail(rt, s);
 }
 

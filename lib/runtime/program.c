@@ -1,5 +1,5 @@
 /* program.c — what the kernels are built for (device probe, build options), their sources (embedded or
- * CLAE_KERNEL_DIR) and the program build, through the on-disk cache when it has the binary. */
+ * CLAE_KERNEL_DIR), the scan that places each kernel, and each program's build on first use, cache first. */
 #include "runtime/runtime_internal.h"
 
 #include <errno.h>
@@ -345,19 +345,149 @@ static clae_status build_from_source(clae_runtime *rt, const char *name, const c
     return CLAE_OK;
 }
 
-clae_status clae_rt_build_programs(clae_runtime *rt)
+/* The indices of clae_kernel_sources sorted by file name (malloc'd, caller frees): programs are
+ * listed, and headers prepended, in this order whatever order the Makefile embedded them in. */
+static size_t *sorted_sources(void)
 {
-    /* Cache misses and unwritable cache entries set the thread's last error on
-     * the way; a successful open must not leave those behind as if it failed. */
-    char saved_error[CLAE_ERROR_MAX];
-    clae_rt_copy_str(saved_error, sizeof saved_error, clae_last_error());
-    double t0 = now_seconds();
     size_t n = clae_kernel_source_count;
     size_t *order = malloc((n ? n : 1) * sizeof *order);
-    if (!order) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    if (!order) return NULL;
     for (size_t i = 0; i < n; i++) order[i] = i;
     qsort(order, n, sizeof *order, cmp_source_index);
+    return order;
+}
 
+/* ---- the kernel scan -------------------------------------------------------------------------- */
+
+static int is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static int is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+
+/* Past blanks, comments and line continuations: what the compiler skips between tokens. */
+static const char *skip_blank(const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+            p++;
+        } else if (*p == '\\' && p + 1 < end && (p[1] == '\n' || p[1] == '\r')) {
+            p += 2;
+        } else if (*p == '/' && p + 1 < end && p[1] == '/') {
+            while (p < end && *p != '\n') p++;
+        } else if (*p == '/' && p + 1 < end && p[1] == '*') {
+            for (p += 2; p + 1 < end && !(p[0] == '*' && p[1] == '/'); p++) continue;
+            p = p + 1 < end ? p + 2 : end;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/* The length of the identifier at p (0 if none starts there). */
+static size_t ident_len(const char *p, const char *end)
+{
+    if (p >= end || !is_ident_start(*p)) return 0;
+    const char *q = p;
+    while (q < end && is_ident_char(*q)) q++;
+    return (size_t)(q - p);
+}
+
+static int ident_is(const char *p, size_t len, const char *word)
+{
+    return len == strlen(word) && memcmp(p, word, len) == 0;
+}
+
+/* Past any __attribute__((...)) at p (OpenCL allows them before and after the return type). */
+static const char *skip_attributes(const char *p, const char *end)
+{
+    for (;;) {
+        p = skip_blank(p, end);
+        size_t len = ident_len(p, end);
+        if (!ident_is(p, len, "__attribute__")) return p;
+        p = skip_blank(p + len, end);
+        if (p >= end || *p != '(') return p;
+        int depth = 0;
+        for (; p < end; p++) {
+            if (*p == '(') depth++;
+            else if (*p == ')' && --depth == 0) break;
+        }
+        if (p < end) p++;
+    }
+}
+
+static clae_status add_decl(clae_runtime *rt, size_t *cap, const char *name, size_t len, int program)
+{
+    /* A name longer than a kernel entry holds could never be looked up (clae_rt_kernel_get
+     * refuses it), so it needs no entry either. */
+    if (len >= sizeof rt->decls[0].name) return CLAE_OK;
+    for (size_t i = 0; i < rt->n_decls; i++)
+        if (rt->decls[i].program == program && ident_is(name, len, rt->decls[i].name)) return CLAE_OK;
+    if (rt->n_decls == *cap) {
+        size_t grown = *cap ? 2 * *cap : 64;
+        clae_kernel_decl *d = realloc(rt->decls, grown * sizeof *d);
+        if (!d) return clae_fail(CLAE_ERR_NOMEM, "out of memory listing kernels");
+        rt->decls = d;
+        *cap = grown;
+    }
+    clae_kernel_decl *d = &rt->decls[rt->n_decls++];
+    memcpy(d->name, name, len);
+    d->name[len] = '\0';
+    d->program = program;
+    return CLAE_OK;
+}
+
+/* Records every `__kernel void NAME(` (or `kernel`, with attributes anywhere around the return
+ * type) of one program's whole source, headers included. Comments and string literals are
+ * skipped, so a kernel named in a comment is not taken for a declaration. A declaration the scan
+ * cannot see (one a macro writes) is still found: clae_rt_kernel_get falls back to asking every
+ * program. Preprocessor conditionals are not evaluated, so a name may be listed for a program
+ * that does not make it in the end; the lookup then tries the next program that declares it. */
+static clae_status scan_kernels(clae_runtime *rt, size_t *cap, const char *src, size_t len, int program)
+{
+    const char *p = src, *end = src + len;
+    while (p < end) {
+        const char *q = skip_blank(p, end);
+        if (q != p) {
+            p = q;
+            continue;
+        }
+        if (*p == '"' || *p == '\'') {
+            char quote = *p++;
+            while (p < end && *p != quote && *p != '\n') p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+            if (p < end) p++;
+            continue;
+        }
+        size_t n = ident_len(p, end);
+        if (n == 0) {
+            /* A number such as 1e5f or 0x1p-24f is one token: its letters start no identifier. */
+            if (*p >= '0' && *p <= '9')
+                while (p < end && (is_ident_char(*p) || *p == '.')) p++;
+            else
+                p++;
+            continue;
+        }
+        const char *word = p;
+        p += n;
+        if (!ident_is(word, n, "__kernel") && !ident_is(word, n, "kernel")) continue;
+        q = skip_attributes(p, end);
+        size_t vn = ident_len(q, end);
+        if (!ident_is(q, vn, "void")) continue;
+        q = skip_attributes(q + vn, end);
+        size_t kn = ident_len(q, end);
+        if (kn == 0) continue;
+        const char *after = skip_blank(q + kn, end);
+        if (after >= end || *after != '(') continue;
+        clae_status s = add_decl(rt, cap, q, kn, program);
+        if (s != CLAE_OK) return s;
+        p = after;
+    }
+    return CLAE_OK;
+}
+
+clae_status clae_rt_scan_programs(clae_runtime *rt)
+{
+    size_t *order = sorted_sources();
+    if (!order) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    size_t n = clae_kernel_source_count, cap = 0;
     clae_status s = CLAE_OK;
     for (size_t i = 0; i < n && s == CLAE_OK; i++) {
         const char *name = clae_kernel_sources[order[i]].name;
@@ -366,37 +496,73 @@ clae_status clae_rt_build_programs(clae_runtime *rt)
             s = clae_fail(CLAE_ERR_BUILD, "%s: more than %d kernel programs", name, CLAE_MAX_PROGRAMS);
             break;
         }
+        /* The whole source the program would be built from, so the scan sees the headers and,
+         * with CLAE_KERNEL_DIR, the files on disk (a missing one fails the open, as it did when
+         * every program was built there). */
         char *src = NULL;
         size_t len = 0;
         s = program_source(order, n, order[i], &src, &len);
         if (s != CLAE_OK) break;
         dump_source(name, src, len);
-        char *key = cache_key(rt, name, src, len);
-        if (!key) {
-            free(src);
-            s = clae_fail(CLAE_ERR_NOMEM, "out of memory");
-            break;
-        }
-        cl_program prog = try_cached(rt, key);
-        if (prog) {
-            rt->stats.programs_from_cache++;
-        } else {
-            s = build_from_source(rt, name, src, len, &prog);
-            if (s == CLAE_OK) {
-                rt->stats.programs_built++;
-                store_binary(rt, prog, key);
-            }
-        }
-        free(key);
+        int p = rt->n_programs++;
+        rt->programs[p] = NULL;
+        rt->program_source[p] = order[i];
+        clae_rt_copy_str(rt->program_names[p], sizeof rt->program_names[0], name);
+        s = scan_kernels(rt, &cap, src, len, p);
         free(src);
-        if (s == CLAE_OK) {
-            rt->programs[rt->n_programs] = prog;
-            clae_rt_copy_str(rt->program_names[rt->n_programs], sizeof rt->program_names[0], name);
-            rt->n_programs++;
-        }
     }
     free(order);
-    rt->stats.build_seconds = now_seconds() - t0;
-    if (s == CLAE_OK) clae_fail(CLAE_OK, "%s", saved_error);
     return s;
+}
+
+clae_status clae_rt_build_program(clae_runtime *rt, int p)
+{
+    if (p < 0 || p >= rt->n_programs) return clae_fail(CLAE_ERR_ARG, "program %d of %d", p, rt->n_programs);
+    if (rt->programs[p]) return CLAE_OK;
+    /* Cache misses and unwritable cache entries set the thread's last error on the way; a
+     * successful build must not leave those behind as if the call that needed it failed. */
+    char saved_error[CLAE_ERROR_MAX];
+    clae_rt_copy_str(saved_error, sizeof saved_error, clae_last_error());
+    double t0 = now_seconds();
+    const char *name = rt->program_names[p];
+    size_t *order = sorted_sources();
+    if (!order) return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    char *src = NULL;
+    size_t len = 0;
+    clae_status s = program_source(order, clae_kernel_source_count, rt->program_source[p], &src, &len);
+    free(order);
+    if (s != CLAE_OK) return s;
+    char *key = cache_key(rt, name, src, len);
+    if (!key) {
+        free(src);
+        return clae_fail(CLAE_ERR_NOMEM, "out of memory");
+    }
+    cl_program prog = try_cached(rt, key);
+    if (prog) {
+        rt->stats.programs_from_cache++;
+    } else {
+        s = build_from_source(rt, name, src, len, &prog);
+        if (s == CLAE_OK) {
+            rt->stats.programs_built++;
+            store_binary(rt, prog, key);
+        }
+    }
+    free(key);
+    free(src);
+    /* Programs are built as models first use them, so the time adds up over the runtime's life. */
+    rt->stats.build_seconds += now_seconds() - t0;
+    if (s != CLAE_OK) return s;
+    rt->programs[p] = prog;
+    clae_fail(CLAE_OK, "%s", saved_error);
+    return CLAE_OK;
+}
+
+clae_status clae_rt_build_all_programs(clae_runtime *rt)
+{
+    if (!rt) return clae_fail(CLAE_ERR_ARG, "clae_rt_build_all_programs: runtime must not be NULL");
+    for (int p = 0; p < rt->n_programs; p++) {
+        clae_status s = clae_rt_build_program(rt, p);
+        if (s != CLAE_OK) return clae_rt_fail(rt, s);
+    }
+    return CLAE_OK;
 }

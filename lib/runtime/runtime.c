@@ -25,7 +25,9 @@ static clae_status open_opencl(clae_runtime *rt, cl_platform_id platform, cl_dev
 
     clae_rt_probe_device(rt);
     clae_rt_cache_dir_from_env(rt->cache_dir, sizeof rt->cache_dir);
-    return clae_rt_build_programs(rt);
+    /* Nothing is compiled here: a model uses a few of the programs, and each costs a compile
+     * when cold, so each is built when one of its kernels is first asked for. */
+    return clae_rt_scan_programs(rt);
 }
 
 clae_status clae_rt_open(const char *spec, clae_runtime **out)
@@ -66,6 +68,7 @@ void clae_runtime_close(clae_runtime *rt)
         if (rt->kernels[i].kernel) clReleaseKernel(rt->kernels[i].kernel);
     for (int i = 0; i < rt->n_programs; i++)
         if (rt->programs[i]) clReleaseProgram(rt->programs[i]);
+    free(rt->decls);
     if (rt->queue) {
         clFinish(rt->queue);
         clReleaseCommandQueue(rt->queue);
@@ -120,43 +123,74 @@ static size_t kernel_wg(const clae_runtime *rt, cl_kernel k)
     return wg;
 }
 
+/* Program p's kernel `name` into the kernel table, building p first if it is not built yet:
+ * CLAE_OK with *out set, CLAE_OK with *out NULL when p does not make it, or p's build failure. */
+static clae_status kernel_from(clae_runtime *rt, int p, const char *name, cl_kernel *out, size_t *wg, cl_int *err)
+{
+    clae_status s = clae_rt_build_program(rt, p);
+    if (s != CLAE_OK) return s;
+    cl_kernel k = clCreateKernel(rt->programs[p], name, err);
+    if (*err != CL_SUCCESS || !k) return CLAE_OK;
+    clae_kernel_entry *e = &rt->kernels[rt->n_kernels++];
+    clae_rt_copy_str(e->name, sizeof e->name, name);
+    e->kernel = k;
+    e->wg = kernel_wg(rt, k);
+    if (wg) *wg = e->wg;
+    *out = k;
+    return CLAE_OK;
+}
+
+clae_status clae_rt_kernel_get(clae_runtime *rt, const char *name, cl_kernel *out, size_t *wg)
+{
+    if (out) *out = NULL;
+    if (!rt || !name || !out)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_rt_kernel_get: runtime, name and out must not be NULL"));
+    if (rt->is_ref)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: cpu-ref has no OpenCL kernels", name));
+    for (int i = 0; i < rt->n_kernels; i++)
+        if (strcmp(rt->kernels[i].name, name) == 0) {
+            if (wg) *wg = rt->kernels[i].wg;
+            *out = rt->kernels[i].kernel;
+            return CLAE_OK;
+        }
+    if (strlen(name) >= sizeof rt->kernels[0].name)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: name too long", name));
+    if (rt->n_kernels >= CLAE_MAX_KERNELS)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: more than %d kernels in use", name,
+                                          CLAE_MAX_KERNELS));
+    cl_int err = CL_INVALID_KERNEL_NAME;
+    /* First the programs the scan at open saw declare it, in name order as when every program
+     * was built at open; only these get built. */
+    unsigned char tried[CLAE_MAX_PROGRAMS] = {0};
+    for (size_t d = 0; d < rt->n_decls; d++) {
+        if (strcmp(rt->decls[d].name, name) != 0) continue;
+        int p = rt->decls[d].program;
+        tried[p] = 1;
+        clae_status s = kernel_from(rt, p, name, out, wg, &err);
+        if (s != CLAE_OK) return clae_rt_fail(rt, s);
+        if (*out) return CLAE_OK;
+    }
+    /* Then, should the scan have missed a declaration (one a macro writes), every other program,
+     * as an eager build would have found it. An unknown name pays for building them all; the
+     * library's own kernels never get here (the runtime suite checks each one's placement). */
+    for (int p = 0; p < rt->n_programs; p++) {
+        if (tried[p]) continue;
+        clae_status s = kernel_from(rt, p, name, out, wg, &err);
+        if (s != CLAE_OK) return clae_rt_fail(rt, s);
+        if (*out) return CLAE_OK;
+    }
+    return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: not found in any of %d programs (%s)", name,
+                                      rt->n_programs, clae_cl_error_name(err)));
+}
+
 cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name) { return clae_rt_kernel_wg(rt, name, NULL); }
 
 cl_kernel clae_rt_kernel_wg(clae_runtime *rt, const char *name, size_t *wg)
 {
+    cl_kernel k = NULL;
     if (!rt || !name) return NULL;
-    if (rt->is_ref) {
-        clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: cpu-ref has no OpenCL kernels", name));
-        return NULL;
-    }
-    for (int i = 0; i < rt->n_kernels; i++)
-        if (strcmp(rt->kernels[i].name, name) == 0) {
-            if (wg) *wg = rt->kernels[i].wg;
-            return rt->kernels[i].kernel;
-        }
-    if (strlen(name) >= sizeof rt->kernels[0].name) {
-        clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: name too long", name));
-        return NULL;
-    }
-    if (rt->n_kernels >= CLAE_MAX_KERNELS) {
-        clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: more than %d kernels in use", name, CLAE_MAX_KERNELS));
-        return NULL;
-    }
-    cl_int err = CL_INVALID_KERNEL_NAME;
-    for (int p = 0; p < rt->n_programs; p++) {
-        cl_kernel k = clCreateKernel(rt->programs[p], name, &err);
-        if (err == CL_SUCCESS && k) {
-            clae_rt_copy_str(rt->kernels[rt->n_kernels].name, sizeof rt->kernels[0].name, name);
-            rt->kernels[rt->n_kernels].kernel = k;
-            rt->kernels[rt->n_kernels].wg = kernel_wg(rt, k);
-            if (wg) *wg = rt->kernels[rt->n_kernels].wg;
-            rt->n_kernels++;
-            return k;
-        }
-    }
-    clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "kernel %s: not found in any of %d programs (%s)", name,
-                               rt->n_programs, clae_cl_error_name(err)));
-    return NULL;
+    clae_rt_kernel_get(rt, name, &k, wg);
+    return k;
 }
 
 static size_t round_up(size_t v, size_t m) { return m ? (v + m - 1) / m * m : v; }

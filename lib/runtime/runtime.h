@@ -37,6 +37,13 @@ extern const size_t clae_kernel_source_count;
 #define CLAE_MAX_PROGRAMS 32
 #define CLAE_MAX_KERNELS 128
 
+/* A kernel some program declares, found by scanning the program's source at open, so a kernel's
+ * program can be built the first time the kernel is asked for without building any other. */
+typedef struct clae_kernel_decl {
+    char name[64];
+    int program; /* index into rt->programs */
+} clae_kernel_decl;
+
 typedef struct clae_kernel_entry {
     char name[64];
     cl_kernel kernel;
@@ -50,9 +57,14 @@ struct clae_runtime {
     cl_device_id device;
     cl_context ctx;
     cl_command_queue queue;
+    /* Every .cl file is one program, in name order; each is built (or loaded from the cache) the
+     * first time one of its kernels is asked for (clae_rt_kernel_get), so NULL until then. */
     cl_program programs[CLAE_MAX_PROGRAMS];
     char program_names[CLAE_MAX_PROGRAMS][64];
+    size_t program_source[CLAE_MAX_PROGRAMS]; /* its index in clae_kernel_sources */
     int n_programs;
+    clae_kernel_decl *decls;        /* the kernels each program declares, in program order */
+    size_t n_decls;
     clae_kernel_entry kernels[CLAE_MAX_KERNELS];
     int n_kernels;
     char options[2048];             /* build options shared by every program */
@@ -112,13 +124,22 @@ clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, co
  * `return clae_rt_fail(rt, clae_fail(...));`). */
 clae_status clae_rt_fail(clae_runtime *rt, clae_status status);
 
-/* The kernel `name` from whichever program defines it, created once and cached.
- * NULL with the error set (CLAE_ERR_OPENCL naming the kernel) if none does. */
+/* The kernel `name` into *out (NULL on failure), created once and cached, and *wg (if non-NULL)
+ * its 1-D work-group size: the CLAE_WG build define (64 when absent) capped by what the kernel
+ * allows on this device, found when the kernel is first made, so a launch neither re-parses the
+ * options nor queries the device. The first call for a kernel builds (or loads from the cache)
+ * the program that declares it, and only that one, so a failing build is reported here:
+ * CLAE_ERR_BUILD with the file, the options and the build log (CLAE_ERR_IO when a CLAE_KERNEL_DIR
+ * source cannot be read). CLAE_ERR_OPENCL naming the kernel when no program makes it. Every
+ * failure is recorded in rt (clae_runtime_error). */
+clae_status clae_rt_kernel_get(clae_runtime *rt, const char *name, cl_kernel *out, size_t *wg);
+/* clae_rt_kernel_get for callers that need no status: the kernel, or NULL with the error recorded. */
 cl_kernel clae_rt_kernel(clae_runtime *rt, const char *name);
-/* clae_rt_kernel, and *wg (if non-NULL) its 1-D work-group size: the CLAE_WG build define (64 when
- * absent) capped by what the kernel allows on this device, found when the kernel is first made,
- * so a launch neither re-parses the options nor queries the device. */
 cl_kernel clae_rt_kernel_wg(clae_runtime *rt, const char *name, size_t *wg);
+/* Builds (or loads from the cache) every program not built yet, in name order, stopping at the
+ * first failure (recorded in rt). For whoever needs the whole set at once: the cache tests, and
+ * a kernel the source scan could not place. */
+clae_status clae_rt_build_all_programs(clae_runtime *rt);
 
 /* Device-memory helpers. Each works for cpu-ref (host memory) and OpenCL. */
 clae_status clae_buf_alloc(clae_runtime *rt, size_t n, clae_buf *out);

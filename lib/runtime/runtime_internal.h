@@ -37,7 +37,13 @@ unsigned clae_rt_tuned_wg(const clae_device_info *d);
 void clae_rt_probe_device(clae_runtime *rt);
 /* The program cache directory the environment asks for into dir; "" when the cache is off. */
 void clae_rt_cache_dir_from_env(char *dir, size_t cap);
-/* Builds (or loads from rt->cache_dir) every embedded .cl program into rt->programs. */
-clae_status clae_rt_build_programs(clae_runtime *rt);
+/* Lists the programs (one per .cl file, in name order) into rt->programs, unbuilt, and scans each
+ * one's source (headers + file, from CLAE_KERNEL_DIR when set) for the kernels it declares into
+ * rt->decls. Compiles nothing: opening a runtime stays cheap whatever its models will use. */
+clae_status clae_rt_scan_programs(clae_runtime *rt);
+/* Builds program p (an index into rt->programs), or loads it from rt->cache_dir, unless it is
+ * built already; rt->stats count it. On failure rt->programs[p] stays NULL, so a later call tries
+ * again (and fails again with the same log). */
+clae_status clae_rt_build_program(clae_runtime *rt, int p);
 
 #endif

@@ -14,8 +14,9 @@ clae_status clae_gemm_fail(clae_runtime *rt, clae_status st, const char *engine,
 /* C = beta·C when the product is empty: gemm_scale_c of cl/elementwise.cl. */
 static clae_status scale_c(clae_runtime *rt, size_t M, size_t N, float beta, clae_buf C, size_t ldc)
 {
-    cl_kernel k = clae_rt_kernel(rt, "gemm_scale_c");
-    if (!k) return clae_rt_fail(rt, CLAE_ERR_OPENCL);
+    cl_kernel k = NULL;
+    clae_status built = clae_rt_kernel_get(rt, "gemm_scale_c", &k, NULL); /* may build elementwise.cl */
+    if (built != CLAE_OK) return built;
     cl_ulong coff = C.off, ld = ldc, m = M, n = N;
     cl_int err = clSetKernelArg(k, 0, sizeof C.mem, &C.mem);
     err |= clSetKernelArg(k, 1, sizeof coff, &coff);
