@@ -40,9 +40,14 @@
 #define CLAE_GEMM_M_FIRST 1
 #endif
 
+/* The tuner's two other tiles (lib/ops/gemm/gemm_tiled.c reads the same rules): half the rows; and half the
+ * vectors per row with 1.5× the rows (one vector when NV is 1). */
+#define GEMM_HALF_TM (CLAE_GEMM_TM > 1 ? CLAE_GEMM_TM / 2 : 1)
+#define GEMM_TALL_NV (CLAE_GEMM_NV > 1 ? CLAE_GEMM_NV / 2 : 1)
+#define GEMM_TALL_TM (CLAE_GEMM_TM + CLAE_GEMM_TM / 2)
+
 #define GEMM_CAT_(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT_(a, b)
-#define GEMM_TN (CLAE_GEMM_VW * CLAE_GEMM_NV)
 typedef GEMM_CAT(float, CLAE_GEMM_VW) gemm_vec;
 #define GEMM_VLOAD GEMM_CAT(vload, CLAE_GEMM_VW)
 #define GEMM_VSTORE GEMM_CAT(vstore, CLAE_GEMM_VW)
@@ -51,14 +56,14 @@ typedef GEMM_CAT(float, CLAE_GEMM_VW) gemm_vec;
  * LOADA(r) and the B segment by LOADB(v) (a full vector, or lane-guarded at the right edge of C).
  * fma is correctly rounded, so every C element is the same fixed ascending-k chain on every run
  * and every device. */
-#define GEMM_K_LOOP(LOADA, LOADB)                                                                  \
+#define GEMM_K_LOOP(TM, NV, LOADA, LOADB)                                                          \
     for (ulong k = 0; k < K; k++) {                                                                \
         __global const float *bk = B + boff + k * ldb + j0;                                        \
-        gemm_vec b[CLAE_GEMM_NV];                                                                  \
-        _Pragma("unroll") for (int v = 0; v < CLAE_GEMM_NV; v++) b[v] = LOADB(v);                  \
-        _Pragma("unroll") for (int r = 0; r < CLAE_GEMM_TM; r++) {                                 \
+        gemm_vec b[NV];                                                                            \
+        _Pragma("unroll") for (int v = 0; v < (NV); v++) b[v] = LOADB(v);                          \
+        _Pragma("unroll") for (int r = 0; r < (TM); r++) {                                         \
             gemm_vec a = (gemm_vec)(LOADA(r));                                                     \
-            _Pragma("unroll") for (int v = 0; v < CLAE_GEMM_NV; v++) acc[r][v] = fma(a, b[v], acc[r][v]); \
+            _Pragma("unroll") for (int v = 0; v < (NV); v++) acc[r][v] = fma(a, b[v], acc[r][v]);  \
         }                                                                                          \
     }
 
@@ -106,72 +111,84 @@ CLAE_INLINE gemm_vec gemm_act(int f, gemm_vec z)
     return z >= (gemm_vec)(0.0f) ? one / (one + e) : e / (one + e);
 }
 
-__kernel void gemm_tiled(ulong M, ulong N, ulong K, float alpha, int trans_a, __global const float *A, ulong aoff,
-                         ulong lda, __global const float *B, ulong boff, ulong ldb, float beta, __global float *C,
-                         ulong coff, ulong ldc, __global const float *bias, ulong biasoff, int has_bias,
-                         __global float *Z, ulong zoff, int has_z, int act)
-{
+/* The kernel's body for a TM × (VW·NV) tile; gemm_tiled takes the device's tile (CLAE_GEMM_TM, CLAE_GEMM_NV)
+ * and the _half and _tall kernels two neighbours of it, among which the tuner (lib/ops/gemm/gemm_tune.c)
+ * picks per shape. Spelled out per kernel below so a scan of the source finds their names. */
+#define GEMM_TILED_ARGS                                                                                         \
+    ulong M, ulong N, ulong K, float alpha, int trans_a, __global const float *A, ulong aoff, ulong lda,        \
+        __global const float *B, ulong boff, ulong ldb, float beta, __global float *C, ulong coff, ulong ldc,     \
+        __global const float *bias, ulong biasoff, int has_bias, __global float *Z, ulong zoff, int has_z, int act
+
 #if CLAE_GEMM_M_FIRST
-    ulong i0 = get_global_id(0) * CLAE_GEMM_TM, j0 = get_global_id(1) * GEMM_TN;
+#define GEMM_TILE_ORIGIN(TM, TN) ulong i0 = get_global_id(0) * (TM), j0 = get_global_id(1) * (TN);
 #else
-    ulong j0 = get_global_id(0) * GEMM_TN, i0 = get_global_id(1) * CLAE_GEMM_TM;
+#define GEMM_TILE_ORIGIN(TM, TN) ulong j0 = get_global_id(0) * (TN), i0 = get_global_id(1) * (TM);
 #endif
-    if (j0 >= N || i0 >= M) return;
 
-    ulong ia[CLAE_GEMM_TM];
-    __global const float *ap[CLAE_GEMM_TM];
-    gemm_vec acc[CLAE_GEMM_TM][CLAE_GEMM_NV];
-    _Pragma("unroll") for (int r = 0; r < CLAE_GEMM_TM; r++)
-    {
-        ia[r] = min(i0 + (ulong)r, M - 1);
-        ap[r] = A + aoff + ia[r] * lda;
-        _Pragma("unroll") for (int v = 0; v < CLAE_GEMM_NV; v++) acc[r][v] = (gemm_vec)(0.0f);
+#define GEMM_TILED_BODY(TM, NV)                                                                                  \
+    {                                                                                                            \
+        GEMM_TILE_ORIGIN(TM, (NV) * CLAE_GEMM_VW)                                                                \
+        if (j0 >= N || i0 >= M) return;                                                                          \
+        ulong ia[TM];                                                                                            \
+        __global const float *ap[TM];                                                                            \
+        gemm_vec acc[TM][NV];                                                                                    \
+        _Pragma("unroll") for (int r = 0; r < (TM); r++)                                                         \
+        {                                                                                                        \
+            ia[r] = min(i0 + (ulong)r, M - 1);                                                                   \
+            ap[r] = A + aoff + ia[r] * lda;                                                                      \
+            _Pragma("unroll") for (int v = 0; v < (NV); v++) acc[r][v] = (gemm_vec)(0.0f);                       \
+        }                                                                                                        \
+        /* Four copies of the loop, so none of them tests a layout or an edge per k. */                          \
+        int full_cols = j0 + (NV) * CLAE_GEMM_VW <= N;                                                           \
+        if (!trans_a && full_cols) {                                                                             \
+            GEMM_K_LOOP(TM, NV, GEMM_LOADA_ROWS, GEMM_LOADB_FULL)                                                \
+        } else if (!trans_a) {                                                                                   \
+            GEMM_K_LOOP(TM, NV, GEMM_LOADA_ROWS, GEMM_LOADB_EDGE)                                                \
+        } else if (full_cols) {                                                                                  \
+            GEMM_K_LOOP(TM, NV, GEMM_LOADA_COLS, GEMM_LOADB_FULL)                                                \
+        } else {                                                                                                 \
+            GEMM_K_LOOP(TM, NV, GEMM_LOADA_COLS, GEMM_LOADB_EDGE)                                                \
+        }                                                                                                        \
+        /* C = alpha·acc + beta·C, rounded per operation (FP_CONTRACT is off in common.h), then the epilogue. */ \
+        _Pragma("unroll") for (int r = 0; r < (TM); r++)                                                         \
+        {                                                                                                        \
+            if (i0 + (ulong)r >= M) break;                                                                       \
+            __global float *c = C + coff + (i0 + (ulong)r) * ldc + j0;                                           \
+            __global float *z = Z + zoff + (i0 + (ulong)r) * ldc + j0;                                           \
+            __global const float *bj = bias + biasoff + j0;                                                      \
+            _Pragma("unroll") for (int v = 0; v < (NV); v++)                                                     \
+            {                                                                                                    \
+                gemm_vec out = (gemm_vec)(alpha) * acc[r][v];                                                    \
+                if (full_cols) {                                                                                 \
+                    if (beta != 0.0f) out = out + (gemm_vec)(beta) * GEMM_VLOAD((size_t)v, c);                   \
+                    if (has_bias) out = out + GEMM_VLOAD((size_t)v, bj);                                         \
+                    if (has_z) GEMM_VSTORE(out, (size_t)v, z);                                                   \
+                    if (act >= 0) out = gemm_act(act, out);                                                      \
+                    GEMM_VSTORE(out, (size_t)v, c);                                                              \
+                } else {                                                                                         \
+                    float t[CLAE_GEMM_VW];                                                                       \
+                    GEMM_VSTORE(out, 0, t);                                                                      \
+                    for (int l = 0; l < CLAE_GEMM_VW; l++) {                                                     \
+                        ulong e = (ulong)(v * CLAE_GEMM_VW + l);                                                 \
+                        if (j0 + e >= N) break;                                                                  \
+                        float o = beta != 0.0f ? t[l] + beta * c[e] : t[l];                                      \
+                        if (has_bias) o = o + bj[e];                                                             \
+                        if (has_z) z[e] = o;                                                                     \
+                        c[e] = act >= 0 ? gemm_act1(act, o) : o;                                                 \
+                    }                                                                                            \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
     }
 
-    /* Four copies of the loop, so none of them tests a layout or an edge per k. */
-    int full_cols = j0 + GEMM_TN <= N;
-    if (!trans_a && full_cols) {
-        GEMM_K_LOOP(GEMM_LOADA_ROWS, GEMM_LOADB_FULL)
-    } else if (!trans_a) {
-        GEMM_K_LOOP(GEMM_LOADA_ROWS, GEMM_LOADB_EDGE)
-    } else if (full_cols) {
-        GEMM_K_LOOP(GEMM_LOADA_COLS, GEMM_LOADB_FULL)
-    } else {
-        GEMM_K_LOOP(GEMM_LOADA_COLS, GEMM_LOADB_EDGE)
-    }
+/* The device's tile. */
+__kernel void gemm_tiled(GEMM_TILED_ARGS) GEMM_TILED_BODY(CLAE_GEMM_TM, CLAE_GEMM_NV)
 
-    /* C = alpha·acc + beta·C, rounded per operation (FP_CONTRACT is off in common.h), then the epilogue. */
-    _Pragma("unroll") for (int r = 0; r < CLAE_GEMM_TM; r++)
-    {
-        if (i0 + (ulong)r >= M) break;
-        __global float *c = C + coff + (i0 + (ulong)r) * ldc + j0;
-        __global float *z = Z + zoff + (i0 + (ulong)r) * ldc + j0;
-        __global const float *bj = bias + biasoff + j0;
-        _Pragma("unroll") for (int v = 0; v < CLAE_GEMM_NV; v++)
-        {
-            gemm_vec out = (gemm_vec)(alpha) * acc[r][v];
-            if (full_cols) {
-                if (beta != 0.0f) out = out + (gemm_vec)(beta) * GEMM_VLOAD((size_t)v, c);
-                if (has_bias) out = out + GEMM_VLOAD((size_t)v, bj);
-                if (has_z) GEMM_VSTORE(out, (size_t)v, z);
-                if (act >= 0) out = gemm_act(act, out);
-                GEMM_VSTORE(out, (size_t)v, c);
-            } else {
-                float t[CLAE_GEMM_VW];
-                GEMM_VSTORE(out, 0, t);
-                for (int l = 0; l < CLAE_GEMM_VW; l++) {
-                    ulong j = j0 + (ulong)(v * CLAE_GEMM_VW + l);
-                    if (j >= N) break;
-                    ulong e = (ulong)(v * CLAE_GEMM_VW + l);
-                    float o = beta != 0.0f ? t[l] + beta * c[e] : t[l];
-                    if (has_bias) o = o + bj[e];
-                    if (has_z) z[e] = o;
-                    c[e] = act >= 0 ? gemm_act1(act, o) : o;
-                }
-            }
-        }
-    }
-}
+/* Half the rows: twice the work-items, for products with few rows of C. */
+__kernel void gemm_tiled_half(GEMM_TILED_ARGS) GEMM_TILED_BODY(GEMM_HALF_TM, CLAE_GEMM_NV)
+
+/* Half the columns, half again the rows: for narrow products (64 columns make two full tiles of 32). */
+__kernel void gemm_tiled_tall(GEMM_TILED_ARGS) GEMM_TILED_BODY(GEMM_TALL_TM, GEMM_TALL_NV)
 
 /* D[c, r] = S[r, c] for a rows×cols block: Bᵀ → B before gemm_tiled. Each work-item moves one
  * 16×16 block through private memory, so both the reads and the writes run along rows. */

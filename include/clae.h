@@ -168,6 +168,14 @@ clae_status clae_runtime_stats_get(const clae_runtime *rt, clae_runtime_stats *o
  * off (CLAE_CACHE=off) or the runtime is cpu-ref. Owned by the runtime. */
 const char *clae_runtime_cache_dir(const clae_runtime *rt);
 
+/* How rt multiplies matrices, as text into buf (cap bytes, terminated; the caller owns buf): the GEMM engine,
+ * and for clae's own tiled engine (CPU devices) its default tile and the tile table: each GEMM shape met so far
+ * (this run, or earlier runs through the program cache) with the tile its timed search chose and every
+ * candidate's time. A shape is searched at its first run (a few launches of each tile on the call's own
+ * operands); CLAE_GEMM_TUNE=off keeps the default tile everywhere. The tile never changes a result's bits.
+ * CLAE_ERR_ARG on NULL arguments or when cap is too small. */
+clae_status clae_runtime_gemm_report(clae_runtime *rt, char *buf, size_t cap);
+
 /* ------------------------------------------------------------------------ */
 /* Random numbers: Philox4x32-10 (Salmon et al. 2011), the same on every path */
 /* ------------------------------------------------------------------------ */
@@ -562,6 +570,12 @@ typedef struct clae_plan_entry {
 } clae_plan_entry;
 
 clae_status clae_model_plan_summary(const clae_model *m, clae_plan_summary *out);
+
+/* The GEMMs of m's training step and inference pass (as its dry run met them), one line each into buf (cap
+ * bytes, terminated; the caller owns buf): the pass, the transposes, M, N, K and how the device's GEMM engine
+ * runs the shape (clae_runtime_gemm_report's terms: the tile in use, or "not searched yet"). CLAE_ERR_ARG on
+ * NULL arguments or when cap is too small. */
+clae_status clae_model_gemm_report(const clae_model *m, char *buf, size_t cap);
 /* Entry i (0 <= i < n_tensors) of the plan. */
 clae_status clae_model_plan_entry(const clae_model *m, int i, clae_plan_entry *out);
 /* The name of schedule position `step` ("load", "forward 0", "loss", "backward 3", ...);

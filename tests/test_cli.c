@@ -305,6 +305,9 @@ START_TEST(devices_env_and_verbose)
                                          "Double precision (fp64)", "clae build options", "Device cpu-ref"};
     for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++) ck_assert_contains(r.out, labels[k]);
     ck_assert_contains(r.out, "-DCLAE_WG="); /* the OpenCL device's (PoCL's) options */
+    ck_assert_contains(r.out, "GEMM engine ref: plain C loops"); /* how each device multiplies matrices */
+    ck_assert_msg(strstr(r.out, "GEMM engine tiled: tile ") || strstr(r.out, "GEMM engine clblast"),
+                  "no GEMM engine line for the OpenCL device: %.300s", strstr(r.out, "GEMM") ? strstr(r.out, "GEMM") : "");
     run_free(&r);
 
     /* The options reported without opening are the ones an open uses. */
@@ -522,6 +525,24 @@ START_TEST(plan_command)
     ck_assert_contains(r.out, "planned peak");
     ck_assert_contains(r.out, "lower bound");
     ck_assert_contains(r.out, "unplanned sum");
+    /* The GEMMs of a step and of inference, with the engine that runs them. */
+    ck_assert_contains(r.out, "GEMMs (pass, op, shape");
+    ck_assert_contains(r.out, "training  NT M=256 N=1000 K=784: ref");
+    ck_assert_contains(r.out, "training  TN M=1000 N=784 K=256: ref");
+    ck_assert_contains(r.out, "inference NT M=256 N=1000 K=784: ref");
+    run_free(&r);
+
+    /* On the OpenCL device the tiled engine names a tile for each (searched or not yet). */
+    r = run_clae(with_path("plan --device %s --layers 33,17,5 --batch 8", test_device()));
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    const char *gemms = strstr(r.out, "GEMMs (pass");
+    ck_assert_msg(gemms != NULL, "no GEMM table");
+    ck_assert_msg(strstr(gemms, "training  NT M=8 N=17 K=33: tiled: gemm_nt_8") ||
+                      strstr(gemms, "training  NT M=8 N=17 K=33: clblast"),
+                  "%.1500s", gemms);
+    ck_assert_msg(strstr(gemms, "training  TN M=17 N=33 K=8: tiled: tile ") ||
+                      strstr(gemms, "training  TN M=17 N=33 K=8: clblast"),
+                  "%.1500s", gemms);
     run_free(&r);
 
     r = run_clae("plan --device cpu-ref --layers 33,17,5 --batch 8 --json -q");

@@ -37,12 +37,6 @@ static unsigned count_programs(void)
     return n;
 }
 
-static const char *test_device(void)
-{
-    const char *d = getenv("CLAE_TEST_DEVICE");
-    return (d && *d) ? d : "cpu";
-}
-
 static const cJSON *field(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

@@ -1,10 +1,14 @@
 /* test_ops.c — the ops suite: every OpenCL op against the plain-C reference on identical inputs,
  * plus known answers (Philox vectors, hand-worked GEMMs and optimizer steps, stable losses). */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_tune.h"
 #include "ops/ops.h"
 #include "test_ops_kit.h"
 
@@ -279,6 +283,103 @@ START_TEST(test_gemm_tiled_workspace)
     free(B);
     free(want);
     free(got);
+}
+END_TEST
+
+/* The tuner's tiles sum every element of C in the same ascending-k chain of fmas, so forcing each of them
+ * gives the device tile's bits exactly, whatever the layout, edge or epilogue: a tile choice can change the
+ * speed of a run and never its numbers. */
+START_TEST(test_gemm_tiles_same_bits)
+{
+    clae_runtime *rt = test_rt_cl();
+    static const size_t shapes[4][3] = {{7, 33, 257}, {19, 45, 37}, {257, 70, 64}, {40, 785, 33}};
+    for (int sh = 0; sh < 4; sh++)
+        for (int t = 0; t < 4; t++) {
+            int ta = t >> 1, tb = t & 1;
+            size_t M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+            float *A = uniform(M * K, 71u + (uint32_t)sh, -1, 1), *B = uniform(K * N, 72u + (uint32_t)sh, -1, 1);
+            float *C0 = uniform(M * N, 73u + (uint32_t)sh, -1, 1), *want = fmalloc(M * N), *got = fmalloc(M * N);
+            for (int v = 0; v < CLAE_GEMM_TILES; v++) {
+                clae_gemm_tiled_force(rt, v);
+                run_gemm(1, ta, tb, M, N, K, 0.75f, A, ta ? M : K, B, tb ? K : N, 0.5f, C0, N, v ? got : want);
+                clae_gemm_tiled_force(rt, -1);
+                if (v) assert_bits(got, want, M * N, clae_gemm_tiled.name, 1);
+            }
+            free(A);
+            free(B);
+            free(C0);
+            free(want);
+            free(got);
+        }
+}
+END_TEST
+
+/* A shape's first run searches the tiles (each timed), and the choice is stored with the program cache: a
+ * second runtime on the same cache reads it back and searches nothing; CLAE_GEMM_TUNE=off searches nothing
+ * and takes the device's tile; the runtime's report lists the shape. */
+START_TEST(test_gemm_tile_table)
+{
+    clae_device_info info;
+    OK(clae_runtime_device(test_rt_cl(), &info));
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_tmp_path("tiles"));
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    const char *was = getenv("CLAE_CACHE_DIR");
+    char *saved = was ? strdup(was) : NULL;
+    ck_assert_int_eq(setenv("CLAE_CACHE_DIR", dir, 1), 0);
+    const size_t M = 23, N = 41, K = 19;
+    float *A = uniform(M * K, 81, -1, 1), *B = uniform(K * N, 82, -1, 1), *C = fmalloc(M * N);
+    int chosen = -1;
+    for (int run = 0; run < 3; run++) {
+        if (run == 2) ck_assert_int_eq(setenv("CLAE_GEMM_TUNE", "off", 1), 0);
+        clae_runtime *rt = NULL;
+        OK(clae_runtime_open(info.id, &rt));
+        if (rt->gemm != &clae_gemm_tiled) { /* a GPU: CLBlast, no table */
+            clae_runtime_close(rt);
+            break;
+        }
+        clae_gemm_tune *t = clae_gemm_tune_of(rt);
+        ck_assert_ptr_nonnull(t);
+        const clae_gemm_tile_choice *before = clae_gemm_tune_find(t, 0, M, N, K);
+        tbuf a = tb_new(rt, A, M * K), b = tb_new(rt, B, K * N), c = tb_new(rt, NULL, M * N);
+        OK(clae_op_gemm(rt, 0, 0, M, N, K, 1.0f, a.b, K, b.b, N, 0.0f, c.b, N));
+        tb_get(&c, C);
+        tb_free(&a);
+        tb_free(&b);
+        tb_free(&c);
+        const clae_gemm_tile_choice *after = clae_gemm_tune_find(t, 0, M, N, K);
+        if (run == 0) {
+            ck_assert_ptr_null(before);
+            ck_assert_int_eq(t->searched, 1);
+            ck_assert_ptr_nonnull(after);
+            ck_assert(!after->loaded && after->variant >= 0 && after->variant < CLAE_GEMM_TILES);
+            for (int v = 0; v < CLAE_GEMM_TILES; v++) {
+                ck_assert_msg(after->ns[v] > 0 && after->ns[v] < UINT64_MAX, "tile %d untimed", v);
+                ck_assert(after->ns[after->variant] <= after->ns[v]); /* the fastest won */
+            }
+            chosen = after->variant;
+            char report[8192];
+            OK(clae_runtime_gemm_report(rt, report, sizeof report));
+            ck_assert_msg(strstr(report, "NN M=23 N=41 K=19: tiled: tile ") && strstr(report, dir), "%s", report);
+        } else if (run == 1) {
+            ck_assert_ptr_nonnull(before);
+            ck_assert(before->loaded && before->variant == chosen);
+            ck_assert_int_eq(t->searched, 0);
+        } else {
+            ck_assert_int_eq(t->searched, 0);
+            char how[256];
+            clae_op_gemm_describe(rt, 0, 0, 5, 6, 7, how, sizeof how);
+            ck_assert_msg(strstr(how, "CLAE_GEMM_TUNE=off"), "%s", how);
+        }
+        clae_runtime_close(rt);
+    }
+    unsetenv("CLAE_GEMM_TUNE");
+    if (saved) ck_assert_int_eq(setenv("CLAE_CACHE_DIR", saved, 1), 0);
+    else unsetenv("CLAE_CACHE_DIR");
+    free(saved);
+    free(A);
+    free(B);
+    free(C);
 }
 END_TEST
 
@@ -941,6 +1042,7 @@ Suite *suite_ops(void)
     TCase *tc = tcase_create("ops");
     /* The first OpenCL test pays PoCL's program builds and CLBlast's kernel compiles (cold). */
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(tc, test_philox_kat);
     tcase_add_test(tc, test_init_uniform);
     tcase_add_test(tc, test_gemm_known);
@@ -950,6 +1052,8 @@ Suite *suite_ops(void)
     tcase_add_test(tc, test_gemm_tiled_workspace);
     tcase_add_test(tc, test_gemm_engine_choice);
     tcase_add_test(tc, test_gemm_bias_act);
+    tcase_add_test(tc, test_gemm_tiles_same_bits);
+    tcase_add_test(tc, test_gemm_tile_table);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act_forward);
     tcase_add_test(tc, test_act_backward);

@@ -189,20 +189,25 @@ void test_tmp_setup(void)
     ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s failed", tmpdir);
 }
 
-void test_tmp_teardown(void)
+void test_rm_rf(const char *path)
 {
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[2048];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            test_rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
     }
-    closedir(d);
-    rmdir(tmpdir);
 }
+
+void test_tmp_teardown(void) { test_rm_rf(tmpdir); }
 
 const char *test_tmp_path(const char *name)
 {
@@ -331,4 +336,10 @@ double test_mean_image_mse(const clae_dataset *train, const clae_dataset *test)
         }
     free(mean);
     return sse / (double)(test->rows * D);
+}
+
+const char *test_device(void)
+{
+    const char *d = getenv("CLAE_TEST_DEVICE");
+    return (d && *d) ? d : "cpu";
 }

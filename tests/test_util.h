@@ -68,9 +68,14 @@ const char *test_check_model_plan(clae_model *m, char *msg, size_t cap);
 void test_tmp_setup(void);
 void test_tmp_teardown(void);
 const char *test_tmp_path(const char *name);
+/* Removes path, a file or a directory with everything in it. */
+void test_rm_rf(const char *path);
 
 /* Path of the Fashion-MNIST files (env CLAE_DATA_DIR, else the Debian package's directory). */
 const char *test_data_path(const char *file);
+
+/* The OpenCL device spec the CLI suites run on (env CLAE_TEST_DEVICE, else "cpu"). */
+const char *test_device(void);
 
 /* The build directory holding the clae binary (env CLAE_BUILD, else "build"). */
 const char *test_build_dir(void);

@@ -309,4 +309,7 @@ double cli_now(void);
  * rather than 0.0010000000474974513. */
 double cli_clean_float(float f);
 
+/* Room for a GEMM report (clae_runtime_gemm_report: up to 1024 tile-table lines; clae_model_gemm_report). */
+#define CLI_GEMM_REPORT_BYTES (1024 * 256)
+
 #endif

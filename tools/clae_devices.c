@@ -126,6 +126,22 @@ static void print_table(const clae_device_info *list, size_t count, long chosen)
     }
 }
 
+/* How the device multiplies matrices: its GEMM engine and, for the tiled engine, the tile table that earlier
+ * runs searched (opening a runtime builds no kernel, so this costs next to nothing). */
+static void print_gemm(const char *id)
+{
+    clae_runtime *rt = NULL;
+    static char report[CLI_GEMM_REPORT_BYTES];
+    if (clae_runtime_open(id, &rt) != CLAE_OK || clae_runtime_gemm_report(rt, report, sizeof report) != CLAE_OK) {
+        printf("  %-42s %s\n", "GEMM", clae_last_error());
+    } else {
+        char *save = NULL;
+        for (char *line = strtok_r(report, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            printf("  %s%s\n", line[0] == ' ' ? "  " : "", line);
+    }
+    clae_runtime_close(rt);
+}
+
 /* clinfo's layout: a heading per device, then one "label  value" line per property. */
 static int print_verbose(const clae_device_info *list, size_t count, long chosen)
 {
@@ -154,6 +170,7 @@ static int print_verbose(const clae_device_info *list, size_t count, long chosen
             putchar('\n');
         }
         clae_free(p);
+        print_gemm(list[k].id);
     }
     return CLI_EXIT_OK;
 }

@@ -188,6 +188,9 @@ int cli_plan(int argc, char **argv)
         print_table(m, &s);
         print_schedule(m, &s);
         print_summary(stdout, &s, clae_model_plan_step_name(m, s.lower_bound_step));
+        static char gemms[CLI_GEMM_REPORT_BYTES];
+        if (clae_model_gemm_report(m, gemms, sizeof gemms) == CLAE_OK && gemms[0])
+            printf("\nGEMMs (pass, op, shape: engine and how it runs them):\n%s", gemms);
         rc = CLI_EXIT_OK;
     }
     if (!fits) {

@@ -152,6 +152,25 @@ static void trace_workspace(clae_trace *t, size_t bytes)
     p->ws_last = m->cursor;
 }
 
+/* Each distinct GEMM shape once, for clae_model_gemm_report. */
+static void trace_gemm(clae_trace *t, int trans_a, int trans_b, size_t M, size_t N, size_t K)
+{
+    clae_model *m = model_of(t);
+    const int training = m->tracing == 2;
+    for (int i = 0; i < m->n_gemm; i++)
+        if (m->gemm[i].ta == trans_a && m->gemm[i].tb == trans_b && m->gemm[i].M == M && m->gemm[i].N == N &&
+            m->gemm[i].K == K && m->gemm[i].training == training)
+            return;
+    if (m->n_gemm == CLAE_MODEL_GEMMS) return;
+    m->gemm[m->n_gemm].ta = trans_a;
+    m->gemm[m->n_gemm].tb = trans_b;
+    m->gemm[m->n_gemm].training = training;
+    m->gemm[m->n_gemm].M = M;
+    m->gemm[m->n_gemm].N = N;
+    m->gemm[m->n_gemm].K = K;
+    m->n_gemm++;
+}
+
 /* Runs a training step (training models) and an inference pass on placeholders, recording uses. */
 static clae_status dry_run(clae_model *m)
 {
@@ -165,6 +184,8 @@ static clae_status dry_run(clae_model *m)
     share_in_place(m);
     m->trace.use = trace_use;
     m->trace.workspace = trace_workspace;
+    m->trace.gemm = trace_gemm;
+    m->n_gemm = 0;
     for (int k = 0; k < 2; k++) m->pass[k].ws_first = m->pass[k].ws_last = -1;
     clae_rt_trace(m->rt, &m->trace);
     const size_t B = m->net.batch;
@@ -718,4 +739,23 @@ clae_status clae_model_set_layer(clae_model *m, int l, const float *W, const flo
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "set_layer: model is NULL");
     return clae_model_record(m, set_layer(m, l, W, b));
+}
+
+clae_status clae_model_gemm_report(const clae_model *m, char *buf, size_t cap)
+{
+    if (!m || !buf || !cap) return clae_fail(CLAE_ERR_ARG, "clae_model_gemm_report: model and buffer must not be NULL");
+    buf[0] = '\0';
+    size_t len = 0;
+    for (int i = 0; i < m->n_gemm; i++) {
+        char how[256];
+        clae_op_gemm_describe(m->rt, m->gemm[i].ta, m->gemm[i].tb, m->gemm[i].M, m->gemm[i].N, m->gemm[i].K, how,
+                              sizeof how);
+        int w = snprintf(buf + len, cap - len, "%-9s %c%c M=%zu N=%zu K=%zu: %s\n",
+                         m->gemm[i].training ? "training" : "inference", m->gemm[i].ta ? 'T' : 'N',
+                         m->gemm[i].tb ? 'T' : 'N', m->gemm[i].M, m->gemm[i].N, m->gemm[i].K, how);
+        if (w < 0 || (size_t)w >= cap - len)
+            return clae_fail(CLAE_ERR_ARG, "clae_model_gemm_report: %zu bytes are too few for %d GEMMs", cap, m->n_gemm);
+        len += (size_t)w;
+    }
+    return CLAE_OK;
 }

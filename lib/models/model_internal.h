@@ -28,6 +28,8 @@ typedef struct model_pass {
     int ws_first, ws_last;
 } model_pass;
 
+#define CLAE_MODEL_GEMMS 64 /* distinct GEMM shapes a model records (more are not listed) */
+
 struct clae_model {
     clae_runtime *rt;
     clae_model_config cfg; /* the hyperparameters; its layer fields describe the net as far as they can */
@@ -48,6 +50,9 @@ struct clae_model {
     size_t inference_peak;
     /* The schedule: positions [0, n_train_pos) are a training step, the rest an inference pass. */
     clae_trace trace;      /* the dry run's hooks (trace.use finds the model through it) */
+    /* The distinct GEMM shapes of a training step and an inference pass, as the dry run met them. */
+    struct { int ta, tb, training; size_t M, N, K; } gemm[CLAE_MODEL_GEMMS];
+    int n_gemm;
     int tracing;
     int n_pos, n_train_pos, cap_pos;
     char (*pos_names)[CLAE_PLAN_NAME];

@@ -70,20 +70,19 @@ static clae_status load(clae_model *m, int training, const float *x, const uint3
     clae_net_pass *p = training ? &net->train : &net->infer;
     clae_model_pass_begin(m, training);
     TRY(clae_model_enter(m, training ? "load" : "infer load"));
-    /* Inference does not wait for its upload (a call ends with a blocking read anyway): at batch 1 the
-     * round trip was a third of the call. A training step writes its row ids next, which waits regardless. */
-    if (training) TRY(clae_buf_write(m->rt, p->val[0], 0, x, rows * m->arch.input));
-    else TRY(clae_buf_write_staged(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    /* Nothing waits for the uploads (staged copies): a step or call waits once, for its result at the end.
+     * At batch 1 the round trip of a blocking write was a third of an inference call. */
+    TRY(clae_buf_write_staged(m->rt, p->val[0], 0, x, rows * m->arch.input));
     if (!training && net->stochastic) {
         /* The draws are keyed by the rows' place in the call, so a row draws the same codes in any chunk. */
         uint32_t *ids = (uint32_t *)m->row_host;
         for (size_t r = 0; r < rows; r++) ids[r] = (uint32_t)(net->infer_first + r);
-        return clae_buf_write(m->rt, net->infer_row_ids, 0, m->row_host, rows);
+        return clae_buf_write_staged(m->rt, net->infer_row_ids, 0, m->row_host, rows);
     }
     if (!training) return CLAE_OK;
     uint32_t *ids = (uint32_t *)m->row_host; /* batch floats of scratch, the same size */
     for (size_t r = 0; r < rows; r++) ids[r] = row_ids ? row_ids[r] : (uint32_t)(net->steps * net->batch + r);
-    return clae_buf_write(m->rt, net->row_ids, 0, m->row_host, rows);
+    return clae_buf_write_staged(m->rt, net->row_ids, 0, m->row_host, rows);
 }
 
 /* Forward through layers [0, upto]. */

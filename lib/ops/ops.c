@@ -1,6 +1,7 @@
 /* ops.c — the one checking entry point of every op: arguments are checked here, once for both paths,
  * and only then does the call go to the runtime's table (lib/ops/ops_ref.c or ops_cl.c), whose bodies trust them. */
 #include <math.h>
+#include <stdio.h>
 
 #include "ops/gemm/gemm.h"
 #include "ops/ops.h"
@@ -48,6 +49,7 @@ clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, s
         clae_rt_trace_use(rt, B);
         clae_rt_trace_use(rt, C);
         rt->trace->workspace(rt->trace, rt->gemm->workspace_bytes(rt, trans_a, trans_b, M, N, K, lda, ldb, ldc));
+        if (rt->trace->gemm) rt->trace->gemm(rt->trace, trans_a, trans_b, M, N, K);
         return CLAE_OK;
     }
     return rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -67,6 +69,7 @@ clae_status clae_op_gemm_bias_act(clae_runtime *rt, int trans_a, int trans_b, si
         clae_rt_trace_use(rt, A);
         clae_rt_trace_use(rt, B);
         rt->trace->workspace(rt->trace, rt->gemm->workspace_bytes(rt, trans_a, trans_b, M, N, K, lda, ldb, N));
+        if (rt->trace->gemm) rt->trace->gemm(rt->trace, trans_a, trans_b, M, N, K);
         return CLAE_OK;
     }
     if (rt->gemm->sgemm_bias_act)
@@ -75,6 +78,16 @@ clae_status clae_op_gemm_bias_act(clae_runtime *rt, int trans_a, int trans_b, si
     TRY(rt->gemm->sgemm(rt, trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, pre, N));
     TRY(rt->ops->bias_add(rt, pre, bias, M, N));
     return rt->ops->act_forward(rt, f, pre, C, M * N);
+}
+
+void clae_op_gemm_describe(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, char *buf,
+                           size_t cap)
+{
+    if (!cap) return;
+    int w = snprintf(buf, cap, "%s", rt->gemm->name);
+    if (w < 0 || (size_t)w + 2 >= cap || !rt->gemm->describe) return;
+    snprintf(buf + w, cap - (size_t)w, ": ");
+    rt->gemm->describe(rt, trans_a, trans_b, M, N, K, buf + w + 2, cap - (size_t)w - 2);
 }
 
 clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols)

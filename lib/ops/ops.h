@@ -155,6 +155,10 @@ clae_status clae_op_gemm(clae_runtime *rt, int trans_a, int trans_b, size_t M, s
 clae_status clae_op_gemm_bias_act(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                                   clae_buf A, size_t lda, clae_buf B, size_t ldb, clae_buf bias, clae_activation f,
                                   clae_buf Z, clae_buf C);
+/* How rt's GEMM engine runs a shape: "<engine>: <what the engine says>" into buf (cap bytes, always
+ * terminated); never fails. */
+void clae_op_gemm_describe(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, char *buf,
+                           size_t cap);
 clae_status clae_op_bias_add(clae_runtime *rt, clae_buf Z, clae_buf b, size_t rows, size_t cols);
 clae_status clae_op_act_forward(clae_runtime *rt, clae_activation f, clae_buf Z, clae_buf A, size_t n);
 clae_status clae_op_act_backward(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t n);

@@ -2,10 +2,12 @@
  * (clae_runtime_open, clae_device_properties): the runtime below opens devices and knows nothing of ops. */
 #include "ops/ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/gemm/gemm.h"
+#include "ops/gemm/gemm_tune.h"
 
 /* The GEMM engine an OpenCL device gets: the first row whose type matches (-1 matches any).
  * CPU devices (PoCL): clae's register-tiled kernel, several times CLBlast there (make
@@ -61,6 +63,38 @@ clae_status clae_runtime_open(const char *spec, clae_runtime **out)
         rt->gemm = clae_gemm_for_device(&rt->info, gemm);
     }
     *out = rt;
+    return CLAE_OK;
+}
+
+clae_status clae_runtime_gemm_report(clae_runtime *rt, char *buf, size_t cap)
+{
+    if (!rt || !buf || !cap) return clae_fail(CLAE_ERR_ARG, "clae_runtime_gemm_report: runtime and buffer must not be NULL");
+    buf[0] = '\0';
+    if (rt->gemm != &clae_gemm_tiled) {
+        snprintf(buf, cap, "GEMM engine %s: %s\n", rt->gemm->name,
+                 rt->gemm == &clae_gemm_clblast ? "CLBlast's kernels with its own tuned parameters for the device"
+                                                : "plain C loops accumulating in double");
+        return CLAE_OK;
+    }
+    const clae_gemm_tune *t = clae_gemm_tune_of(rt);
+    if (!t) return clae_fail(CLAE_ERR_NOMEM, "clae_runtime_gemm_report: out of memory");
+    size_t tm, tn;
+    clae_gemm_tile(rt, 0, &tm, &tn, NULL);
+    int w = snprintf(buf, cap, "GEMM engine tiled: tile %zux%zu by default; %s; %d shape%s in the tile table%s%s\n", tm,
+                     tn, t->off ? "searching is off (CLAE_GEMM_TUNE=off)" : "each new shape searched at its first run",
+                     t->count, t->count == 1 ? "" : "s", rt->cache_dir[0] ? ", kept in " : " (in memory only)",
+                     rt->cache_dir);
+    size_t len = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < t->count && len < cap; i++) {
+        const clae_gemm_tile_choice *c = &t->entry[i];
+        char how[256];
+        clae_op_gemm_describe(rt, c->trans_a, 0, c->M, c->N, c->K, how, sizeof how);
+        w = snprintf(buf + len, cap - len, "  %cN M=%zu N=%zu K=%zu: %s\n", c->trans_a ? 'T' : 'N', c->M, c->N, c->K,
+                     how);
+        if (w < 0 || (size_t)w >= cap - len)
+            return clae_fail(CLAE_ERR_ARG, "clae_runtime_gemm_report: %zu bytes are too few for %d shapes", cap, t->count);
+        len += (size_t)w;
+    }
     return CLAE_OK;
 }
 

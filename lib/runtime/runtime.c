@@ -74,6 +74,7 @@ void clae_runtime_close(clae_runtime *rt)
         clReleaseCommandQueue(rt->queue);
     }
     if (rt->ctx) clReleaseContext(rt->ctx);
+    if (rt->gemm_state_free) rt->gemm_state_free(rt->gemm_state);
     free(rt->stage); /* after clFinish: no write reads it any more */
     free(rt);
 }
@@ -370,20 +371,27 @@ clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, co
     if (!rt || rt->is_ref || n == 0 || !src) return clae_buf_write(rt, dst, off, src, n); /* nothing to overlap */
     clae_status s = check_range(rt, "clae_buf_write_staged", dst, off, n);
     if (s != CLAE_OK || traced(rt, dst)) return s;
-    /* The previous staged write may still be reading the staging memory. */
-    if (rt->stage_pending && (s = clae_rt_finish(rt)) != CLAE_OK) return s;
-    if (n > rt->stage_cap) {
-        float *p = realloc(rt->stage, n * sizeof *p);
-        if (!p) return clae_rt_fail(rt, clae_fail(CLAE_ERR_NOMEM, "clae_buf_write_staged: no host memory for %zu floats", n));
-        rt->stage = p;
-        rt->stage_cap = n;
+    if (n > rt->stage_cap - rt->stage_used) {
+        /* Earlier staged writes may still be reading what is there: wait for them, then start over. */
+        if (rt->stage_pending && (s = clae_rt_finish(rt)) != CLAE_OK) return s;
+        rt->stage_used = 0;
+        if (n > rt->stage_cap) {
+            size_t cap = n > 2 * rt->stage_cap ? n : 2 * rt->stage_cap;
+            float *p = realloc(rt->stage, cap * sizeof *p);
+            if (!p)
+                return clae_rt_fail(rt, clae_fail(CLAE_ERR_NOMEM, "clae_buf_write_staged: no host memory for %zu floats", cap));
+            rt->stage = p;
+            rt->stage_cap = cap;
+        }
     }
-    memcpy(rt->stage, src, n * sizeof(float));
+    float *copy = rt->stage + rt->stage_used;
+    memcpy(copy, src, n * sizeof(float));
     cl_int err = clEnqueueWriteBuffer(rt->queue, dst.mem, CL_FALSE, (dst.off + off) * sizeof(float),
-                                      n * sizeof(float), rt->stage, 0, NULL, NULL);
+                                      n * sizeof(float), copy, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clEnqueueWriteBuffer of %zu floats failed: %s", n,
                                           clae_cl_error_name(err)));
+    rt->stage_used += n;
     rt->stage_pending = 1;
     return CLAE_OK;
 }
@@ -403,6 +411,7 @@ clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clEnqueueReadBuffer of %zu floats failed: %s", n,
                                           clae_cl_error_name(err)));
     rt->stage_pending = 0; /* a blocking read on the in-order queue: every earlier command is done */
+    rt->stage_used = 0;
     return CLAE_OK;
 }
 
@@ -431,6 +440,7 @@ clae_status clae_rt_finish(clae_runtime *rt)
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clFinish failed: %s", clae_cl_error_name(err)));
     rt->stage_pending = 0;
+    rt->stage_used = 0;
     return CLAE_OK;
 }
 

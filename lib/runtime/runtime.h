@@ -77,9 +77,12 @@ struct clae_runtime {
      * so it needs no op or GEMM declaration. */
     const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
-    float *stage;                   /* host copy behind the last clae_buf_write_staged (malloc) */
+    float *stage;                   /* host copies behind clae_buf_write_staged (malloc) */
     size_t stage_cap;               /* its capacity in floats */
-    int stage_pending;              /* that write may still be reading stage */
+    size_t stage_used;              /* floats of it that writes not known to be done may still read */
+    int stage_pending;              /* some staged write may not be done */
+    void *gemm_state;               /* the GEMM engines' own per-runtime state (the tile table), or NULL */
+    void (*gemm_state_free)(void *); /* frees it at clae_runtime_close */
     cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
     size_t gemm_workspace_bytes;
     struct clae_trace *trace;       /* non-NULL during a model's dry run (clae_rt_trace) */
@@ -93,6 +96,8 @@ struct clae_runtime {
 typedef struct clae_trace {
     void (*use)(struct clae_trace *t, clae_buf b);           /* b is read or written now */
     void (*workspace)(struct clae_trace *t, size_t bytes);   /* a GEMM now asks for this much workspace */
+    /* A GEMM of this shape runs now (NULL: not wanted). */
+    void (*gemm)(struct clae_trace *t, int trans_a, int trans_b, size_t M, size_t N, size_t K);
 } clae_trace;
 
 /* Sets (or, with NULL, clears) the runtime's trace. */
@@ -115,9 +120,10 @@ clae_status clae_rt_device_properties(const char *spec, const char *(*gemm_engin
  * engine falls back to allocating its own. */
 void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
 /* As clae_buf_write, but it returns without waiting for the device: src is copied into the runtime's own
- * staging memory first, so the caller may reuse src at once, and the copy is kept until the write is done
- * (the next staged write, a clae_buf_read or clae_rt_finish waits for it). Saves a blocking round trip
- * per batch where the device has little to do (batch-1 inference). */
+ * staging memory first, so the caller may reuse src at once, and the copy is kept until the write is done.
+ * Writes between two waits (a clae_buf_read or clae_rt_finish) take consecutive parts of the staging memory;
+ * one that no longer fits waits for the earlier ones first. Saves the blocking round trips of a step's or a
+ * call's uploads (a third of a batch-1 inference call). */
 clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n);
 
 /* Records the thread's last error in the runtime and returns status (for

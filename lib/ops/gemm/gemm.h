@@ -23,6 +23,8 @@ typedef struct clae_gemm_engine {
     clae_status (*sgemm_bias_act)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                                   clae_buf A, size_t lda, clae_buf B, size_t ldb, clae_buf bias, clae_activation f,
                                   clae_buf Z, clae_buf C, size_t ldc);
+    /* Optional: how this engine runs a shape (for clae_model_gemm_report), one line without a newline. */
+    void (*describe)(clae_runtime *rt, int trans_a, int trans_b, size_t M, size_t N, size_t K, char *buf, size_t cap);
 } clae_gemm_engine;
 
 /* Shared by the OpenCL engines (lib/ops/gemm/gemm_common.c). The prologue checks leading

@@ -75,4 +75,4 @@ static size_t workspace_clblast(clae_runtime *rt, int trans_a, int trans_b, size
     return bytes;
 }
 
-const clae_gemm_engine clae_gemm_clblast = {"clblast", sgemm_clblast, workspace_clblast, NULL};
+const clae_gemm_engine clae_gemm_clblast = {"clblast", sgemm_clblast, workspace_clblast, NULL, NULL};

@@ -63,4 +63,4 @@ static size_t workspace_ref(clae_runtime *rt, int trans_a, int trans_b, size_t M
     return 0;
 }
 
-const clae_gemm_engine clae_gemm_ref = {"ref", sgemm_ref, workspace_ref, NULL};
+const clae_gemm_engine clae_gemm_ref = {"ref", sgemm_ref, workspace_ref, NULL, NULL};
