@@ -158,6 +158,12 @@ $(BUILD)/bench_gemm: tools/bench_gemm.c $(STATIC) $(LIB_HDR) include/clae.h $(BU
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(BLAS_LIBS),-DCLAE_BENCH_OPENBLAS $(BLAS_CFLAGS)) $(LDFLAGS) -o $@ $< \
 		$(STATIC) $(LDLIBS) $(BLAS_LIBS)
 
+# The FMA peak of the machine that runs it (so built for it: -march=native), the yardstick of bench_torch.py's
+# "% of peak" columns.
+$(BUILD)/bench_peak: tools/bench_peak.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O3 -march=native -Wall -Wextra -pedantic -o $@ $< -lpthread
+
 bench-gemm: $(BUILD)/bench_gemm
 	@$(if $(BLAS_LIBS),:,echo 'bench-gemm: OpenBLAS not found, so no peer column; for one: apt-get install -y libopenblas-dev')
 	./$(BUILD)/bench_gemm $(BENCH_GEMM_ARGS)
@@ -186,8 +192,9 @@ clean:
 # BENCH_TORCH_ARGS: e.g. --rounds 5 --cases train), then the GEMM table against OpenBLAS when installed.
 PYTHON ?= python3
 BENCH_TORCH_ARGS ?=
-bench: $(CLI)
+bench: $(CLI) $(BUILD)/bench_peak
+	./$(BUILD)/bench_peak
 	./$(CLI) bench
-	$(PYTHON) tools/bench_torch.py --clae ./$(CLI) $(BENCH_TORCH_ARGS)
+	$(PYTHON) tools/bench_torch.py --clae ./$(CLI) --peak ./$(BUILD)/bench_peak $(BENCH_TORCH_ARGS)
 	$(PYTHON) tools/bench_torch_conv.py --clae ./$(CLI)
 	@$(if $(BLAS_LIBS),$(MAKE) --no-print-directory bench-gemm,echo 'bench: OpenBLAS not found, so no GEMM table; for one: apt-get install -y libopenblas-dev')

@@ -708,7 +708,10 @@ START_TEST(test_lazy_model)
         unsigned ready = programs_ready(rt);
         ck_assert_uint_gt(ready, 0);
         ck_assert_uint_lt(ready, count_programs());
-        ck_assert_ptr_nonnull(rt->programs[program_index(rt, "gemm.cl")]); /* the tiled GEMM, on a CPU */
+        /* The tiled GEMM, on a CPU: its main program, its other tiles (a search, or the table's choice) or its NT
+         * kernels (a batch of 4 rows). */
+        ck_assert(rt->programs[program_index(rt, "gemm.cl")] || rt->programs[program_index(rt, "gemm_tiles.cl")] ||
+                  rt->programs[program_index(rt, "gemm_nt.cl")]);
         ck_assert_ptr_nonnull(rt->programs[program_index(rt, "optim.cl")]);
         ck_assert_ptr_nonnull(rt->programs[program_index(rt, "loss.cl")]);
         for (size_t u = 0; u < sizeof unused / sizeof unused[0]; u++)
@@ -723,7 +726,8 @@ START_TEST(test_lazy_model)
             char names[64][128];
             ck_assert_uint_eq(cache_entries(dir, names, 64), ready + (rt->gemm == &clae_gemm_tiled));
         } else {
-            ck_assert_uint_eq(ready, used);
+            /* The same programs or fewer: the tile table read back may spare the one the searches needed. */
+            ck_assert_uint_le(ready, used);
             ck_assert_uint_eq(st.programs_from_cache, ready);
             ck_assert_uint_eq(st.programs_built + st.cache_written + st.cache_rejected, 0);
         }

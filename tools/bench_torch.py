@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 
@@ -165,6 +166,51 @@ def run_case(torch, a, c, x_all, threads):
     }
 
 
+def case_flops(mode, batch, widths):
+    """Floating-point operations of one step (train: forward, weight gradients, and input gradients of every
+    layer but the first, 2 per multiply-add) or one call (infer: the forward pass) of a dense net."""
+    macs = [a * b for a, b in zip(widths, widths[1:])]
+    if mode == "infer":
+        return 2 * batch * sum(macs)
+    return 2 * batch * (2 * sum(macs) + sum(macs[1:]))
+
+
+def measure_peak(path):
+    """bench_peak's JSON ({isa, threads, gflops_1, gflops}), or None without the program."""
+    if not path:
+        return None
+    try:
+        out = subprocess.run([path, "--json"], capture_output=True, text=True, check=True, timeout=120).stdout
+        return json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def print_arithmetic(rows, peak):
+    """GFLOP/s of each side per case (from the median ms) and its share of the machine's FMA peak."""
+    if not peak:
+        return
+    print(f"\narithmetic: GFLOP/s from each side's median ms, and its share of this machine's FMA peak "
+          f"({peak['gflops']:.1f} GFLOP/s on {peak['threads']} threads, {peak['isa']}; "
+          f"{peak['gflops_1']:.1f} on 1: build/bench_peak)")
+    fmt = "{:<16} {:>11} {:>10} {:>12} {:>11}"
+    print(fmt.format("case", "MFLOP", "clae GF/s", "torch GF/s", "clae/peak"))
+    for r in rows:
+        if "error" in r:
+            continue
+        f = case_flops(r["mode"], r["batch"], r["layers"])
+        cg, tg = f / r["clae_ms_median"] / 1e6, f / r["torch_ms_median"] / 1e6
+        r["mflop"], r["clae_gflops"], r["torch_gflops"] = sig(f / 1e6), sig(cg), sig(tg)
+        r["clae_peak_share"], r["torch_peak_share"] = sig(cg / peak["gflops"]), sig(tg / peak["gflops"])
+        print(fmt.format(r["case"], f"{f / 1e6:.1f}", f"{cg:.1f}", f"{tg:.1f} ({100 * tg / peak['gflops']:.0f}%)",
+                         f"{100 * cg / peak['gflops']:.0f}%"))
+    ref = next((r for r in rows if r["case"] == "train-b256" and "clae_gflops" in r), None)
+    if ref:
+        share = ref["clae_peak_share"]
+        print(f"a whole training step (train-b256) at {100 * share:.0f}% of the FMA peak: target >= 40%, "
+              f"{'met' if share >= 0.4 else 'NOT MET'}")
+
+
 def print_table(rows, header):
     print(header)
     print("ms per step (train) or call (infer): min/median over the rounds; ratio = torch best ms / clae ms, "
@@ -199,6 +245,8 @@ def main():
     ap.add_argument("--threads", default="", help="torch thread counts to try, e.g. 1,2 (default: 1 and all cores)")
     ap.add_argument("--data", default=bc.DATA)
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    ap.add_argument("--peak", default="", help="the bench_peak program (make bench builds it): adds GFLOP/s and "
+                    "the share of the machine's FMA peak per case")
     a = ap.parse_args()
     if a.rounds < 1 or a.steps < 1 or a.calls < 1:
         ap.error("--rounds, --steps and --calls must be at least 1")
@@ -230,13 +278,19 @@ def main():
             rows.append({"case": c.name, "error": str(e)})
             failed += 1
     device = next((r["clae_device"] for r in rows if "clae_device" in r), "-")
+    peak = measure_peak(a.peak)
     if a.json:
+        with open(os.devnull, "w") as quiet:
+            stdout, sys.stdout = sys.stdout, quiet
+            print_arithmetic(rows, peak)  # fills the rows' GFLOP/s fields
+            sys.stdout = stdout
         print(json.dumps({"date": when, "cpu": bc.cpu_name(), "clae_device": device,
                           "torch_version": torch.__version__, "torch_thread_counts": threads,
-                          "rounds": a.rounds, "cases": rows}, indent=1))
+                          "rounds": a.rounds, "fma_peak": peak, "cases": rows}, indent=1))
     else:
         print_table(rows, f"clae on {device} against torch {torch.__version__} on the CPU at {','.join(map(str, threads))} threads "
                           f"(the faster per round); {bc.cpu_name()}; {when}; {a.rounds} rounds")
+        print_arithmetic(rows, peak)
     return 1 if failed else 0
 
 

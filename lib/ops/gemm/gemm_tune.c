@@ -10,16 +10,19 @@
 static void tune_free(void *p) { free(p); }
 
 /* The cache entry's key: the format, the device, its driver, the build options (the tiles are -D defines)
- * and cl/gemm.cl itself, so a new kernel or another device never reads an old table. */
+ * and the tiled kernels' sources (cl/gemm.h, gemm.cl, gemm_tiles.cl), so a new kernel or another device never reads
+ * an old table. */
 static void tune_key(const clae_runtime *rt, char *key, size_t cap)
 {
-    char hex[65] = "none";
+    char hex[3][65] = {"none", "none", "none"};
+    static const char *const files[3] = {"gemm.h", "gemm.cl", "gemm_tiles.cl"};
     for (size_t i = 0; i < clae_kernel_source_count; i++)
-        if (!strcmp(clae_kernel_sources[i].name, "gemm.cl"))
-            clae_sha256_hex(clae_kernel_sources[i].data, clae_kernel_sources[i].size, hex);
+        for (int f = 0; f < 3; f++)
+            if (!strcmp(clae_kernel_sources[i].name, files[f]))
+                clae_sha256_hex(clae_kernel_sources[i].data, clae_kernel_sources[i].size, hex[f]);
     const clae_device_info *d = &rt->info;
-    snprintf(key, cap, "clae-gemm-tiles-v1\n%s\n%s\n%s\n%s\n%s\n%s", hex, rt->options, d->platform_version, d->name,
-             d->vendor, d->driver_version);
+    snprintf(key, cap, "clae-gemm-tiles-v1\n%s %s %s\n%s\n%s\n%s\n%s\n%s", hex[0], hex[1], hex[2], rt->options,
+             d->platform_version, d->name, d->vendor, d->driver_version);
 }
 
 /* Reads the stored table, if any; a damaged entry is deleted by the cache (and then searched anew). */
