@@ -59,6 +59,16 @@ static int name_ends(const char *name, const char *suffix)
     return n > s && strcmp(name + n - s, suffix) == 0;
 }
 
+/* An embedded source as a terminated string (malloc'd; the caller frees it). */
+static char *source_text(const clae_kernel_source *ks)
+{
+    char *src = malloc(ks->size + 1);
+    ck_assert(src != NULL);
+    memcpy(src, ks->data, ks->size);
+    src[ks->size] = '\0';
+    return src;
+}
+
 static unsigned count_programs(void)
 {
     unsigned n = 0;
@@ -521,10 +531,7 @@ START_TEST(test_kernel_lookup)
     for (size_t i = 0; i < clae_kernel_source_count; i++) {
         const clae_kernel_source *ks = &clae_kernel_sources[i];
         if (!name_ends(ks->name, ".cl")) continue;
-        char *src = malloc(ks->size + 1);
-        ck_assert(src != NULL);
-        memcpy(src, ks->data, ks->size);
-        src[ks->size] = '\0';
+        char *src = source_text(ks);
         for (char *p = strstr(src, "kernel void "); p; p = strstr(p + 1, "kernel void ")) {
             char name[64];
             if (sscanf(p + strlen("kernel void "), "%63[A-Za-z0-9_]", name) != 1) continue;
@@ -582,10 +589,7 @@ START_TEST(test_lazy_open)
     for (size_t i = 0; i < clae_kernel_source_count; i++) {
         const clae_kernel_source *ks = &clae_kernel_sources[i];
         if (!name_ends(ks->name, ".cl")) continue;
-        char *src = malloc(ks->size + 1);
-        ck_assert(src != NULL);
-        memcpy(src, ks->data, ks->size);
-        src[ks->size] = '\0';
+        char *src = source_text(ks);
         for (char *p = strstr(src, "__kernel void "); p; p = strstr(p + 1, "__kernel void ")) {
             char name[64];
             if (sscanf(p + strlen("__kernel void "), "%63[A-Za-z0-9_]", name) != 1) continue;

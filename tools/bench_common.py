@@ -10,6 +10,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import time
 
 DATA = os.path.join(os.environ.get("CLAE_DATA_DIR", "/usr/share/datasets/fashion-mnist"), "train-images-idx3-ubyte.gz")
 CLAE = os.path.join(os.environ.get("CLAE_BUILD", "build"), "clae")
@@ -114,3 +115,23 @@ def script_cmd(argv):
         if on_path and os.path.realpath(on_path) == os.path.realpath(py):
             py = "python3"
     return shlex.join([py] + list(argv))
+
+
+def adam_steps_seconds(torch, model, batches, steps, batch):
+    """Seconds per Adam step (1e-3) of model on the rows batches(s) gives, bce summed over the outputs and averaged
+    over the batch (the sigmoid fused into the loss, as in clae), the first step left out as warm-up."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
+    timed, n = 0.0, 0
+    for s in range(steps):
+        x = batches(s)
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), x) / batch
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if s > 0 or steps == 1:
+            timed += dt
+            n += 1
+    return timed / n

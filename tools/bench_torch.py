@@ -82,21 +82,7 @@ def torch_train_ms(torch, x_all, widths, batch, steps):
     """ms per Adam step, the first step left out."""
     torch.manual_seed(42)
     model = mlp(torch, widths)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-    timed, n = 0.0, 0
-    for s in range(steps):
-        x = bc.batch_rows(torch, x_all, s, batch)
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), x) / batch
-        loss.backward()
-        opt.step()
-        dt = time.perf_counter() - t0
-        if s > 0 or steps == 1:
-            timed += dt
-            n += 1
-    return 1000.0 * timed / n
+    return 1000.0 * bc.adam_steps_seconds(torch, model, lambda s: bc.batch_rows(torch, x_all, s, batch), steps, batch)
 
 
 def torch_infer_ms(torch, x_all, widths, batch, calls):

@@ -14,7 +14,6 @@ median of each, and the clae/PyTorch ratio of each round. Without an importable 
 import argparse
 import statistics
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources for the one shared module
 import bench_common as bc  # noqa: E402
@@ -42,23 +41,9 @@ def torch_round(torch, data, n, h, w, steps, batch):
             return self.c4(self.unpool(b, i1))  # logits: the sigmoid is fused into the loss, as in clae
 
     model = ConvAE()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x_all = bc.rows_tensor(torch, data, n, h * w).view(n, 1, h, w)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
-    timed, samples = 0.0, 0
-    for s in range(steps):
-        idx = torch.arange(s * batch, (s + 1) * batch) % n
-        x = x_all[idx]
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn(model(x), x) / batch
-        loss.backward()
-        opt.step()
-        dt = time.perf_counter() - t0
-        if s > 0 or steps == 1:
-            timed += dt
-            samples += batch
-    return samples / timed
+    return batch / bc.adam_steps_seconds(torch, model, lambda s: x_all[torch.arange(s * batch, (s + 1) * batch) % n],
+                                         steps, batch)
 
 
 def clae_round(clae, device, steps, batch, data):
