@@ -69,6 +69,22 @@ static char *source_text(const clae_kernel_source *ks)
     return src;
 }
 
+/* A 16-8-16 dense autoencoder at batch 4 (sigmoid output, as bce needs): one step touches every program a
+ * dense model uses. */
+static clae_model_config small_dense_config(void)
+{
+    clae_model_config c;
+    clae_model_config_default(&c);
+    c.n_layers = 2;
+    c.sizes[0] = 16;
+    c.sizes[1] = 8;
+    c.sizes[2] = 16;
+    c.activation[1] = CLAE_ACT_SIGMOID;
+    c.code_layer = 1;
+    c.batch = 4;
+    return c;
+}
+
 static unsigned count_programs(void)
 {
     unsigned n = 0;
@@ -683,15 +699,7 @@ START_TEST(test_lazy_model)
     unsetenv("CLAE_CACHE");
     unsetenv("CLAE_KERNEL_DIR");
     unsetenv("CLAE_BUILD_OPTIONS");
-    clae_model_config c;
-    clae_model_config_default(&c);
-    c.n_layers = 2;
-    c.sizes[0] = 16;
-    c.sizes[1] = 8;
-    c.sizes[2] = 16;
-    c.activation[1] = CLAE_ACT_SIGMOID; /* the output, as bce needs */
-    c.code_layer = 1;
-    c.batch = 4;
+    clae_model_config c = small_dense_config();
     float x[4 * 16];
     test_fill_uniform(x, 4 * 16, 5, 0.0f, 1.0f);
     /* Not one program for the convolutional, variational, adversarial or regularized layers. */
@@ -1198,15 +1206,7 @@ START_TEST(test_build_error)
     clae_buf_free(&Z);
     clae_buf_free(&b);
     /* Through the public API: a model's first step is where its dense layers first sum a bias gradient. */
-    clae_model_config c;
-    clae_model_config_default(&c);
-    c.n_layers = 2;
-    c.sizes[0] = 16;
-    c.sizes[1] = 8;
-    c.sizes[2] = 16;
-    c.activation[1] = CLAE_ACT_SIGMOID; /* the output, as bce needs */
-    c.code_layer = 1;
-    c.batch = 4;
+    clae_model_config c = small_dense_config();
     float x[4 * 16], loss = 0.0f;
     test_fill_uniform(x, 4 * 16, 9, 0.0f, 1.0f);
     clae_model *m = NULL;
