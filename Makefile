@@ -50,8 +50,8 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner
-all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc
+.PHONY: all test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example
+all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc $(BUILD)/example_interop
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
 FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) $(LDFLAGS) $(LDLIBS) $(CLI_LIBS)
@@ -97,6 +97,11 @@ $(SHARED): $(LIB_OBJ)
 $(BUILD)/libclae.so: $(SHARED)
 	ln -sf libclae.so.$(SOVERSION) $@
 
+# An application sharing its OpenCL context, queue, buffers and kernels with clae (clae_runtime_wrap): built
+# with `make`, run by `make test`.
+$(BUILD)/example_interop: tools/example_interop.c $(STATIC) include/clae.h $(BUILD)/.flags
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
 $(CLI): $(CLI_OBJ) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS)
 
@@ -117,10 +122,14 @@ $(BUILD)/clae.pc: FORCE
 # with a cold cache), so each build tree's test runs get their own unless POCL_CACHE_DIR is set.
 POISON_SUITES := plan model variants modelio golden trainer cli_arch layers
 TEST_ENV = POCL_CACHE_DIR=$${POCL_CACHE_DIR:-$(abspath $(BUILD))/pocl-cache} CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD)
-test: $(TESTS) $(CLI) check-exports check-install check-runner
+test: $(TESTS) $(CLI) check-exports check-install check-runner check-example
 	@for s in $(POISON_SUITES); do echo "CLAE_PLAN=poison: suite $$s"; \
 		CLAE_PLAN=poison $(TEST_ENV) ./$(TESTS) $$s || exit 1; done
 	$(TEST_ENV) ./$(TESTS)
+
+# The interop example trains on its own buffer and must see the loss fall.
+check-example: $(BUILD)/example_interop
+	$(TEST_ENV) ./$(BUILD)/example_interop
 
 # A suite or test case name that matches nothing fails (listing the suites) instead of passing 0 checks.
 check-runner: $(TESTS)

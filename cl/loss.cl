@@ -120,10 +120,10 @@ __kernel void loss_grad(int loss, int out_act, __global const float *Xh, ulong x
     G[goff + i] = loss_seed(loss, out_act, Xh[xhoff + i], X[xoff + i], scale);
 }
 
-/* out[r] = Σ_c (x̂−x)², one work-item per row in column order (the MSE metric and the anomaly
- * score (1/D)·Σ_c (x̂−x)² divide it by D on the host). */
+/* out[r] = Σ_c (x̂−x)², one work-item per row in column order; with mean, the anomaly score (1/D)·Σ_c (x̂−x)²
+ * rounded as the host divides the float sum: (float)((double)e / D) (float division without fp64). */
 __kernel void row_sq_error(__global const float *Xh, ulong xhoff, __global const float *X, ulong xoff,
-                           ulong rows, ulong cols, __global float *out, ulong outoff)
+                           ulong rows, ulong cols, __global float *out, ulong outoff, int mean)
 {
     ulong r = get_global_id(0);
     if (r >= rows) return;
@@ -133,5 +133,6 @@ __kernel void row_sq_error(__global const float *Xh, ulong xhoff, __global const
         acc_t d = (acc_t)Xh[xhoff + base + c] - (acc_t)X[xoff + base + c];
         clae_sum_add(&acc, d * d);
     }
-    out[outoff + r] = (float)acc.s;
+    float e = (float)acc.s;
+    out[outoff + r] = mean ? (float)((acc_t)e / (acc_t)cols) : e;
 }

@@ -128,7 +128,7 @@ clae_status clae_device_properties(const char *spec, clae_device_property **prop
 
 typedef struct clae_runtime clae_runtime;
 
-/* Opens a device and compiles (or loads from the disk cache) every kernel.
+/* Opens a device; a kernel program is compiled (or loaded from the disk cache) when a model first needs it.
  * spec: "P:D" index, a case-insensitive name substring, a type word
  * ("gpu", "cpu", "accelerator", "cpu-ref"), or NULL/"" for the environment
  * variable CLAE_DEVICE, and if that is unset the default (first GPU, else first
@@ -137,6 +137,28 @@ typedef struct clae_runtime clae_runtime;
  * On success *out is a runtime the caller closes with clae_runtime_close().
  * On failure *out is NULL and clae_last_error() holds the message. */
 clae_status clae_runtime_open(const char *spec, clae_runtime **out);
+
+/* OpenCL's own handle types, declared here so this header needs no OpenCL headers: they are cl_context,
+ * cl_device_id, cl_command_queue and cl_mem of <CL/cl.h>. */
+struct _cl_context;
+struct _cl_device_id;
+struct _cl_command_queue;
+struct _cl_mem;
+
+/* A runtime on the caller's OpenCL objects, for an application that already has OpenCL set up: clae builds its
+ * programs in ctx for device and enqueues all its work on queue, which must be an in-order queue of that context
+ * and device (CLAE_ERR_ARG otherwise; CLAE_ERR_DEVICE when no platform lists the device, e.g. a sub-device).
+ * clae retains ctx and queue and releases only those references at clae_runtime_close(); the caller keeps and
+ * releases its own. Ordering: clae's commands follow whatever the caller enqueued before a call, and the caller's
+ * later commands follow clae's, so a buffer a call writes (see the *_cl calls) is ready for the caller's next
+ * kernel on the same queue without any wait. clae never calls clFinish on the queue: where it must wait (a
+ * blocking read such as a returned loss, model creation and loading) it waits for a marker it enqueued, i.e.
+ * for the commands before it; its close waits only for its own last upload. Threads: one thread at a time per
+ * runtime, as for clae_runtime_open's; the caller's other threads may use the queue between clae's calls. GEMM
+ * tiles are not searched on a wrapped runtime (the timing would wait for the caller's work): it uses the tile
+ * table earlier runs on this device stored, or the device's tile. */
+clae_status clae_runtime_wrap(struct _cl_context *ctx, struct _cl_device_id *device, struct _cl_command_queue *queue,
+                              clae_runtime **out);
 
 /* Releases the runtime and everything it compiled. NULL is allowed. Every model
  * created on it must be destroyed first. */
@@ -705,6 +727,23 @@ clae_status clae_model_reconstruct(clae_model *m, const float *x, size_t rows, f
 /* Per-row reconstruction MSE: err[r] = (1/D) Σ_i (x̂_ri − x_ri)². Any row count:
  * the model processes x in chunks of its batch size. */
 clae_status clae_model_row_errors(clae_model *m, const float *x, size_t rows, float *err);
+
+/* The calls above on the caller's OpenCL buffers (memory objects of the model's runtime's context, typically
+ * one made by clae_runtime_wrap): rows × D floats of x start x_offset floats into it, and results are written
+ * at their offset (in floats) into codes (rows × code width), out (rows × D) or err (rows). The rows are copied
+ * on the device into the model's own buffers, and results copied out, so nothing passes through host memory;
+ * the results and the weights equal the host-array calls' bit for bit. The calls return once the work is
+ * enqueued, without waiting: the results are there for the next command on the runtime's queue, and for the
+ * host after a clFinish (or a read) of that queue. train_step_cl waits only when loss is not NULL (as the host
+ * call reads the loss back). CLAE_ERR_ARG for a cpu-ref model, a NULL or foreign buffer, or one too small
+ * (naming it and the floats asked for); train_step_cl takes 1..batch rows, the others any number. */
+clae_status clae_model_train_step_cl(clae_model *m, struct _cl_mem *x, size_t x_offset, size_t rows, float *loss);
+clae_status clae_model_encode_cl(clae_model *m, struct _cl_mem *x, size_t x_offset, size_t rows, struct _cl_mem *codes,
+                                 size_t codes_offset);
+clae_status clae_model_reconstruct_cl(clae_model *m, struct _cl_mem *x, size_t x_offset, size_t rows,
+                                      struct _cl_mem *out, size_t out_offset);
+clae_status clae_model_row_errors_cl(clae_model *m, struct _cl_mem *x, size_t x_offset, size_t rows,
+                                     struct _cl_mem *err, size_t err_offset);
 
 /* Checks that a dataset fits the model's input layer: CLAE_ERR_SHAPE with a
  * message naming the data file and both widths when ds->cols != sizes[0].

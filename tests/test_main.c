@@ -18,7 +18,7 @@ static const struct {
     {"cli", suite_cli},           {"cli_use", suite_cli_use}, {"cli_compare", suite_cli_compare},
     {"cli_runs", suite_cli_runs}, {"cli_data", suite_cli_data}, {"cli_arch", suite_cli_arch}, {"standalone", suite_standalone},
     {"golden", suite_golden},     {"trainer", suite_trainer}, {"layers", suite_layers}, {"conv", suite_conv}, {"vae", suite_vae}, {"concrete", suite_concrete}, {"mdl", suite_mdl}, {"aae", suite_aae}, {"pretrain", suite_pretrain},
-    {"pca", suite_pca},
+    {"pca", suite_pca},           {"interop", suite_interop},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])
 

@@ -49,6 +49,10 @@ struct clae_model {
     clae_buf arena;        /* planned: the one allocation every tensor lives in */
     size_t inference_peak;
     /* The schedule: positions [0, n_train_pos) are a training step, the rest an inference pass. */
+    /* A call on the caller's buffers (model_cl.c): the pass loads its rows from here, on the device, instead of
+     * from host memory. NULL outside such a call. */
+    cl_mem in_mem;
+    size_t in_off;         /* in floats */
     clae_trace trace;      /* the dry run's hooks (trace.use finds the model through it) */
     /* The distinct GEMM shapes of a training step and an inference pass, as the dry run met them. */
     struct { int ta, tb, training; size_t M, N, K; } gemm[CLAE_MODEL_GEMMS];

@@ -72,7 +72,8 @@ static clae_status load(clae_model *m, int training, const float *x, const uint3
     TRY(clae_model_enter(m, training ? "load" : "infer load"));
     /* Nothing waits for the uploads (staged copies): a step or call waits once, for its result at the end.
      * At batch 1 the round trip of a blocking write was a third of an inference call. */
-    TRY(clae_buf_write_staged(m->rt, p->val[0], 0, x, rows * m->arch.input));
+    if (m->in_mem) TRY(clae_buf_copy_from_mem(m->rt, p->val[0], 0, m->in_mem, m->in_off, rows * m->arch.input));
+    else TRY(clae_buf_write_staged(m->rt, p->val[0], 0, x, rows * m->arch.input));
     if (!training && net->stochastic) {
         /* The draws are keyed by the rows' place in the call, so a row draws the same codes in any chunk. */
         uint32_t *ids = (uint32_t *)m->row_host;

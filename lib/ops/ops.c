@@ -157,6 +157,14 @@ clae_status clae_op_loss_grad(clae_runtime *rt, clae_loss loss, clae_activation 
     return rt->trace ? CLAE_OK : rt->ops->loss_grad(rt, loss, out_act, Xhat, X, n, scale, G);
 }
 
+clae_status clae_op_row_mse(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out)
+{
+    NEED("row_mse", Xhat, rows * cols);
+    NEED("row_mse", X, rows * cols);
+    NEED("row_mse", out, rows);
+    return rt->trace ? CLAE_OK : rt->ops->row_mse(rt, Xhat, X, rows, cols, out);
+}
+
 clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out)
 {
     NEED("row_sq_error", Xhat, rows * cols);

@@ -53,6 +53,11 @@ typedef struct clae_ops {
     clae_status (*row_sq_error)(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
                                 clae_buf out);
 
+    /* Per-row mean squared error, the anomaly score: out[r] = (float)((double)e_r / cols) with e_r the float
+     * row_sq_error gives, so it equals that op followed by the host's division bit for bit (in float where
+     * the device lacks fp64). */
+    clae_status (*row_mse)(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out);
+
     /* out[c] = Σ_r G[r,c] (fixed order, deterministic). */
     clae_status (*colsum)(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out);
 
@@ -172,6 +177,7 @@ clae_status clae_op_loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activa
 clae_status clae_op_act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
                                         size_t cols, clae_buf out);
 clae_status clae_op_row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out);
+clae_status clae_op_row_mse(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out);
 clae_status clae_op_colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols, clae_buf out);
 clae_status clae_op_opt_update(clae_runtime *rt, const clae_opt_hyper *h, clae_buf theta, clae_buf grad, clae_buf s1,
                                clae_buf s2, size_t n);

@@ -58,7 +58,15 @@ static clae_status loss_rows_grad(clae_runtime *rt, clae_loss loss, clae_activat
 static clae_status row_sq_error(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols,
                                 clae_buf out)
 {
-    karg a[] = {ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out)};
+    int mean = 0;
+    karg a[] = {ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out), ARG_I32(mean)};
+    return launch(rt, "row_sq_error", a, NARGS(a), rows, 0, 0);
+}
+
+static clae_status row_mse(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out)
+{
+    int mean = 1;
+    karg a[] = {ARG_BUF(Xhat), ARG_BUF(X), ARG_U64(rows), ARG_U64(cols), ARG_BUF(out), ARG_I32(mean)};
     return launch(rt, "row_sq_error", a, NARGS(a), rows, 0, 0);
 }
 
@@ -157,6 +165,7 @@ const clae_ops clae_ops_cl = {
     .loss_rows = loss_rows,
     .loss_grad = loss_grad,
     .row_sq_error = row_sq_error,
+    .row_mse = row_mse,
     .colsum = colsum,
     .act_backward_colsum = act_backward_colsum,
     .loss_rows_grad = loss_rows_grad,

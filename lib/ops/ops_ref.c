@@ -116,6 +116,13 @@ static clae_status colsum(clae_runtime *rt, clae_buf G, size_t rows, size_t cols
     return CLAE_OK;
 }
 
+static clae_status row_mse(clae_runtime *rt, clae_buf Xhat, clae_buf X, size_t rows, size_t cols, clae_buf out)
+{
+    TRY(row_sq_error(rt, Xhat, X, rows, cols, out));
+    for (size_t r = 0; r < rows; r++) out.host[r] = (float)((double)out.host[r] / (double)cols);
+    return CLAE_OK;
+}
+
 /* The fused ops' twins: the two reference ops in turn, which is what the fused kernels must equal. */
 static clae_status act_backward_colsum(clae_runtime *rt, clae_activation f, clae_buf A, clae_buf G, size_t rows,
                                        size_t cols, clae_buf out)
@@ -215,6 +222,7 @@ const clae_ops clae_ops_ref = {
     .loss_rows = loss_rows,
     .loss_grad = loss_grad,
     .row_sq_error = row_sq_error,
+    .row_mse = row_mse,
     .colsum = colsum,
     .act_backward_colsum = act_backward_colsum,
     .loss_rows_grad = loss_rows_grad,

@@ -45,6 +45,22 @@ const clae_gemm_engine *clae_gemm_for_device(const clae_device_info *d, const cl
     return &clae_gemm_clblast;
 }
 
+clae_status clae_runtime_wrap(cl_context ctx, cl_device_id device, cl_command_queue queue, clae_runtime **out)
+{
+    if (!out) return clae_fail(CLAE_ERR_ARG, "clae_runtime_wrap: out must not be NULL");
+    *out = NULL;
+    const clae_gemm_engine *gemm = NULL;
+    clae_status s = clae_gemm_override(&gemm);
+    if (s != CLAE_OK) return s;
+    clae_runtime *rt;
+    s = clae_rt_wrap(ctx, device, queue, &rt);
+    if (s != CLAE_OK) return s;
+    rt->ops = &clae_ops_cl;
+    rt->gemm = clae_gemm_for_device(&rt->info, gemm);
+    *out = rt;
+    return CLAE_OK;
+}
+
 clae_status clae_runtime_open(const char *spec, clae_runtime **out)
 {
     if (!out) return clae_fail(CLAE_ERR_ARG, "clae_runtime_open: out must not be NULL");

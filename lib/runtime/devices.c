@@ -343,6 +343,20 @@ clae_status clae_rt_find_device(const char *spec, clae_rt_device_list *l, long *
     return CLAE_OK;
 }
 
+clae_status clae_rt_find_device_handle(cl_device_id device, clae_rt_device_list *l, long *idx)
+{
+    clae_status s = enumerate(l);
+    if (s != CLAE_OK) return s;
+    for (size_t i = 0; i < l->count; i++)
+        if (l->device[i] == device) {
+            *idx = (long)i;
+            return CLAE_OK;
+        }
+    clae_rt_device_list_free(l);
+    return clae_fail(CLAE_ERR_DEVICE, "clae_runtime_wrap: the device is not one of the platforms' devices "
+                                      "(clae lists them with 'clae devices'; sub-devices are not supported)");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Device queries without opening                                            */
 /* ------------------------------------------------------------------------ */

@@ -30,6 +30,55 @@ static clae_status open_opencl(clae_runtime *rt, cl_platform_id platform, cl_dev
     return clae_rt_scan_programs(rt);
 }
 
+clae_status clae_rt_wrap(cl_context ctx, cl_device_id device, cl_command_queue queue, clae_runtime **out)
+{
+    *out = NULL;
+    if (!ctx || !device || !queue)
+        return clae_fail(CLAE_ERR_ARG, "clae_runtime_wrap: context, device and queue must not be NULL");
+    /* The queue must belong to that context and device, and run its commands in order: clae enqueues a step
+     * as a sequence whose order is its only synchronisation. */
+    cl_context qctx = NULL;
+    cl_device_id qdev = NULL;
+    cl_command_queue_properties qp = 0;
+    if (clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx, NULL) != CL_SUCCESS ||
+        clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qdev, &qdev, NULL) != CL_SUCCESS ||
+        clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qp, &qp, NULL) != CL_SUCCESS)
+        return clae_fail(CLAE_ERR_ARG, "clae_runtime_wrap: the queue cannot be queried (not a valid cl_command_queue?)");
+    if (qctx != ctx || qdev != device)
+        return clae_fail(CLAE_ERR_ARG, "clae_runtime_wrap: the queue belongs to another %s",
+                         qctx != ctx ? "context" : "device");
+    if (qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+        return clae_fail(CLAE_ERR_ARG, "clae_runtime_wrap: the queue is out of order; clae needs an in-order queue");
+    clae_rt_device_list l;
+    long idx;
+    clae_status s = clae_rt_find_device_handle(device, &l, &idx);
+    if (s != CLAE_OK) return s;
+    clae_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        clae_rt_device_list_free(&l);
+        return clae_fail(CLAE_ERR_NOMEM, "out of memory wrapping a runtime");
+    }
+    rt->info = l.info[idx];
+    rt->platform = l.platform[idx];
+    clae_rt_device_list_free(&l);
+    /* clae's own references, released at clae_runtime_close; the caller's stay the caller's. */
+    rt->wrapped = 1;
+    rt->device = device;
+    rt->ctx = ctx;
+    rt->queue = queue;
+    clRetainContext(ctx);
+    clRetainCommandQueue(queue);
+    clae_rt_probe_device(rt);
+    clae_rt_cache_dir_from_env(rt->cache_dir, sizeof rt->cache_dir);
+    s = clae_rt_scan_programs(rt);
+    if (s != CLAE_OK) {
+        clae_runtime_close(rt);
+        return s;
+    }
+    *out = rt;
+    return CLAE_OK;
+}
+
 clae_status clae_rt_open(const char *spec, clae_runtime **out)
 {
     *out = NULL;
@@ -70,9 +119,13 @@ void clae_runtime_close(clae_runtime *rt)
         if (rt->programs[i]) clReleaseProgram(rt->programs[i]);
     free(rt->decls);
     if (rt->queue) {
-        clFinish(rt->queue);
+        /* A wrapped queue is the caller's to finish: clae waits only for the staged write whose host copy it
+         * is about to free. */
+        if (!rt->wrapped) clFinish(rt->queue);
+        else if (rt->stage_event) clWaitForEvents(1, &rt->stage_event);
         clReleaseCommandQueue(rt->queue);
     }
+    if (rt->stage_event) clReleaseEvent(rt->stage_event);
     if (rt->ctx) clReleaseContext(rt->ctx);
     if (rt->gemm_state_free) rt->gemm_state_free(rt->gemm_state);
     free(rt->stage); /* after clFinish: no write reads it any more */
@@ -386,13 +439,44 @@ clae_status clae_buf_write_staged(clae_runtime *rt, clae_buf dst, size_t off, co
     }
     float *copy = rt->stage + rt->stage_used;
     memcpy(copy, src, n * sizeof(float));
+    cl_event ev = NULL;
     cl_int err = clEnqueueWriteBuffer(rt->queue, dst.mem, CL_FALSE, (dst.off + off) * sizeof(float),
-                                      n * sizeof(float), copy, 0, NULL, NULL);
+                                      n * sizeof(float), copy, 0, NULL, rt->wrapped ? &ev : NULL);
+    if (ev) {
+        if (rt->stage_event) clReleaseEvent(rt->stage_event);
+        rt->stage_event = ev;
+    }
     if (err != CL_SUCCESS)
         return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clEnqueueWriteBuffer of %zu floats failed: %s", n,
                                           clae_cl_error_name(err)));
     rt->stage_used += n;
     rt->stage_pending = 1;
+    return CLAE_OK;
+}
+
+clae_status clae_buf_copy_from_mem(clae_runtime *rt, clae_buf dst, size_t dst_off, cl_mem src, size_t src_off, size_t n)
+{
+    clae_status s = check_range(rt, "clae_buf_copy_from_mem", dst, dst_off, n);
+    if (s != CLAE_OK || n == 0 || traced(rt, dst)) return s;
+    if (rt->is_ref || !src) return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_buf_copy_from_mem: needs an OpenCL runtime and a source"));
+    cl_int err = clEnqueueCopyBuffer(rt->queue, src, dst.mem, src_off * sizeof(float), (dst.off + dst_off) * sizeof(float),
+                                     n * sizeof(float), 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "copying %zu floats from the caller's buffer (at float %zu) failed: %s",
+                                          n, src_off, clae_cl_error_name(err)));
+    return CLAE_OK;
+}
+
+clae_status clae_buf_copy_to_mem(clae_runtime *rt, clae_buf src, size_t src_off, cl_mem dst, size_t dst_off, size_t n)
+{
+    clae_status s = check_range(rt, "clae_buf_copy_to_mem", src, src_off, n);
+    if (s != CLAE_OK || n == 0 || traced(rt, src)) return s;
+    if (rt->is_ref || !dst) return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_buf_copy_to_mem: needs an OpenCL runtime and a destination"));
+    cl_int err = clEnqueueCopyBuffer(rt->queue, src.mem, dst, (src.off + src_off) * sizeof(float), dst_off * sizeof(float),
+                                     n * sizeof(float), 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "copying %zu floats into the caller's buffer (at float %zu) failed: %s",
+                                          n, dst_off, clae_cl_error_name(err)));
     return CLAE_OK;
 }
 
@@ -436,9 +520,14 @@ clae_status clae_rt_finish(clae_runtime *rt)
 {
     if (!rt) return clae_fail(CLAE_ERR_ARG, "clae_rt_finish: runtime must not be NULL");
     if (rt->is_ref) return CLAE_OK;
-    cl_int err = clFinish(rt->queue);
+    /* On a wrapped queue, a marker: it completes with every command enqueued before it (the queue is in
+     * order) and leaves commands other threads enqueue later alone, where clFinish would wait for them too. */
+    cl_event marker = NULL;
+    cl_int err = rt->wrapped ? clEnqueueMarkerWithWaitList(rt->queue, 0, NULL, &marker) : clFinish(rt->queue);
+    if (err == CL_SUCCESS && marker) err = clWaitForEvents(1, &marker);
+    if (marker) clReleaseEvent(marker);
     if (err != CL_SUCCESS)
-        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "clFinish failed: %s", clae_cl_error_name(err)));
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "waiting for the queue failed: %s", clae_cl_error_name(err)));
     rt->stage_pending = 0;
     rt->stage_used = 0;
     return CLAE_OK;

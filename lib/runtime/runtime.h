@@ -77,6 +77,8 @@ struct clae_runtime {
      * so it needs no op or GEMM declaration. */
     const struct clae_ops *ops;     /* &clae_ops_ref or &clae_ops_cl */
     const struct clae_gemm_engine *gemm; /* GEMM engine chosen for the device */
+    int wrapped;                    /* context and queue are the caller's (clae_runtime_wrap): never finished */
+    cl_event stage_event;           /* a wrapped runtime's last staged write (its sync point), or NULL */
     float *stage;                   /* host copies behind clae_buf_write_staged (malloc) */
     size_t stage_cap;               /* its capacity in floats */
     size_t stage_used;              /* floats of it that writes not known to be done may still read */
@@ -100,6 +102,10 @@ typedef struct clae_trace {
     void (*gemm)(struct clae_trace *t, int trans_a, int trans_b, size_t M, size_t N, size_t K);
 } clae_trace;
 
+/* As clae_rt_open, on the caller's context, device and in-order queue (clae_runtime_wrap documents it). out
+ * must not be NULL. */
+clae_status clae_rt_wrap(cl_context ctx, cl_device_id device, cl_command_queue queue, clae_runtime **out);
+
 /* Sets (or, with NULL, clears) the runtime's trace. */
 void clae_rt_trace(clae_runtime *rt, clae_trace *t);
 /* Reports b to the trace (a no-op for an empty buffer). */
@@ -119,6 +125,10 @@ clae_status clae_rt_device_properties(const char *spec, const char *(*gemm_engin
  * takes it back with mem = NULL. Without one, or when a shape needs more, the
  * engine falls back to allocating its own. */
 void clae_rt_set_gemm_workspace(clae_runtime *rt, cl_mem mem, size_t bytes);
+/* n floats from a caller's memory object (at src_off floats) into dst at dst_off, on the device (no host copy). */
+clae_status clae_buf_copy_from_mem(clae_runtime *rt, clae_buf dst, size_t dst_off, cl_mem src, size_t src_off, size_t n);
+/* n floats of src at src_off into a caller's memory object at dst_off, on the device. */
+clae_status clae_buf_copy_to_mem(clae_runtime *rt, clae_buf src, size_t src_off, cl_mem dst, size_t dst_off, size_t n);
 /* As clae_buf_write, but it returns without waiting for the device: src is copied into the runtime's own
  * staging memory first, so the caller may reuse src at once, and the copy is kept until the write is done.
  * Writes between two waits (a clae_buf_read or clae_rt_finish) take consecutive parts of the staging memory;

@@ -28,6 +28,9 @@ void clae_rt_device_list_free(clae_rt_device_list *l);
 /* Lists the devices and sets *idx to the one spec selects (as clae_runtime_open documents it);
  * on failure the list is already freed and clae_last_error() says why. */
 clae_status clae_rt_find_device(const char *spec, clae_rt_device_list *l, long *idx);
+/* The same list and the index of the device with this handle (CLAE_ERR_DEVICE, the list freed, when no
+ * platform lists it). */
+clae_status clae_rt_find_device_handle(cl_device_id device, clae_rt_device_list *l, long *idx);
 
 /* program.c */
 

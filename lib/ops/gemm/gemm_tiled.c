@@ -176,7 +176,7 @@ static int pick_tile(clae_runtime *rt, const tiled_args *g)
     if (t->forced >= 0) return t->forced;
     const clae_gemm_tile_choice *known = clae_gemm_tune_find(t, g->trans_a, g->M, g->N, g->K);
     if (known) return known->variant;
-    if (t->count >= CLAE_GEMM_TUNE_MAX) return 0; /* a full table: no search it could not keep */
+    if (t->count >= CLAE_GEMM_TUNE_MAX || t->no_search) return 0; /* a full table; a caller's queue */
     clae_gemm_tile_choice c = {.trans_a = g->trans_a != 0, .M = g->M, .N = g->N, .K = g->K};
     cl_int err;
     cl_mem scratch = clCreateBuffer(rt->ctx, CL_MEM_READ_WRITE, g->M * g->N * sizeof(float), NULL, &err);

@@ -70,6 +70,7 @@ clae_gemm_tune *clae_gemm_tune_of(clae_runtime *rt)
     t->forced = -1;
     const char *env = getenv("CLAE_GEMM_TUNE");
     t->off = env && (!strcmp(env, "0") || !strcmp(env, "off"));
+    t->no_search = rt->wrapped;
     tune_load(rt, t);
     rt->gemm_state = t;
     rt->gemm_state_free = tune_free;

@@ -26,6 +26,7 @@ typedef struct clae_gemm_tune {
     int count;
     int searched; /* searches this runtime ran */
     int off;      /* CLAE_GEMM_TUNE=off: the device's tile everywhere, no search */
+    int no_search; /* a wrapped runtime: the table's choices, but no search (its timing would finish the caller's queue) */
     int forced;   /* ≥ 0: that tile everywhere (tests), −1: the table's */
 } clae_gemm_tune;
 
