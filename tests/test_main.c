@@ -16,6 +16,7 @@ static const struct {
     {"data", suite_data},         {"plan", suite_plan},       {"model", suite_model},
     {"variants", suite_variants}, {"io", suite_io},           {"modelio", suite_modelio},
     {"cli", suite_cli},           {"cli_use", suite_cli_use}, {"cli_compare", suite_cli_compare},
+    {"cli_grid", suite_cli_grid},
     {"cli_runs", suite_cli_runs}, {"cli_data", suite_cli_data}, {"cli_arch", suite_cli_arch}, {"standalone", suite_standalone},
     {"golden", suite_golden},     {"trainer", suite_trainer}, {"layers", suite_layers}, {"conv", suite_conv}, {"vae", suite_vae}, {"concrete", suite_concrete}, {"mdl", suite_mdl}, {"aae", suite_aae}, {"pretrain", suite_pretrain},
     {"pca", suite_pca},           {"interop", suite_interop},

@@ -141,6 +141,7 @@ Suite *suite_variants(void);
 Suite *suite_modelio(void);
 Suite *suite_cli_use(void);
 Suite *suite_cli_compare(void);
+Suite *suite_cli_grid(void);
 Suite *suite_cli_runs(void);
 Suite *suite_golden(void);
 Suite *suite_cli_data(void);

@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"reconstruct", "originals above reconstructions as a PNG grid, or reconstructions as CSV/NPY", cli_reconstruct, cli_reconstruct_help},
     {"select", "the input features a concrete autoencoder picked, and a mask PNG", cli_select, cli_select_help},
     {"sample", "decode codes drawn from a variational or adversarial autoencoder's prior (PNG grid, CSV, NPY)", cli_sample, cli_sample_help},
+    {"grid", "train one model per combination of option values, ranked by test MSE (resumable)", cli_grid, cli_grid_help},
     {"compare", "run the same model on several devices and compare", cli_compare, cli_compare_help},
     {"bench", "samples/s of the standard workloads on one device", cli_bench, cli_bench_help},
     {"plan", "print the buffer plan of a model on a device", cli_plan, cli_plan_help},

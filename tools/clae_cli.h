@@ -39,6 +39,7 @@ int cli_compare(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_pca(int argc, char **argv);
+int cli_grid(int argc, char **argv);
 extern const char cli_devices_help[];
 extern const char cli_train_help[];
 extern const char cli_plan_help[];
@@ -51,6 +52,7 @@ extern const char cli_compare_help[];
 extern const char cli_bench_help[];
 extern const char cli_import_help[];
 extern const char cli_pca_help[];
+extern const char cli_grid_help[];
 
 /* A cursor over a subcommand's arguments. Usage:
  *     cli_args a; cli_args_init(&a, argc, argv);

@@ -249,6 +249,8 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
     return -1;
 }
 
+int cli_train_parse(int argc, char **argv, train_opts *o) { return parse_train_args(argc, argv, o); }
+
 static int mean_row_error(clae_model *m, const float *x, size_t rows, float *err, double *mse)
 {
     if (clae_model_row_errors(m, x, rows, err) != CLAE_OK) return -1;

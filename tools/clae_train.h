@@ -59,6 +59,10 @@ typedef struct train_result {
     cli_curve test_curve, train_curve, step_curve; /* --plot */
 } train_result;
 
+/* `clae train`'s own parser: fills o from argv (argv[0] "train"); -1 to go on, or an exit status after printing
+ * why. `clae grid` checks each combination's flags with it, so the grid refuses exactly what train would. */
+int cli_train_parse(int argc, char **argv, train_opts *o);
+
 /* Draws --plot. Returns 0, or prints the problem and returns -1. */
 int cli_train_write_plot(const train_opts *o, const train_result *r);
 /* The summary as one JSON line on stdout (--json); -1 after printing why. */
