@@ -435,6 +435,16 @@ static void json_str(const cJSON *o, const char *key, char *buf, size_t cap)
     snprintf(buf, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
+/* A run's figures as `train --json` gives them, or as grid.json keeps them (the same field names). */
+static void read_result(const cJSON *o, grid_entry *e)
+{
+    e->test_mse = json_num(o, "test_mse");
+    e->train_loss = json_num(o, "train_loss");
+    e->seconds = json_num(o, "seconds");
+    json_str(o, "device", e->device, sizeof e->device);
+    json_str(o, "device_id", e->device_id, sizeof e->device_id);
+}
+
 /* Reads DIR/grid.json when there is one: refuses another grid's, and marks the combinations whose model file is
  * still there as done. Returns -1 to go on, or an exit status after printing why. */
 static int read_state(grid *g)
@@ -485,11 +495,7 @@ static int read_state(grid *g)
             continue;
         }
         e->done = 1;
-        e->test_mse = json_num(r, "test_mse");
-        e->train_loss = json_num(r, "train_loss");
-        e->seconds = json_num(r, "seconds");
-        json_str(r, "device", e->device, sizeof e->device);
-        json_str(r, "device_id", e->device_id, sizeof e->device_id);
+        read_result(r, e);
     }
     cJSON_Delete(st);
     return -1;
@@ -583,11 +589,7 @@ static int run_one(grid *g, int w, long idx, grid_entry *e)
                 code == 0 ? ", no JSON summary" : "; its message is above");
         return -1;
     }
-    e->test_mse = json_num(j, "test_mse");
-    e->train_loss = json_num(j, "train_loss");
-    e->seconds = json_num(j, "seconds");
-    json_str(j, "device", e->device, sizeof e->device);
-    json_str(j, "device_id", e->device_id, sizeof e->device_id);
+    read_result(j, e);
     cJSON_Delete(j);
     return 0;
 }
