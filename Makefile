@@ -1,5 +1,5 @@
 # Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
-# `make`, `make test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`.
+# `make`, `make test` (C and Python suites), `make python-test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -50,7 +50,7 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example
+.PHONY: all test python-test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example
 all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc $(BUILD)/example_interop
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -122,10 +122,29 @@ $(BUILD)/clae.pc: FORCE
 # with a cold cache), so each build tree's test runs get their own unless POCL_CACHE_DIR is set.
 POISON_SUITES := plan model variants modelio golden trainer cli_arch layers
 TEST_ENV = POCL_CACHE_DIR=$${POCL_CACHE_DIR:-$(abspath $(BUILD))/pocl-cache} CLAE_CACHE_DIR=$(abspath $(BUILD))/test-cache CLAE_BUILD=$(BUILD)
-test: $(TESTS) $(CLI) check-exports check-install check-runner check-example
+test: $(TESTS) $(CLI) $(SHARED) check-exports check-install check-runner check-example
 	@for s in $(POISON_SUITES); do echo "CLAE_PLAN=poison: suite $$s"; \
 		CLAE_PLAN=poison $(TEST_ENV) ./$(TESTS) $$s || exit 1; done
 	$(TEST_ENV) ./$(TESTS)
+	@$(PYTHON_TEST_RUN)
+
+# The Python package's tests (tools/python/tests), against the libclae.so.0 just built (CLAE_LIBRARY)
+# and with the C suite's caches; skipped, saying so, when PYTHON_TEST cannot import numpy and pytest.
+# PYTHON_TEST is Debian's /usr/bin/python3 where it exists, because tools/install-deps.sh installs
+# numpy and pytest as its packages (python3-numpy, python3-pytest), and a python3 found first on PATH
+# (pyenv, a virtual environment) need not have them; elsewhere python3. Point it at another
+# interpreter with `make test PYTHON_TEST=venv/bin/python`. No bytecode or pytest cache is written
+# into the tree: the standalone suite reads tools/, and a .pyc records its source's absolute path.
+PYTHON_TEST ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+PYTHON_TEST_RUN = if $(PYTHON_TEST) -c 'import numpy, pytest' >/dev/null 2>&1; then \
+		echo '$(PYTHON_TEST) -m pytest -q tools/python/tests'; \
+		$(TEST_ENV) CLAE_LIBRARY=$(abspath $(SHARED)) PYTHONDONTWRITEBYTECODE=1 \
+			$(PYTHON_TEST) -m pytest -q -p no:cacheprovider tools/python/tests; \
+	else echo 'python tests skipped: numpy/pytest not importable by $(PYTHON_TEST) (tools/install-deps.sh installs them)'; fi
+
+# `make python-test`: the Python tests alone (after `make`).
+python-test: $(SHARED) $(CLI)
+	@$(PYTHON_TEST_RUN)
 
 # The interop example trains on its own buffer and must see the loss fall.
 check-example: $(BUILD)/example_interop

@@ -83,6 +83,8 @@ static void scan_path(finds *f, const char *path, int *files)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue; /* ".", "..", editor and VCS files */
+        /* Python's bytecode caches (git-ignored) record the absolute path of their source. */
+        if (strcmp(e->d_name, "__pycache__") == 0) continue;
         char child[1024];
         snprintf(child, sizeof child, "%s/%s", path, e->d_name);
         scan_path(f, child, files);
