@@ -1,5 +1,5 @@
 # Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
-# `make`, `make test` (C and Python suites), `make python-test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`.
+# `make`, `make test` (C and Python suites), `make python-test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`, `make fuzz|fuzz-smoke`.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -50,7 +50,7 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test python-test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example
+.PHONY: all test python-test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example fuzz fuzz-smoke fuzz-build
 all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc $(BUILD)/example_interop
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
@@ -127,6 +127,7 @@ test: $(TESTS) $(CLI) $(SHARED) check-exports check-install check-runner check-e
 		CLAE_PLAN=poison $(TEST_ENV) ./$(TESTS) $$s || exit 1; done
 	$(TEST_ENV) ./$(TESTS)
 	@$(PYTHON_TEST_RUN)
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # The Python package's tests (tools/python/tests), against the libclae.so.0 just built (CLAE_LIBRARY)
 # and with the C suite's caches; skipped, saying so, when PYTHON_TEST cannot import numpy and pytest.
@@ -226,3 +227,48 @@ bench: $(CLI) $(BUILD)/bench_peak
 	$(PYTHON) tools/bench_torch.py --clae ./$(CLI) --peak ./$(BUILD)/bench_peak $(BENCH_TORCH_ARGS)
 	$(PYTHON) tools/bench_torch_conv.py --clae ./$(CLI)
 	@$(if $(BLAS_LIBS),$(MAKE) --no-print-directory bench-gemm,echo 'bench: OpenBLAS not found, so no GEMM table; for one: apt-get install -y libopenblas-dev')
+
+# `make fuzz`: libFuzzer harnesses (tests/fuzz/) for every reader of bytes from outside: safetensors,
+# IDX (plain, and behind gzip), CSV, NPY and the program-cache entry. Built by clang into FUZZ_BUILD
+# (never BUILD: the objects carry ASan, UBSan and the fuzzer's coverage hooks), each run in turn for
+# FUZZ_RUNS executions, FUZZ_TIMEOUT seconds per input at most; `make fuzz-smoke` is CI's short run.
+# The readers need no device, but the library's objects still link OpenCL and the rest (LDLIBS).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_RUNS    ?= 1000000
+FUZZ_TIMEOUT ?= 10
+FUZZ_TARGETS := safetensors idx idx_gz csv npy cache
+# The readers and what they call; an archive, so each harness links only the objects it uses.
+FUZZ_LIB_SRC := $(sort $(wildcard lib/io/*.c)) lib/runtime/error.c lib/runtime/cache.c lib/runtime/philox.c
+FUZZ_LIB_OBJ := $(patsubst lib/%.c,$(FUZZ_BUILD)/lib/%.o,$(FUZZ_LIB_SRC))
+# -fno-sanitize-recover: UBSan's finding must stop the run, or libFuzzer would never report it.
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c $(LIB_HDR) include/clae.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libclae-fuzz.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libclae-fuzz.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libclae-fuzz.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Without clang (or its libFuzzer) there is nothing to build: say so and succeed, so a machine
+# without it can still run every other target.
+fuzz:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		echo 'fuzz: $(FUZZ_CC) not found, so no fuzzing (apt-get install -y clang)'; exit 0; fi; \
+	if ! printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n < 0; }\n' | \
+		$(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1; then \
+		echo 'fuzz: $(FUZZ_CC) cannot link libFuzzer (-fsanitize=fuzzer), so no fuzzing'; exit 0; fi; \
+	$(MAKE) --no-print-directory fuzz-build && \
+		tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_RUNS) $(FUZZ_TIMEOUT) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
