@@ -180,11 +180,26 @@ typedef struct clae_runtime_stats {
     unsigned programs_from_cache; /* loaded from the disk cache at open */
     unsigned cache_rejected;      /* cache entries found corrupt or stale and rebuilt */
     unsigned cache_written;       /* entries written to the disk cache */
+    unsigned cache_failed;        /* entries that could not be written (read-only or full directory, …) */
     double build_seconds;         /* wall time spent building/loading programs */
 } clae_runtime_stats;
 
 /* Counters of what the runtime did when it opened. */
 clae_status clae_runtime_stats_get(const clae_runtime *rt, clae_runtime_stats *out);
+
+/* A note for the user about this runtime, or "" (owned by the runtime; valid until the next call on it):
+ * - opened without a spec and without CLAE_DEVICE on a machine with no OpenCL device, so the default fell back to
+ *   cpu-ref: why ("no OpenCL platform found (clGetPlatformIDs: CL_PLATFORM_NOT_FOUND_KHR; …): running on cpu-ref,
+ *   the plain C reference path");
+ * - otherwise, once a compiled program could not be stored in the program cache (a read-only, full or missing
+ *   directory; stats.cache_failed counts them): the first failure and what to do. Training is not affected.
+ * A command-line tool prints it as a note on stderr. */
+const char *clae_runtime_note(const clae_runtime *rt);
+
+/* Why the device list holds no OpenCL device, as one sentence into buf (cap bytes, terminated; the caller owns
+ * buf): no platform (with the ICD loader's status) or platforms without devices; "" when an OpenCL device exists.
+ * CLAE_ERR_ARG on a NULL buf or a cap too small for the sentence. */
+clae_status clae_opencl_absence(char *buf, size_t cap);
 
 /* The directory of the program cache this runtime used, or "" when the cache is
  * off (CLAE_CACHE=off) or the runtime is cpu-ref. Owned by the runtime. */

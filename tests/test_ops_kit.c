@@ -56,7 +56,7 @@ const char *path_name(int p) { return p ? "opencl" : "ref"; }
 tbuf tb_ids(clae_runtime *rt, const uint32_t *ids, size_t n)
 {
     float *f = fmalloc(n);
-    memcpy(f, ids, n * sizeof *f);
+    if (n) memcpy(f, ids, n * sizeof *f); /* ids may be NULL for no rows; memcpy's arguments may not */
     tbuf t = tb_new(rt, f, n);
     free(f);
     return t;

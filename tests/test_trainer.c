@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/model_internal.h"
 #include "test_util.h"
 
 #define ROWS 70 /* at batch 16: 5 steps per epoch, the last of 6 rows */
@@ -250,6 +251,72 @@ START_TEST(test_divergence_is_numeric)
 }
 END_TEST
 
+/* After step 2 every weight into hidden unit 0 becomes -inf: on data > 0 its relu passes 0 forward and 0
+ * backward, so the loss stays finite while the weights are not. */
+static int poison_unit0(const clae_train_report *r, void *user)
+{
+    if (r->steps != 2) return 0;
+    clae_model *m = user;
+    float w[8 * COLS];
+    ck_assert_int_eq(clae_model_tensor_get(m, "layers.0.weight", w, 8 * COLS), CLAE_OK);
+    for (int j = 0; j < COLS; j++) w[j] = -INFINITY;
+    /* clae_model_tensor_set refuses non-finite values, so straight into the tensor's buffer. */
+    for (int i = 0; i < m->plan.n; i++)
+        if (strcmp(m->plan.tensors[i].name, "layers.0.weight") == 0)
+            ck_assert_int_eq(clae_buf_write(m->rt, *m->plan_dst[i], 0, w, 8 * COLS), CLAE_OK);
+    return 0;
+}
+
+/* A non-finite weight under a finite loss still stops training naming the step, writes no model, and keeps the
+ * last good checkpoint. _i 0: periodic checkpoints, which refuse the weights; 1: none, so the epoch's check. */
+START_TEST(test_nonfinite_weight_stops)
+{
+    clae_dataset ds = make_data();
+    for (size_t k = 0; k < ROWS * COLS; k++) data_x[k] = 0.1f + 0.9f * data_x[k];
+    clae_model_config c;
+    clae_model_config_default(&c);
+    ck_assert_int_eq(clae_model_config_set_layers(&c, "20,8"), CLAE_OK);
+    c.batch = BATCH;
+    c.optimizer = CLAE_OPT_SGD;
+    c.loss = CLAE_LOSS_SSE;
+    clae_model_config_set_activations(&c, CLAE_ACT_RELU, CLAE_ACT_LINEAR);
+    clae_model *m = new_model(0, &c);
+    const char *ck = test_tmp_path("nf.ckpt"), *out = test_tmp_path("nf.st");
+    clae_trainer_options o;
+    clae_trainer_options_default(&o);
+    o.epochs = 3;
+    o.checkpoint_path = ck;
+    o.checkpoint_every = _i == 0 ? 1 : 0;
+    o.model_path = out;
+    o.on_step = poison_unit0;
+    o.user = m;
+    clae_train_report rep;
+    clae_status st = clae_model_train(m, &ds, &o, &rep);
+    const char *msg = clae_last_error();
+    ck_assert_msg(st == CLAE_ERR_NUMERIC, "got %s: %s", clae_status_string(st), msg);
+    ck_assert(rep.diverged);
+    ck_assert_msg(isfinite(rep.loss), "the loss %g was to stay finite", (double)rep.loss);
+    ck_assert_contains(msg, "layers.0.weight");
+    char want[96];
+    if (_i == 0) snprintf(want, sizeof want, "after step 2/%d of epoch 1", SPE);
+    else snprintf(want, sizeof want, "after step %d/%d of epoch 1", SPE, SPE);
+    ck_assert_contains(msg, want);
+    ck_assert_msg(access(out, F_OK) != 0, "a model with -inf weights was written");
+    if (_i == 0) {
+        ck_assert_uint_eq(rep.checkpoint_steps, 1); /* on_step poisons before step 2's checkpoint */
+        clae_model *back = NULL;
+        clae_train_position pos;
+        ck_assert_msg(clae_model_load(test_rt_ref(), ck, 0, 0, &back, NULL) == CLAE_OK, "%s", clae_last_error());
+        ck_assert_int_eq(clae_model_restore_checkpoint(back, ck, &pos), CLAE_OK);
+        ck_assert_uint_eq(clae_model_steps(back), 1);
+        clae_model_destroy(back);
+    } else {
+        ck_assert_msg(access(ck, F_OK) != 0, "a checkpoint with -inf weights was written");
+    }
+    clae_model_destroy(m);
+}
+END_TEST
+
 typedef struct ck_watch {
     const char *ck, *out;
     long file_steps[32]; /* the checkpoint's step count seen by on_step after step k (-1: none) */
@@ -367,6 +434,7 @@ Suite *suite_trainer(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_stop_and_resume, 0, 2);
     tcase_add_loop_test(tc, test_divergence_is_numeric, 0, 2);
+    tcase_add_loop_test(tc, test_nonfinite_weight_stops, 0, 2);
     tcase_add_test(tc, test_checkpoint_every);
     suite_add_tcase(s, tc);
     return s;

@@ -125,6 +125,7 @@ double test_mean_image_mse(const clae_dataset *train, const clae_dataset *test);
 Suite *suite_runtime(void);
 Suite *suite_ops(void);
 Suite *suite_interop(void);
+Suite *suite_fault_env_tmp(void);
 Suite *suite_data(void);
 Suite *suite_model(void);
 Suite *suite_cli(void);

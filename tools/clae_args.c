@@ -228,6 +228,22 @@ int cli_fail_lib(void)
     return CLI_EXIT_FAIL;
 }
 
+void cli_runtime_note(const clae_runtime *rt, int quiet)
+{
+    static char printed[1024];
+    const char *note = clae_runtime_note(rt);
+    if (quiet || !*note || strncmp(printed, note, sizeof printed - 1) == 0) return;
+    snprintf(printed, sizeof printed, "%s", note);
+    fprintf(stderr, "note: %s\n", note);
+}
+
+clae_status cli_runtime_open(const char *spec, int quiet, clae_runtime **out)
+{
+    clae_status st = clae_runtime_open(spec, out);
+    if (st == CLAE_OK) cli_runtime_note(*out, quiet);
+    return st;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

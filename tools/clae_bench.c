@@ -247,7 +247,7 @@ int cli_bench(int argc, char **argv)
     clae_runtime *rt = NULL;
     clae_device_info dev;
     clae_runtime_stats rs;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
+    if (cli_runtime_open(device, quiet, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
         clae_runtime_close(rt);
         clae_dataset_free(ds);
         return cli_fail_lib();

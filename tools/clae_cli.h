@@ -304,6 +304,13 @@ int cli_json_print(const char *cmd, struct cJSON *obj);
 /* Prints "clae: <clae_last_error()>" and returns CLI_EXIT_FAIL. */
 int cli_fail_lib(void);
 
+/* clae_runtime_open(spec, out), then its note (clae_runtime_note: e.g. no OpenCL, so cpu-ref) on stderr unless
+ * quiet. The caller closes *out; on failure *out is NULL and clae_last_error() says why. */
+clae_status cli_runtime_open(const char *spec, int quiet, clae_runtime **out);
+/* rt's note on stderr ("note: …") unless quiet or the same note was printed before (a cache that cannot be
+ * written shows only once work has been compiled, so long commands call this again at their end). */
+void cli_runtime_note(const clae_runtime *rt, int quiet);
+
 /* Seconds from an arbitrary fixed point (monotonic). */
 double cli_now(void);
 

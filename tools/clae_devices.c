@@ -208,6 +208,10 @@ int cli_devices(int argc, char **argv)
     } else if (!quiet) {
         fprintf(stderr, "warning: commands without --device will fail: %s\n", clae_last_error());
     }
+    /* Only cpu-ref listed: say why there is no OpenCL device, so a missing driver is not mistaken for a bug. */
+    char absence[512] = "";
+    if (!quiet && clae_opencl_absence(absence, sizeof absence) == CLAE_OK && absence[0])
+        fprintf(stderr, "note: %s: only cpu-ref, the plain C reference path, is available\n", absence);
     int rc = CLI_EXIT_OK;
     if (json)
         rc = print_json(list, count, chosen, verbose);

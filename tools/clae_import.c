@@ -85,7 +85,7 @@ int cli_import(int argc, char **argv)
     clae_runtime *rt = NULL;
     clae_model *m = NULL;
     rc = CLI_EXIT_OK;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_model_import(rt, in, &mo.cfg, 0, &m) != CLAE_OK ||
+    if (cli_runtime_open(device, quiet, &rt) != CLAE_OK || clae_model_import(rt, in, &mo.cfg, 0, &m) != CLAE_OK ||
         clae_model_save(m, out, NULL) != CLAE_OK) {
         rc = cli_fail_lib();
     } else if (json) {

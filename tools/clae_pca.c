@@ -392,7 +392,7 @@ int cli_pca(int argc, char **argv)
     const clae_dataset *test = test_owned ? test_owned : train;
     const int K = (int)o.components;
     const size_t D = train->cols;
-    if (clae_runtime_open(o.device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
+    if (cli_runtime_open(o.device, o.quiet, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
         rc = cli_fail_lib();
         goto done;
     }

@@ -135,7 +135,7 @@ int cli_plan(int argc, char **argv)
     cli_model_opts mo;
     cli_model_opts_init(&mo);
     const char *device = NULL;
-    int json = 0;
+    int json = 0, quiet = 0;
     unsigned flags = CLAE_MODEL_PLAN_ONLY;
     cli_args a;
     cli_args_init(&a, argc, argv);
@@ -154,7 +154,7 @@ int cli_plan(int argc, char **argv)
         } else if (cli_flag(&a, "--json")) {
             json = 1;
         } else if (cli_flag(&a, "--quiet") || cli_flag(&a, "-q")) {
-            /* plan writes nothing on stderr but errors anyway */
+            quiet = 1; /* the runtime's note is plan's only non-error line on stderr */
         } else {
             cli_unknown(&a);
         }
@@ -166,7 +166,7 @@ int cli_plan(int argc, char **argv)
     clae_runtime *rt = NULL;
     clae_model *m = NULL;
     clae_device_info dev;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
+    if (cli_runtime_open(device, quiet, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK ||
         clae_model_create_arch(rt, &mo.cfg, mo.spec, flags, &m) != CLAE_OK) {
         rc = cli_fail_lib();
         clae_runtime_close(rt);

@@ -156,7 +156,7 @@ int cli_sample(int argc, char **argv)
 
     clae_runtime *rt = NULL;
     clae_model *m = NULL;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_model_load(rt, model, CLAE_MODEL_INFERENCE, 0, &m, NULL) != CLAE_OK) {
+    if (cli_runtime_open(device, quiet, &rt) != CLAE_OK || clae_model_load(rt, model, CLAE_MODEL_INFERENCE, 0, &m, NULL) != CLAE_OK) {
         int rc = cli_fail_lib();
         clae_runtime_close(rt);
         return rc;

@@ -64,7 +64,7 @@ int cli_select(int argc, char **argv)
     clae_model *m = NULL;
     size_t K = 0;
     double sure = 0.0;
-    if (clae_runtime_open(device, &rt) != CLAE_OK || clae_model_load(rt, model, CLAE_MODEL_INFERENCE, 0, &m, NULL) != CLAE_OK ||
+    if (cli_runtime_open(device, quiet, &rt) != CLAE_OK || clae_model_load(rt, model, CLAE_MODEL_INFERENCE, 0, &m, NULL) != CLAE_OK ||
         clae_model_selection(m, NULL, 0, &K, &sure) != CLAE_OK) {
         int rc = cli_fail_lib();
         clae_model_destroy(m);

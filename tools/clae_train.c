@@ -694,7 +694,7 @@ int cli_train(int argc, char **argv)
             fprintf(stderr, "note: no --test given: test_mse is measured on %zu rows of the training data %s\n",
                     test_view.rows, o.data);
     }
-    if (clae_runtime_open(o.device, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
+    if (cli_runtime_open(o.device, o.quiet, &rt) != CLAE_OK || clae_runtime_device(rt, &dev) != CLAE_OK) {
         rc = cli_fail_lib();
         goto done;
     }
@@ -755,6 +755,8 @@ int cli_train(int argc, char **argv)
     rc = r.interrupted ? CLI_EXIT_INTERRUPT : CLI_EXIT_OK;
 done:
     if (handler) sigaction(SIGINT, &old_sa, NULL);
+    /* A cache that refused the programs this run compiled: said once, at the end, whatever the outcome. */
+    if (rt) cli_runtime_note(rt, o.quiet);
     clae_model_destroy(m);
     clae_runtime_close(rt);
     clae_scaling_free(&scaling);

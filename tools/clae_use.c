@@ -105,6 +105,7 @@ typedef struct use_ctx {
 static void use_close(use_ctx *c)
 {
     clae_model_destroy(c->m);
+    if (c->rt) cli_runtime_note(c->rt, c->quiet);
     clae_runtime_close(c->rt);
     clae_dataset_free(c->ds);
     clae_scaling_free(&c->scaling);
@@ -147,7 +148,7 @@ static int use_open(use_opts *o, use_ctx *c)
     c->quiet = o->quiet;
     int lrc = cli_load_data_ex(o->cmd ? o->cmd : "data", o->data, o->limit, &o->cols, NULL, &c->ds, &c->labels);
     if (lrc >= 0) return lrc;
-    if (clae_runtime_open(o->device, &c->rt) != CLAE_OK) return cli_fail_lib();
+    if (cli_runtime_open(o->device, o->quiet, &c->rt) != CLAE_OK) return cli_fail_lib();
     clae_file_kind kind;
     if (clae_model_file_kind(o->model, &kind) != CLAE_OK) return cli_fail_lib();
     if (kind == CLAE_FILE_WEIGHTS) {

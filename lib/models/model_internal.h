@@ -139,6 +139,12 @@ clae_status clae_model_infer_loglik(clae_model *m, size_t rows, double *logp, do
  * may be NULL) of the chunk just run. */
 clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, float *out);
 
+/* ---- model files (lib/models/model_io.c) -------------------------------------------------------- */
+
+/* CLAE_OK when every persistent tensor (the parameters and the optimizer's state) is finite; otherwise
+ * CLAE_ERR_NUMERIC naming the first tensor, index and value, followed by `when` (e.g. "after step 12"). */
+clae_status clae_model_check_finite(clae_model *m, const char *when);
+
 /* ---- architectures from configurations (lib/models/arch_config.c) ------------------------------ */
 
 /* The net a configuration's --layers and variant fields describe; tied: decoder layers use the encoder's

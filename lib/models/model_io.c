@@ -355,6 +355,29 @@ static clae_status save_file(clae_model *m, const char *path, int checkpoint, co
     return s;
 }
 
+clae_status clae_model_check_finite(clae_model *m, const char *when)
+{
+    clae_status s = CLAE_OK;
+    float *host = NULL;
+    for (int i = 0; s == CLAE_OK && i < m->plan.n; i++) {
+        if (!is_persistent(m, i)) continue;
+        size_t n = m->plan.tensors[i].bytes / sizeof(float);
+        float *grown = realloc(host, n * sizeof *host);
+        if (!grown) {
+            s = clae_fail(CLAE_ERR_NOMEM, "checking the weights: out of host memory");
+            break;
+        }
+        host = grown;
+        s = clae_buf_read(m->rt, *m->plan_dst[i], 0, host, n);
+        for (size_t k = 0; s == CLAE_OK && k < n; k++)
+            if (!isfinite(host[k]))
+                s = clae_fail(CLAE_ERR_NUMERIC, "tensor '%s' holds a non-finite value (%g at index %zu) %s: training "
+                              "stopped", m->plan.tensors[i].name, (double)host[k], k, when);
+    }
+    free(host);
+    return s;
+}
+
 clae_status clae_model_save(clae_model *m, const char *path, const clae_scaling *scaling)
 {
     if (!m) return clae_fail(CLAE_ERR_ARG, "save: model is NULL");

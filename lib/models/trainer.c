@@ -2,6 +2,7 @@
  * end checkpoints, and the callbacks through which programs show progress, test and stop. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -227,6 +228,13 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             const uint64_t done_steps = clae_model_steps(m);
             if (o->checkpoint_every && done_steps % o->checkpoint_every == 0) {
                 st = clae_model_save_checkpoint(m, o->checkpoint_path, &r->position, o->scaling);
+                if (st == CLAE_ERR_NUMERIC) {
+                    /* The save refused non-finite weights; the loss was still finite. */
+                    clae_fail_append(" (after step %llu/%llu of epoch %llu, step %llu in all)",
+                                     (unsigned long long)s, (unsigned long long)spe, (unsigned long long)e + 1,
+                                     (unsigned long long)done_steps);
+                    r->diverged = 1;
+                }
                 if (st != CLAE_OK) goto done;
                 r->checkpoint_steps = done_steps;
             }
@@ -239,6 +247,19 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
         /* Written before the last epoch's on_epoch_end (which may test for
          * long), so an abrupt end of the program then loses nothing. */
         r->last = stop || (s >= spe && e + 1 >= o->epochs);
+        /* A weight can turn non-finite while the loss stays finite (a relu unit driven to -inf passes 0), so
+         * each epoch's weights are checked too: the run stops here, naming the step, and nothing is written. */
+        if (!t.saved) {
+            char when[128];
+            snprintf(when, sizeof when, "after step %llu/%llu of epoch %llu (step %llu in all)",
+                     (unsigned long long)s, (unsigned long long)spe, (unsigned long long)e + 1,
+                     (unsigned long long)clae_model_steps(m));
+            st = clae_model_check_finite(m, when);
+            if (st != CLAE_OK) {
+                r->diverged = st == CLAE_ERR_NUMERIC;
+                goto done;
+            }
+        }
         if (r->last && (st = write_end(&t, r->position)) != CLAE_OK) goto done;
         if (o->on_epoch_end && o->on_epoch_end(r, o->user) != 0) {
             r->stopped = 1;

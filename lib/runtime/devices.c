@@ -176,7 +176,8 @@ static clae_status enumerate_locked(clae_rt_device_list *l)
     cl_platform_id *plats = NULL;
     /* Any failure of the ICD loader (no driver, CL_PLATFORM_NOT_FOUND_KHR, a
      * broken vendor file) means "no OpenCL": cpu-ref must stay usable. */
-    if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS) np = 0;
+    cl_int perr = clGetPlatformIDs(0, NULL, &np);
+    if (perr != CL_SUCCESS) np = 0;
     if (np > 0) {
         plats = malloc(np * sizeof *plats);
         if (!plats) return clae_fail(CLAE_ERR_NOMEM, "out of memory listing OpenCL platforms");
@@ -209,6 +210,13 @@ static clae_status enumerate_locked(clae_rt_device_list *l)
         free(devs);
     }
     free(plats);
+    if (l->count == 0 && perr != CL_SUCCESS)
+        snprintf(l->no_opencl, sizeof l->no_opencl,
+                 "no OpenCL platform found (clGetPlatformIDs: %s; is an OpenCL driver such as pocl-opencl-icd "
+                 "installed?)", clae_cl_error_name(perr));
+    else if (l->count == 0)
+        snprintf(l->no_opencl, sizeof l->no_opencl, "%u OpenCL platform%s but no device", (unsigned)np,
+                 np == 1 ? "" : "s");
     if (device_list_grow(l, l->count + 1) != 0) {
         clae_rt_device_list_free(l);
         return clae_fail(CLAE_ERR_NOMEM, "out of memory listing devices");
@@ -244,6 +252,19 @@ clae_status clae_devices(clae_device_info **list, size_t *count)
     *count = l.count;
     l.info = NULL;
     clae_rt_device_list_free(&l);
+    return CLAE_OK;
+}
+
+clae_status clae_opencl_absence(char *buf, size_t cap)
+{
+    if (!buf || cap == 0) return clae_fail(CLAE_ERR_ARG, "clae_opencl_absence: buf must not be NULL, cap not 0");
+    clae_rt_device_list l;
+    clae_status s = enumerate(&l);
+    if (s != CLAE_OK) return s;
+    const size_t need = strlen(l.no_opencl) + 1;
+    if (need <= cap) memcpy(buf, l.no_opencl, need);
+    clae_rt_device_list_free(&l);
+    if (need > cap) return clae_fail(CLAE_ERR_ARG, "clae_opencl_absence: cap %zu, the text needs %zu", cap, need);
     return CLAE_OK;
 }
 

@@ -310,10 +310,19 @@ static void store_binary(clae_runtime *rt, cl_program prog, const char *key)
     unsigned char *bin = malloc(size);
     if (!bin) return;
     unsigned char *ptrs[1] = {bin};
-    /* A cache that cannot be written only costs time on the next open. */
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof ptrs, ptrs, NULL) == CL_SUCCESS &&
-        clae_cache_store(rt->cache_dir, key, bin, size) == CLAE_OK)
-        rt->stats.cache_written++;
+    /* A cache that cannot be written (read-only, full, not a directory) only costs time on the next open:
+     * the program is built, so training goes on, and clae_runtime_note says why the next start is slow. */
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof ptrs, ptrs, NULL) == CL_SUCCESS) {
+        if (clae_cache_store(rt->cache_dir, key, bin, size) == CLAE_OK) {
+            rt->stats.cache_written++;
+        } else {
+            rt->stats.cache_failed++;
+            if (!rt->cache_note[0])
+                snprintf(rt->cache_note, sizeof rt->cache_note,
+                         "the program cache cannot be written (%.300s): programs are compiled again on every start; "
+                         "set CLAE_CACHE_DIR to a writable directory", clae_last_error());
+        }
+    }
     free(bin);
 }
 

@@ -2,6 +2,7 @@
  * Everything the ops need from OpenCL goes through here; cpu-ref runs the same API on host memory. */
 #include "runtime/runtime_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,11 @@ clae_status clae_rt_open(const char *spec, clae_runtime **out)
         return clae_fail(CLAE_ERR_NOMEM, "out of memory opening a runtime");
     }
     rt->info = l.info[idx];
+    /* The default fell through to cpu-ref because OpenCL is missing: a user who expected their GPU must hear
+     * why, not find out from the speed. A cpu-ref asked for by name needs no note. */
+    const char *env = getenv("CLAE_DEVICE");
+    if (rt->info.type == CLAE_DEVICE_CPU_REF && (!spec || !*spec) && (!env || !*env) && l.no_opencl[0])
+        snprintf(rt->note, sizeof rt->note, "%s: running on cpu-ref, the plain C reference path", l.no_opencl);
     if (rt->info.type == CLAE_DEVICE_CPU_REF) {
         rt->is_ref = 1;
         rt->mem_align_bytes = sizeof(float);
@@ -151,6 +157,12 @@ clae_status clae_runtime_stats_get(const clae_runtime *rt, clae_runtime_stats *o
 }
 
 const char *clae_runtime_cache_dir(const clae_runtime *rt) { return rt ? rt->cache_dir : ""; }
+
+const char *clae_runtime_note(const clae_runtime *rt)
+{
+    if (!rt) return "";
+    return rt->note[0] ? rt->note : rt->cache_note;
+}
 
 clae_status clae_rt_fail(clae_runtime *rt, clae_status status)
 {

@@ -88,6 +88,8 @@ struct clae_runtime {
     cl_mem gemm_workspace;          /* lent by the model running now (clae_rt_set_gemm_workspace) */
     size_t gemm_workspace_bytes;
     struct clae_trace *trace;       /* non-NULL during a model's dry run (clae_rt_trace) */
+    char note[512];                 /* clae_runtime_note: why the user got this device, when they should know */
+    char cache_note[512];           /* the first failed write to the program cache, for clae_runtime_note */
     char error[CLAE_ERROR_MAX];
 };
 

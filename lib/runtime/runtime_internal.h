@@ -22,6 +22,7 @@ typedef struct clae_rt_device_list {
     cl_platform_id *platform; /* NULL for cpu-ref */
     cl_device_id *device;
     size_t count;
+    char no_opencl[256]; /* why the list holds no OpenCL device ("" when it holds one) */
 } clae_rt_device_list;
 
 void clae_rt_device_list_free(clae_rt_device_list *l);
