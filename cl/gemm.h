@@ -166,15 +166,25 @@ CLAE_INLINE gemm_vec gemm_act(int f, gemm_vec z)
                     if (act >= 0) out = gemm_act(act, out);                                                      \
                     GEMM_VSTORE(out, (size_t)v, c);                                                              \
                 } else {                                                                                         \
+                    /* The edge's lanes take the same vector activation as full columns: which columns are an \
+                     * edge depends on the tile, and a scalar exp may differ from the vector one by an ulp. */   \
                     float t[CLAE_GEMM_VW];                                                                       \
                     GEMM_VSTORE(out, 0, t);                                                                      \
                     for (int l = 0; l < CLAE_GEMM_VW; l++) {                                                     \
                         ulong e = (ulong)(v * CLAE_GEMM_VW + l);                                                 \
+                        if (j0 + e >= N) {                                                                       \
+                            t[l] = 0.0f;                                                                         \
+                            continue;                                                                            \
+                        }                                                                                        \
+                        if (beta != 0.0f) t[l] = t[l] + beta * c[e];                                             \
+                        if (has_bias) t[l] = t[l] + bj[e];                                                       \
+                        if (has_z) z[e] = t[l];                                                                  \
+                    }                                                                                            \
+                    if (act >= 0) GEMM_VSTORE(gemm_act(act, GEMM_VLOAD(0, t)), 0, t);                            \
+                    for (int l = 0; l < CLAE_GEMM_VW; l++) {                                                     \
+                        ulong e = (ulong)(v * CLAE_GEMM_VW + l);                                                 \
                         if (j0 + e >= N) break;                                                                  \
-                        float o = beta != 0.0f ? t[l] + beta * c[e] : t[l];                                      \
-                        if (has_bias) o = o + bj[e];                                                             \
-                        if (has_z) z[e] = o;                                                                     \
-                        c[e] = act >= 0 ? gemm_act1(act, o) : o;                                                 \
+                        c[e] = t[l];                                                                             \
                     }                                                                                            \
                 }                                                                                                \
             }                                                                                                    \

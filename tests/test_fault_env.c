@@ -263,7 +263,6 @@ START_TEST(cache_failed_is_counted)
 END_TEST
 
 /* The environment cases of the fault suite (suite_fault adds them). */
-TCase *tcase_fault_env(void);
 TCase *tcase_fault_env(void)
 {
     TCase *tc = tcase_create("env");
@@ -276,11 +275,4 @@ TCase *tcase_fault_env(void)
     tcase_add_test(tc, damaged_cache_still_trains);
     tcase_add_test(tc, cache_failed_is_counted);
     return tc;
-}
-Suite *suite_fault_env_tmp(void);
-Suite *suite_fault_env_tmp(void)
-{
-    Suite *s = suite_create("fault_env");
-    suite_add_tcase(s, tcase_fault_env());
-    return s;
 }

@@ -445,6 +445,42 @@ static void run_bias_act(int q, int tb, size_t M, size_t N, size_t K, const floa
     tb_free(&z);
 }
 
+/* The fused epilogue under every tile: which columns a tile finishes as an edge depends on its width, so the
+ * edge lanes take the same vector activation as full ones and a tile choice never changes C's or Z's bits
+ * (two cold processes searching their own tiles trained different weights before). */
+START_TEST(test_gemm_bias_act_tiles_same_bits)
+{
+    clae_runtime *rt = test_rt_cl();
+    if (rt->gemm != &clae_gemm_tiled) return; /* a GPU: CLBlast has no tiles */
+    static const size_t shapes[3][3] = {{32, 784, 16}, {19, 45, 37}, {40, 785, 33}};
+    static const clae_activation acts[4] = {CLAE_ACT_SIGMOID, CLAE_ACT_TANH, CLAE_ACT_RELU, CLAE_ACT_LINEAR};
+    for (int sh = 0; sh < 3; sh++)
+        for (int a = 0; a < 4; a++)
+            for (int tb = 0; tb < 2; tb++) {
+                size_t M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+                float *A = uniform(M * K, 81u + (uint32_t)sh, -2, 2), *B = uniform(K * N, 82u + (uint32_t)sh, -2, 2);
+                float *bias = uniform(N, 83u + (uint32_t)sh, -1, 1);
+                float *C0 = fmalloc(M * N), *Z0 = fmalloc(M * N), *C = fmalloc(M * N), *Z = fmalloc(M * N);
+                for (int v = 0; v < CLAE_GEMM_TILES; v++) {
+                    clae_gemm_tiled_force(rt, v);
+                    run_bias_act(1, tb, M, N, K, A, B, bias, acts[a], 1, 1, v ? C : C0, v ? Z : Z0);
+                    clae_gemm_tiled_force(rt, -1);
+                    if (v) {
+                        assert_bits(Z, Z0, M * N, "tile's Z", 1);
+                        assert_bits(C, C0, M * N, clae_activation_name(acts[a]), 1);
+                    }
+                }
+                free(A);
+                free(B);
+                free(bias);
+                free(C0);
+                free(Z0);
+                free(C);
+                free(Z);
+            }
+}
+END_TEST
+
 START_TEST(test_gemm_bias_act)
 {
     /* Full and partial 8×32 tiles, one row, K below and above a vector width. */
@@ -1053,6 +1089,7 @@ Suite *suite_ops(void)
     tcase_add_test(tc, test_gemm_engine_choice);
     tcase_add_test(tc, test_gemm_bias_act);
     tcase_add_test(tc, test_gemm_tiles_same_bits);
+    tcase_add_test(tc, test_gemm_bias_act_tiles_same_bits);
     tcase_add_test(tc, test_gemm_tile_table);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act_forward);

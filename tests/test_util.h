@@ -125,7 +125,9 @@ double test_mean_image_mse(const clae_dataset *train, const clae_dataset *test);
 Suite *suite_runtime(void);
 Suite *suite_ops(void);
 Suite *suite_interop(void);
-Suite *suite_fault_env_tmp(void);
+Suite *suite_fault(void);
+/* The fault suite's environment cases (test_fault_env.c). */
+TCase *tcase_fault_env(void);
 Suite *suite_data(void);
 Suite *suite_model(void);
 Suite *suite_cli(void);

@@ -416,6 +416,7 @@ static int write_state(grid *g)
     } else {
         fputs(text, af.fp);
         fputc('\n', af.fp);
+        clae_atomic_note(&af);
         if (clae_atomic_commit(&af) != CLAE_OK) rc = -1;
     }
     if (rc) fprintf(stderr, "clae grid: %s\n", clae_last_error());

@@ -3,7 +3,7 @@
 # As root it runs apt-get itself; otherwise it prints the exact command to run.
 set -eu
 
-PACKAGES="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev check pkg-config zlib1g-dev nettle-dev libcjson-dev liblapacke-dev libpng-dev dataset-fashion-mnist python3-numpy python3-pytest"
+PACKAGES="build-essential ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev check pkg-config zlib1g-dev nettle-dev libcjson-dev liblapacke-dev libpng-dev dataset-fashion-mnist python3-numpy python3-pytest libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do

@@ -37,6 +37,22 @@ clae_status clae_atomic_open(clae_atomic_file *af, const char *path)
     return CLAE_OK;
 }
 
+int clae_atomic_note(clae_atomic_file *af)
+{
+    if (!ferror(af->fp)) return 0;
+    if (!af->err) af->err = errno ? errno : EIO;
+    return 1;
+}
+
+void clae_atomic_write(clae_atomic_file *af, const void *data, size_t size)
+{
+    if (size == 0) return;
+    /* errno is cleared first so a stale value is never taken for this write's reason. */
+    errno = 0;
+    fwrite(data, 1, size, af->fp);
+    clae_atomic_note(af);
+}
+
 void clae_atomic_abort(clae_atomic_file *af)
 {
     if (!af || !af->tmp_path) return;
@@ -49,8 +65,8 @@ clae_status clae_atomic_commit(clae_atomic_file *af)
 {
     /* A full disk often shows only when the buffer is flushed, so the flush
      * and close results count as much as every fwrite's. */
-    int bad = ferror(af->fp);
-    int err = bad ? EIO : 0;
+    int bad = clae_atomic_note(af);
+    int err = bad ? af->err : 0;
     if (fflush(af->fp) != 0 && !bad) {
         bad = 1;
         err = errno;

@@ -266,6 +266,7 @@ clae_status clae_matrix_save_csv(const char *path, const float *x, size_t rows, 
             csv_put_name(af.fp, header[j]);
         }
         fputc('\n', af.fp);
+        clae_atomic_note(&af);
     }
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * cols;
@@ -273,7 +274,7 @@ clae_status clae_matrix_save_csv(const char *path, const float *x, size_t rows, 
         fputc('\n', af.fp);
         /* Stop early on a full disk instead of formatting millions of cells
          * into a failed stream; commit reports it. */
-        if (ferror(af.fp)) break;
+        if (clae_atomic_note(&af)) break;
     }
     return clae_atomic_commit(&af);
 }

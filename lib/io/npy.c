@@ -294,15 +294,16 @@ clae_status clae_matrix_save_npy(const char *path, const float *x, size_t rows, 
     clae_atomic_file af;
     clae_status st = clae_atomic_open(&af, path);
     if (st != CLAE_OK) return st;
-    fwrite(pre, 1, sizeof pre, af.fp);
-    fwrite(dict, 1, (size_t)dlen, af.fp);
+    clae_atomic_write(&af, pre, sizeof pre);
+    clae_atomic_write(&af, dict, (size_t)dlen);
     for (size_t k = 10 + (size_t)dlen; k + 1 < total; k++) fputc(' ', af.fp);
     fputc('\n', af.fp);
+    clae_atomic_note(&af);
     size_t n = rows * cols;
     if (clae_host_little_endian()) {
-        if (n) fwrite(x, sizeof *x, n, af.fp);
+        clae_atomic_write(&af, x, n * sizeof *x);
     } else {
-        for (size_t k = 0; k < n && !ferror(af.fp); k++) {
+        for (size_t k = 0; k < n && !clae_atomic_note(&af); k++) {
             uint32_t u;
             memcpy(&u, &x[k], sizeof u);
             unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),

@@ -139,10 +139,20 @@ typedef struct clae_atomic_file {
     FILE *fp;        /* write here */
     char *path;      /* the final name */
     char *tmp_path;  /* "<path>.tmp.<pid>" */
+    int err;         /* errno of the first failed write, 0 while none (see clae_atomic_note) */
 } clae_atomic_file;
 
 /* Creates "<path>.tmp.<pid>" for writing. CLAE_ERR_IO naming it on failure. */
 clae_status clae_atomic_open(clae_atomic_file *af, const char *path);
+
+/* Call right after writes to af->fp: returns nonzero once the stream has
+ * failed, and the first time also remembers errno, which still holds the
+ * failed write's reason (ENOSPC, EFBIG, ...) then; the stream's error flag
+ * alone keeps no reason, so commit could only say EIO. */
+int clae_atomic_note(clae_atomic_file *af);
+
+/* fwrite to af->fp followed by clae_atomic_note. */
+void clae_atomic_write(clae_atomic_file *af, const void *data, size_t size);
 
 /* Closes the temporary file and renames it to the final path; on any error
  * (including one fwrite left pending in the stream) removes the temporary

@@ -207,12 +207,12 @@ clae_status clae_st_writer_save(const clae_st_writer *w, const char *path)
         cJSON_free(json);
         return st;
     }
-    fwrite(len8, 1, 8, af.fp);
-    fwrite(json, 1, len, af.fp);
+    clae_atomic_write(&af, len8, 8);
+    clae_atomic_write(&af, json, len);
     for (size_t k = len; k < n; k++) fputc(' ', af.fp);
+    clae_atomic_note(&af);
     cJSON_free(json);
-    for (size_t i = 0; i < w->n; i++)
-        if (w->t[i].nbytes) fwrite(w->t[i].bytes, 1, w->t[i].nbytes, af.fp);
+    for (size_t i = 0; i < w->n; i++) clae_atomic_write(&af, w->t[i].bytes, w->t[i].nbytes);
     /* Any short write leaves the stream's error flag set, which commit checks. */
     return clae_atomic_commit(&af);
 }
