@@ -1,5 +1,5 @@
 # Makefile — builds libclae (static and shared), the clae CLI and the Check test suite.
-# `make`, `make test` (C and Python suites, then the C suites under ASan: SANITIZE_CHECK), `make test-suites`, `make python-test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`, `make fuzz|fuzz-smoke`.
+# `make`, `make test` (C and Python suites, then the C suites under ASan: SANITIZE_CHECK), `make test-suites`, `make python-test`, `make install|uninstall PREFIX=… DESTDIR=…`, `make SANITIZE=address|undefined`, `make bench [PYTHON=…]`, `make bench-scale [BENCH_SCALE_ENV=ROUNDS=5]`, `make fuzz|fuzz-smoke`.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -19,6 +19,14 @@ PKG_LIBS   := $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null || echo -lOpenCL
 CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null || echo -lpng16)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
+
+# `clae train --mpi` (tools/clae_mpi.c) is built with Open MPI where pkg-config finds it (ompi-c: Debian's
+# libopenmpi-dev, which tools/install-deps.sh installs); MPI=0 builds the CLI without it. libclae never links MPI.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DCLAE_WITH_MPI $(shell pkg-config --cflags ompi-c)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+endif
 
 WARN     := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120
@@ -51,11 +59,11 @@ SHARED := $(BUILD)/libclae.so.$(SOVERSION)
 CLI    := $(BUILD)/clae
 TESTS  := $(BUILD)/test_clae
 
-.PHONY: all test test-suites python-test clean install uninstall bench check-deps bench-gemm check-exports check-install check-runner check-example fuzz fuzz-smoke fuzz-build
+.PHONY: all test test-suites python-test clean install uninstall bench bench-scale check-deps bench-gemm check-exports check-install check-runner check-example fuzz fuzz-smoke fuzz-build
 all: $(STATIC) $(SHARED) $(BUILD)/libclae.so $(CLI) $(BUILD)/clae.pc $(BUILD)/example_interop
 
 # Rebuild everything when the flags change (e.g. SANITIZE on/off).
-FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) $(LDFLAGS) $(LDLIBS) $(CLI_LIBS)
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) $(LIB_CFLAGS) $(LDFLAGS) $(LDLIBS) $(CLI_LIBS) MPI=$(MPI)
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
@@ -104,7 +112,9 @@ $(BUILD)/example_interop: tools/example_interop.c $(STATIC) include/clae.h $(BUI
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS) $(MPI_LIBS)
+
+$(BUILD)/tools/clae_mpi.o: CPPFLAGS += $(MPI_CFLAGS)
 
 $(TESTS): $(TEST_OBJ) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS) $(CLI_LIBS) $(CHECK_LIBS)
@@ -250,6 +260,12 @@ bench: $(CLI) $(BUILD)/bench_peak
 	$(PYTHON) tools/bench_torch.py --clae ./$(CLI) --peak ./$(BUILD)/bench_peak $(BENCH_TORCH_ARGS)
 	$(PYTHON) tools/bench_torch_conv.py --clae ./$(CLI)
 	@$(if $(BLAS_LIBS),$(MAKE) --no-print-directory bench-gemm,echo 'bench: OpenBLAS not found, so no GEMM table; for one: apt-get install -y libopenblas-dev')
+
+# `make bench-scale`: data-parallel scaling (tools/bench_scale.sh): one process against mpirun -np 2 --mpi and one
+# device against --devices X,X, on cpu-ref and on PoCL, in interleaved rounds; BENCH_SCALE_ENV: e.g. ROUNDS=5.
+BENCH_SCALE_ENV ?=
+bench-scale: $(CLI)
+	$(BENCH_SCALE_ENV) BUILD=$(BUILD) bash tools/bench_scale.sh
 
 # `make fuzz`: libFuzzer harnesses (tests/fuzz/) for every reader of bytes from outside: safetensors,
 # IDX (plain, and behind gzip), CSV, NPY and the program-cache entry. Built by clang into FUZZ_BUILD

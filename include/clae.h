@@ -1024,6 +1024,16 @@ typedef struct clae_train_report {
  * when the steps run out (the end files are written). */
 typedef int (*clae_train_callback)(const clae_train_report *r, void *user);
 
+/* Data-parallel training's reduction across processes: replace values[0..n) by their elementwise sum over the
+ * shard_count processes, the same bits in every process, and return CLAE_OK (MPI_Allreduce with MPI_SUM over
+ * MPI_FLOAT does this: on 2 processes a + b is one rounding, the same everywhere). Called from inside each
+ * training step, once per layer's bucket of gradients and once for the step's loss, in the same sequence in
+ * every process, so every process must call it the same number of times (a process that stops calling it leaves
+ * the others waiting: an error in one process is the caller's to turn into an abort of them all). values is the
+ * library's (valid during the call); another status fails the step with it, the message kept when the hook set
+ * one through no public means (its status name otherwise). */
+typedef clae_status (*clae_gradient_reduce_fn)(float *values, size_t n, void *user);
+
 typedef struct clae_trainer_options {
     /* Train until the position reaches epoch `epochs`; UINT64_MAX: no limit
      * (max_steps or a callback must stop it). A start at or past it trains
@@ -1045,10 +1055,36 @@ typedef struct clae_trainer_options {
     clae_train_callback on_step;        /* after every step, before its periodic checkpoint */
     clae_train_callback on_epoch_end;   /* after an epoch's last step or when training stops within it */
     void *user;                         /* handed to every callback */
+    /* Data-parallel training (README, Data-parallel training). Each global batch (the model's batch of B rows,
+     * chosen exactly as without it) is split into P = shard_count·(1 + n_replicas) contiguous parts: part k of
+     * the batch's n rows is rows [k·n/P, (k+1)·n/P) (integer division), and each part's step is the model's
+     * step on those rows alone. The parts' gradients, each weighted by its share n_k/n, are summed before
+     * every update, so the update is that of the whole batch's mean loss; the reported loss is the weighted
+     * sum of the parts' losses, the whole batch's. Refused (CLAE_ERR_ARG): nets whose math mixes a batch's rows
+     * (kl and h2o sparsity, wta, adv), a batch of fewer rows than parts (the last, short batch counts). */
+    /* Across processes: this process trains part shard_index of shard_count (0, 1: no split), through reduce
+     * (with reduce_user), which every process must set. At the start, the model's every persistent tensor
+     * (weights, optimizer state, noise statistics) is made shard 0's through reduce (the others add zeros), so
+     * the processes need only the same configuration, data set and options; clae_model_steps must already agree.
+     * The files of checkpoint_path and model_path are written by every process that names them: name them in
+     * one (shard 0's) and pass NULL in the others. Callbacks run in every process. */
+    int shard_index, shard_count;
+    clae_gradient_reduce_fn reduce;
+    void *reduce_user;
+    /* Within this process: n_replicas further models of m's configuration (spec and training fields; CLAE_ERR_ARG
+     * otherwise), each on its own runtime (none m's, no two the same), that train parts 1..n_replicas while m
+     * trains part 0, each on a thread of its own; the parts' gradients are summed in double in part order 0..P-1
+     * and rounded once, so every replica gets the same bits. At the start each replica becomes a copy of m's
+     * persistent tensors and step count, so after a training that ends without an error they still equal m
+     * as far as their devices' updates agree bit for bit (devices of one kind: exactly); only m's files are
+     * written, and a resumed run needs only m loaded. Not combined with shard_count > 1. The caller owns the replicas (and
+     * keeps their runtimes open); the trainer keeps nothing. */
+    clae_model **replicas;
+    int n_replicas;
 } clae_trainer_options;
 
 /* One epoch, shuffled, from the start, no files, divergence at 1e3 times the
- * first loss plus 1e-3, no callbacks. */
+ * first loss plus 1e-3, no callbacks, no data parallelism (shard 0 of 1, no replicas). */
 void clae_trainer_options_default(clae_trainer_options *o);
 
 /* Trains m on train's rows (train->cols == the model's input width) as o

@@ -19,7 +19,8 @@ static const struct {
     {"cli_grid", suite_cli_grid},
     {"cli_runs", suite_cli_runs}, {"cli_data", suite_cli_data}, {"cli_arch", suite_cli_arch}, {"standalone", suite_standalone},
     {"golden", suite_golden},     {"trainer", suite_trainer}, {"layers", suite_layers}, {"conv", suite_conv}, {"vae", suite_vae}, {"concrete", suite_concrete}, {"mdl", suite_mdl}, {"aae", suite_aae}, {"pretrain", suite_pretrain},
-    {"pca", suite_pca},           {"interop", suite_interop},
+    {"pca", suite_pca},           {"interop", suite_interop}, {"parallel", suite_parallel},
+    {"cli_parallel", suite_cli_parallel},
     {"fault", suite_fault},
 };
 #define N_SUITES (sizeof suites / sizeof suites[0])

@@ -159,5 +159,7 @@ Suite *suite_pretrain(void);
 Suite *suite_standalone(void);
 Suite *suite_trainer(void);
 Suite *suite_pca(void);
+Suite *suite_parallel(void);
+Suite *suite_cli_parallel(void);
 
 #endif

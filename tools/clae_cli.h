@@ -311,6 +311,22 @@ clae_status cli_runtime_open(const char *spec, int quiet, clae_runtime **out);
  * written shows only once work has been compiled, so long commands call this again at their end). */
 void cli_runtime_note(const clae_runtime *rt, int quiet);
 
+/* ---- MPI (clae_mpi.c; real only when built with Open MPI, CLAE_WITH_MPI) ---------------------------------- */
+
+/* 1 when this clae was built with MPI. */
+int cli_mpi_built(void);
+/* MPI_Init; this process's rank and the number of ranks. -1 after printing why (not built with MPI). */
+int cli_mpi_init(int *argc, char ***argv, int *rank, int *size);
+/* The trainer's reduce hook (clae_gradient_reduce_fn): values summed over all ranks, in place. */
+clae_status cli_mpi_sum(float *values, size_t n, void *user);
+/* 1 when flag is set in any rank (a collective: every rank calls it at the same point). */
+int cli_mpi_any(int flag);
+/* Seconds spent in this process's collectives so far. */
+double cli_mpi_comm_seconds(void);
+/* Ends every rank with rc (a rank that fails must not leave the others waiting in a collective). */
+void cli_mpi_abort(int rc);
+void cli_mpi_finalize(void);
+
 /* Seconds from an arbitrary fixed point (monotonic). */
 double cli_now(void);
 

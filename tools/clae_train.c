@@ -87,6 +87,17 @@ const char cli_train_help[] =
     "Run:\n"
     "  --device SPEC           P:D, gpu, cpu, cpu-ref or a device name part\n"
     "                          (default $CLAE_DEVICE, else the '*' of 'clae devices')\n"
+    "  --devices SPEC,SPEC,... data-parallel in this process: each batch split into\n"
+    "                          contiguous parts, one per device (a thread each), the\n"
+    "                          parts' gradients summed (weighted by their rows, in\n"
+    "                          device order) before one update; the same model as one\n"
+    "                          device within float rounding. The first device's model\n"
+    "                          is the one tested and written\n"
+    "  --mpi                   data-parallel across the processes mpirun starts (e.g.\n"
+    "                          mpirun -np 2 clae train --mpi ...): rank r trains part\n"
+    "                          r of every batch, gradients all-reduced (MPI_Allreduce)\n"
+    "                          per layer; rank 0 tests, prints and writes the files;\n"
+    "                          --resume with the same number of ranks\n"
     "  --json                  the summary as one JSON object (model, checkpoint and\n"
     "                          plot name the files written)\n"
     "  --quiet, -q             nothing on stderr but errors\n"
@@ -100,6 +111,31 @@ static void on_sigint(int sig)
 {
     (void)sig;
     interrupted = 1;
+}
+
+/* --devices' comma-separated specs into o (the first also becomes o->device); -1 after printing why. */
+static int parse_devices(const char *list, train_opts *o)
+{
+    o->n_devices = 0;
+    for (const char *p = list;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof o->devices[0] || o->n_devices == CLI_MAX_DEVICES) {
+            fprintf(stderr, "clae train: --devices %s: expected 2 to %d device specs separated by commas%s\n", list,
+                    CLI_MAX_DEVICES, len == 0 ? " (an empty one)" : "");
+            return -1;
+        }
+        memcpy(o->devices[o->n_devices], p, len);
+        o->devices[o->n_devices++][len] = '\0';
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (o->n_devices < 2) {
+        fprintf(stderr, "clae train: --devices %s: name at least two devices (one is --device)\n", list);
+        return -1;
+    }
+    o->device = o->devices[0];
+    return 0;
 }
 
 /* Parses the command line into o. Returns -1 to go on, or an exit status. */
@@ -129,6 +165,11 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
             o->test_given = 1;
         } else if (cli_opt(&a, "--device")) {
             o->device = a.value;
+            o->device_given = 1;
+        } else if (cli_opt(&a, "--devices")) {
+            if (a.value && parse_devices(a.value, o) != 0) a.failed = 1;
+        } else if (cli_flag(&a, "--mpi")) {
+            o->mpi = 1;
         } else if (cli_model_opt(&a, &o->model)) {
             /* matched a model flag */
         } else if (cli_opt(&a, "--epochs")) {
@@ -205,6 +246,21 @@ static int parse_train_args(int argc, char **argv, train_opts *o)
         fprintf(stderr, "clae train: %s: the path is empty\n", !o->data[0] ? "--data" : "--test");
         return CLI_EXIT_USAGE;
     }
+    /* The flag, not the pointer: --devices sets `device` too, so a --device before it would vanish unseen. */
+    if (o->n_devices && o->device_given) {
+        fprintf(stderr, "clae train: give either --device or --devices (whose first device is the model's)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->n_devices && o->mpi) {
+        fprintf(stderr, "clae train: --devices and --mpi do not combine: split a batch across devices in one process "
+                        "or across processes, not both\n");
+        return CLI_EXIT_USAGE;
+    }
+    if ((o->n_devices || o->mpi) && o->pretrain.kind != CLAE_PRETRAIN_NONE) {
+        fprintf(stderr, "clae train: --pretrain runs on one device: pretrain without %s (--steps 0 --out FILE), "
+                        "then train with --init FILE\n", o->mpi ? "--mpi" : "--devices");
+        return CLI_EXIT_USAGE;
+    }
     if (o->checkpoint_every && !o->checkpoint) {
         fprintf(stderr, "clae train: --checkpoint-every needs --checkpoint PATH\n");
         return CLI_EXIT_USAGE;
@@ -275,6 +331,8 @@ typedef struct train_ctx {
     uint64_t win_n;
     double win_sum;
     int measured;     /* an epoch's end was tested */
+    clae_model **replicas; /* --devices: the models on the other devices */
+    int n_replicas;
     int rc;           /* a callback's failure: -1 a library one (clae_last_error()), -2 one already reported */
 } train_ctx;
 
@@ -332,13 +390,17 @@ static int callback_failed(train_ctx *c, int rc)
     return 1;
 }
 
+/* A callback's answer (stop or go on). Under --mpi every rank runs each callback at the same point and must
+ * stop at the same step (the others would wait in the next all-reduce), so the ranks agree: any one stops all. */
+static int agreed(const train_ctx *c, int stop) { return c->o->mpi ? cli_mpi_any(stop) : stop; }
+
 static int on_epoch_begin(const clae_train_report *ev, void *user)
 {
     train_ctx *c = user;
     c->te = cli_now();
     cli_progress_epoch(&c->prog, (int)ev->epoch + 1, (int)c->o->epochs, (size_t)ev->steps_per_epoch);
     cli_progress_resume(&c->prog, (size_t)ev->step_in_epoch);
-    return interrupted;
+    return agreed(c, interrupted);
 }
 
 /* The progress line, and the per-step curve: one point per window of steps
@@ -346,7 +408,7 @@ static int on_epoch_begin(const clae_train_report *ev, void *user)
  * loss: for sse the mean over the window of loss·2/D, which is the batch MSE,
  * for free; for bce the MSE of the window's last batch measured after its
  * step (one extra forward pass of a batch per window). */
-static int on_step(const clae_train_report *ev, void *user)
+static int step_here(const clae_train_report *ev, void *user)
 {
     train_ctx *c = user;
     const size_t s = (size_t)ev->step_in_epoch, steps = (size_t)ev->steps_per_epoch;
@@ -366,9 +428,11 @@ static int on_step(const clae_train_report *ev, void *user)
     return interrupted;
 }
 
+static int on_step(const clae_train_report *ev, void *user) { return agreed(user, step_here(ev, user)); }
+
 /* The epoch's test and summary line. A stopped run (ev->last) has its files
- * written already, so a second Ctrl-C during the test loses nothing. */
-static int on_epoch_end(const clae_train_report *ev, void *user)
+ * written already, so a second Ctrl-C during the test loses nothing. Under --mpi only rank 0 tests. */
+static int epoch_end_here(const clae_train_report *ev, void *user)
 {
     train_ctx *c = user;
     const train_opts *o = c->o;
@@ -391,7 +455,7 @@ static int on_epoch_end(const clae_train_report *ev, void *user)
     snprintf(note, sizeof note, "epoch %llu/%ld  testing on %zu rows", (unsigned long long)ev->epoch + 1, o->epochs,
              c->test->rows);
     cli_progress_status(&c->prog, note);
-    int tf = measure(c, (double)ev->epoch + (double)s / (double)steps, r);
+    int tf = o->mpi_rank == 0 ? measure(c, (double)ev->epoch + (double)s / (double)steps, r) : 0;
     cli_progress_clear(&c->prog);
     if (tf != 0) return callback_failed(c, tf);
     c->measured = 1;
@@ -404,6 +468,8 @@ static int on_epoch_end(const clae_train_report *ev, void *user)
                 o->epochs, r->train_loss, r->test_mse, adv, cli_now() - c->te);
     return interrupted;
 }
+
+static int on_epoch_end(const clae_train_report *ev, void *user) { return agreed(user, epoch_end_here(ev, user)); }
 
 /* The epoch loop (clae_model_train), from r->start. Returns 0, -1 after a
  * library failure (message in clae_last_error()) or -2 after one already
@@ -436,9 +502,17 @@ static int run_epochs(train_ctx *c, train_result *r)
     to.max_steps = max_steps;
     to.order = o->no_shuffle ? CLAE_BATCHES_IN_ORDER : CLAE_BATCHES_SHUFFLED;
     to.start = r->start;
-    to.checkpoint_path = o->checkpoint;
+    /* Under --mpi every rank trains the same model; rank 0 alone writes it. */
+    to.checkpoint_path = o->mpi_rank == 0 ? o->checkpoint : NULL;
     to.checkpoint_every = (uint64_t)o->checkpoint_every;
-    to.model_path = o->out;
+    to.model_path = o->mpi_rank == 0 ? o->out : NULL;
+    if (o->mpi) {
+        to.shard_index = o->mpi_rank;
+        to.shard_count = o->mpi_size;
+        to.reduce = cli_mpi_sum;
+    }
+    to.replicas = c->replicas;
+    to.n_replicas = c->n_replicas;
     to.scaling = c->scaling;
     to.diverge_factor = DIVERGE_FACTOR;
     to.diverge_floor = DIVERGE_FLOOR;
@@ -664,6 +738,18 @@ int cli_train(int argc, char **argv)
     train_opts o;
     int rc = parse_train_args(argc, argv, &o);
     if (rc >= 0) return rc;
+    o.mpi_size = 1;
+    if (o.mpi) {
+        if (cli_mpi_init(NULL, NULL, &o.mpi_rank, &o.mpi_size) != 0) return CLI_EXIT_USAGE;
+        /* Rank 0 speaks for the run: the others say nothing but errors and write nothing. */
+        if (o.mpi_rank != 0) {
+            o.quiet = 1;
+            o.json = 0;
+            o.plot = NULL;
+        }
+    }
+    clae_runtime *replica_rt[CLI_MAX_DEVICES] = {NULL};
+    clae_model *replicas[CLI_MAX_DEVICES] = {NULL};
 
     clae_dataset *train = NULL, *test_owned = NULL;
     clae_dataset test_view; /* the training rows themselves, when there is no test file */
@@ -717,6 +803,22 @@ int cli_train(int argc, char **argv)
     }
     clae_model_describe(m, r.variant, sizeof r.variant);
     r.epochs_done = (long)r.start.epoch;
+    /* --devices: the same net on every other device; the trainer copies m's weights and state into each. */
+    if (o.n_devices) snprintf(r.devices, sizeof r.devices, "%s", dev.name);
+    for (int k = 1; k < o.n_devices; k++) {
+        clae_model_config mc;
+        clae_model_get_config(m, &mc);
+        clae_device_info dk;
+        if (cli_runtime_open(o.devices[k], o.quiet, &replica_rt[k - 1]) != CLAE_OK ||
+            clae_runtime_device(replica_rt[k - 1], &dk) != CLAE_OK ||
+            clae_model_create_arch(replica_rt[k - 1], &mc, clae_model_arch(m), 0, &replicas[k - 1]) != CLAE_OK) {
+            fprintf(stderr, "clae train: --devices %s: ", o.devices[k]);
+            rc = cli_fail_lib();
+            goto done;
+        }
+        size_t len = strlen(r.devices);
+        snprintf(r.devices + len, sizeof r.devices - len, ", %s", dk.name);
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -734,7 +836,10 @@ int cli_train(int argc, char **argv)
     ctx.train = train;
     ctx.test = test;
     ctx.scaling = &scaling;
+    ctx.replicas = o.n_devices ? replicas : NULL;
+    ctx.n_replicas = o.n_devices ? o.n_devices - 1 : 0;
     int er = run_epochs(&ctx, &r);
+    r.comm_seconds = cli_mpi_comm_seconds();
     if (er != 0) {
         rc = er == -1 ? cli_fail_lib() : CLI_EXIT_FAIL;
         goto done;
@@ -743,7 +848,9 @@ int cli_train(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto done;
     }
-    if (o.json) {
+    if (o.mpi_rank != 0) {
+        /* rank 0 prints the summary */
+    } else if (o.json) {
         if (cli_train_print_json(&o, &dev, m, &r, train, test) != 0) {
             rc = CLI_EXIT_FAIL;
             goto done;
@@ -757,6 +864,10 @@ done:
     if (handler) sigaction(SIGINT, &old_sa, NULL);
     /* A cache that refused the programs this run compiled: said once, at the end, whatever the outcome. */
     if (rt) cli_runtime_note(rt, o.quiet);
+    for (int k = 0; k + 1 < o.n_devices; k++) {
+        clae_model_destroy(replicas[k]);
+        clae_runtime_close(replica_rt[k]);
+    }
     clae_model_destroy(m);
     clae_runtime_close(rt);
     clae_scaling_free(&scaling);
@@ -765,5 +876,10 @@ done:
     cli_curve_free(&r.test_curve);
     cli_curve_free(&r.train_curve);
     cli_curve_free(&r.step_curve);
+    if (o.mpi) {
+        /* A rank that failed must not leave the others waiting in a collective. */
+        if (rc != CLI_EXIT_OK && rc != CLI_EXIT_INTERRUPT) cli_mpi_abort(rc);
+        cli_mpi_finalize();
+    }
     return rc;
 }

@@ -8,10 +8,18 @@
 #include "clae.h"
 #include "clae_cli.h"
 
+#define CLI_MAX_DEVICES 8 /* --devices' list at most */
+
 typedef struct train_opts {
     char data[1024], test[1024];
     int data_given, test_given;
     const char *device;
+    int device_given; /* --device was on the command line (--devices sets `device` too) */
+    /* Data parallelism: --devices' list (the first is `device`, the others train replicas in this process), or
+     * --mpi (this process is rank mpi_rank of mpi_size started by mpirun). */
+    char devices[CLI_MAX_DEVICES][256];
+    int n_devices; /* 0 without --devices */
+    int mpi, mpi_rank, mpi_size;
     long epochs, limit, test_limit; /* limits: 0 = all rows */
     long max_steps;                 /* 0 = no limit */
     int no_training;                /* --steps 0: build (or convert) the model, test and save it */
@@ -57,6 +65,8 @@ typedef struct train_result {
     int pretrained_layers;
     double pretrain_mse[CLAE_MAX_LAYERS / 2], pretrain_seconds[CLAE_MAX_LAYERS / 2];
     cli_curve test_curve, train_curve, step_curve; /* --plot */
+    char devices[1024];  /* --devices: the devices' names, ", "-separated ("" without) */
+    double comm_seconds; /* --mpi: this rank's seconds in MPI collectives */
 } train_result;
 
 /* `clae train`'s own parser: fills o from argv (argv[0] "train"); -1 to go on, or an exit status after printing

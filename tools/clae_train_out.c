@@ -83,7 +83,13 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
              cJSON_AddStringToObject(j, "device_id", dev->id) &&
              cJSON_AddNumberToObject(j, "epochs", (double)r->epochs_done) &&
              cJSON_AddNumberToObject(j, "steps", (double)clae_model_steps(m)) &&
-             cJSON_AddNumberToObject(j, "batch", c->batch);
+             cJSON_AddNumberToObject(j, "batch", c->batch) &&
+             cJSON_AddNumberToObject(j, "parts", o->n_devices ? o->n_devices : o->mpi_size) &&
+             (!r->devices[0] || cJSON_AddStringToObject(j, "devices", r->devices)) &&
+             (!o->mpi || (cJSON_AddNumberToObject(j, "ranks", o->mpi_size) &&
+                          cJSON_AddNumberToObject(j, "comm_seconds", r->comm_seconds) &&
+                          /* comm_seconds' whole: the training loop's time, as the text summary's "of … s". */
+                          cJSON_AddNumberToObject(j, "train_seconds", r->train_seconds)));
     if (ok) {
         cJSON_AddItemToObject(j, "layers", layers);
         for (int l = 0; ok && l <= c->n_layers; l++) {
@@ -166,6 +172,10 @@ int cli_train_print_json(const train_opts *o, const clae_device_info *dev, clae_
 void cli_train_print_summary(const train_opts *o, const clae_device_info *dev, clae_model *m, const train_result *r)
 {
     printf("device      %s (%s)\n", dev->name, dev->id);
+    if (r->devices[0]) printf("devices     %s (each batch split across them)\n", r->devices);
+    if (o->mpi)
+        printf("ranks       %d (MPI; rank 0 spent %.3g s of %.3g s in collectives)\n", o->mpi_size, r->comm_seconds,
+               r->train_seconds);
     printf("layers      ");
     print_layers(stdout, &o->cfg);
     printf("\nloss        %s, %s lr %g\n", clae_loss_name(o->cfg.loss), clae_optimizer_name(o->cfg.optimizer),

@@ -267,6 +267,8 @@ static void adv_describe(const clae_layer *L, char *buf, size_t cap)
 
 const clae_layer_kind clae_layer_adv = {
     .name = "adv",
+    .couples_rows = "its discriminator and generator phases train on the whole batch's codes and prior draws with "
+                    "updates of their own, which the split does not reduce",
     .parse = adv_parse,
     .format = adv_format,
     .shape = adv_shape,

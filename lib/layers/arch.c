@@ -142,6 +142,43 @@ clae_status clae_net_param(clae_net *net, int user, size_t rows, size_t cols, co
 
 int clae_param_updates_here(const clae_param *p, const clae_layer *L) { return p && p->last_user == L->index; }
 
+clae_status clae_net_reduce(clae_net *net, const clae_param *const *P, int n)
+{
+    /* A dry run walks the step without data: the hook must see only real gradients. */
+    if (!net->reduce || !net->update || net->rt->trace) return CLAE_OK;
+    clae_host_staging *st = &net->reduce_stage;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += P[i] ? P[i]->grad.n : 0;
+    if (!total) return CLAE_OK;
+    if (total > st->n)
+        return clae_fail(CLAE_ERR_ARG, "gradient reduction: the bucket of %s holds %zu floats, the staging %zu",
+                         P[0] ? P[0]->name : "?", total, st->n);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (!P[i]) continue;
+        TRY(clae_buf_read(net->rt, P[i]->grad, 0, st->ptr + off, P[i]->grad.n));
+        off += P[i]->grad.n;
+    }
+    const float w = net->reduce_weight;
+    for (size_t i = 0; i < total; i++) st->ptr[i] *= w;
+    clae_status s = net->reduce(st->ptr, total, net->reduce_user);
+    if (s != CLAE_OK) {
+        char why[CLAE_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", clae_last_error());
+        const clae_param *first = NULL;
+        for (int i = 0; i < n && !first; i++) first = P[i];
+        return clae_fail(s, "gradient reduction of the bucket of %s (%zu floats) failed: %s", first->name, total,
+                         *why ? why : clae_status_string(s));
+    }
+    off = 0;
+    for (int i = 0; i < n; i++) {
+        if (!P[i]) continue;
+        TRY(clae_buf_write(net->rt, P[i]->grad, 0, st->ptr + off, P[i]->grad.n));
+        off += P[i]->grad.n;
+    }
+    return CLAE_OK;
+}
+
 /* ---- parsing ------------------------------------------------------------------------------- */
 
 #define MAX_ARGS 8

@@ -106,6 +106,8 @@ static clae_status concrete_backward(clae_net *net, clae_layer *L, size_t rows)
     if (L->needs_dx) TRY(clae_op_gemm(rt, 0, 0, rows, D, K, 1.0f, G, K, L->t[0], D, 0.0f, p->grad[k], D));
     TRY(clae_param_probe(net, L->W));
     if (!net->update) return CLAE_OK;
+    const clae_param *own[1] = {L->W};
+    TRY(clae_net_reduce(net, own, 1));
     return clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n);
 }
 

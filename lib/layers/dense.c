@@ -133,6 +133,7 @@ clae_status clae_weights_finish(clae_net *net, clae_layer *L)
     if (!net->update) return CLAE_OK;
     for (int r = 0; r < L->n_reg; r++)
         if (L->reg[r].kind->around_update) TRY(L->reg[r].kind->around_update(net, L, &L->reg[r], &net->hyper, 1));
+    TRY(clae_net_reduce(net, own, 4));
     if (clae_param_updates_here(L->W, L))
         TRY(clae_op_opt_update(rt, &net->hyper, L->W->value, L->W->grad, L->W->s1, L->W->s2, L->W->value.n));
     TRY(clae_op_opt_update(rt, &net->hyper, L->b->value, L->b->grad, L->b->s1, L->b->s2, L->b->value.n));

@@ -55,6 +55,9 @@ typedef struct clae_reg clae_reg;
 typedef struct clae_reg_kind {
     const char *name;
     unsigned claims;
+    /* Why its math mixes the rows of a batch (NULL: each row's share is its own), so data-parallel training,
+     * which splits a batch and sums the parts' gradients, would train another model (clae_model_train). */
+    const char *couples_rows;
     /* Reads the arguments after "name:" (n of them); messages name the label. */
     clae_status (*parse)(clae_reg *r, char **args, int n);
     /* The arguments as parse reads them back ("1e-4", "0.05:3"). */
@@ -87,6 +90,7 @@ struct clae_reg {
 typedef struct clae_layer_kind {
     const char *name;
     unsigned claims;
+    const char *couples_rows; /* as clae_reg_kind's */
     int weights; /* has a weight and bias (dense, conv, convT): counts as a "layers.<i>" layer, may be the output */
     int learns;  /* has trainable parameters of its own kind (the concrete selector): later layers pass gradients */
     /* Reads the arguments after "name:". */
@@ -170,6 +174,13 @@ struct clae_net {
     uint32_t draws, draw;   /* inference: draw `draw` of `draws` per row (0 draws: the deterministic code) */
     clae_buf infer_row_ids; /* stochastic inference: the chunk's rows, keying the draws */
     size_t infer_first;     /* the chunk's first row within the call */
+    /* Data-parallel training (lib/models/parallel.c): when reduce is set, a training step hands each bucket of
+     * final gradients (the parameters one layer updates) to it through reduce_stage, scaled by reduce_weight,
+     * and updates from what comes back (clae_net_reduce). NULL: nothing is read, nothing changes. */
+    clae_gradient_reduce_fn reduce;
+    void *reduce_user;
+    float reduce_weight;
+    clae_host_staging reduce_stage;
     /* Set by the model: adds a tensor of n floats; *dst receives its buffer once placed. */
     clae_status (*declare)(void *owner, const char *name, clae_buf *dst, size_t n, int persistent);
     void *owner;
@@ -188,6 +199,11 @@ clae_status clae_weights_init(clae_net *net, clae_layer *L, double fan_in, doubl
 /* The end of a weight layer's backward: the probed gradients to the host, then (in a step) the updates of
  * the parameters whose last user L is, with the regularizers' around_update on either side. */
 clae_status clae_weights_finish(clae_net *net, clae_layer *L);
+/* In a training step with a reduce hook (clae_net.reduce), the final gradients of the n parameters P (NULL entries
+ * skipped) as one bucket: copied into the host staging, scaled by reduce_weight, replaced by the hook (by their
+ * sum over the data-parallel parts) and written back, before the caller's updates. CLAE_OK at once without a
+ * hook, outside an updating step and in a dry run. */
+clae_status clae_net_reduce(clae_net *net, const clae_param *const *P, int n);
 /* Copies P's complete gradient to the host when P is a probed parameter (probe_W into probe_dW, probe_b into
  * probe_db) and the running phase is the probed one (clae_model_gradients, clae_model_phase_gradient). */
 clae_status clae_param_probe(clae_net *net, const clae_param *P);

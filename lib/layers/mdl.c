@@ -101,11 +101,12 @@ static clae_status mdl_backward(clae_net *net, clae_layer *L, size_t rows)
     TRY(clae_op_mdl_rate_backward(rt, rows, L->in, p->val[k + 1], L->W->value, L->b->value, rate_weight(L), G, L->W->grad,
                                   L->b->grad));
     if (L->needs_dx) TRY(clae_op_act_forward(rt, CLAE_ACT_LINEAR, G, p->grad[k], rows * L->in));
-    for (int i = 0; i < 2; i++) {
-        const clae_param *P = i ? L->b : L->W;
-        TRY(clae_param_probe(net, P));
-        if (net->update) TRY(clae_op_opt_update(rt, &net->hyper, P->value, P->grad, P->s1, P->s2, P->value.n));
-    }
+    const clae_param *own[2] = {L->W, L->b};
+    for (int i = 0; i < 2; i++) TRY(clae_param_probe(net, own[i]));
+    if (!net->update) return CLAE_OK;
+    TRY(clae_net_reduce(net, own, 2));
+    for (int i = 0; i < 2; i++)
+        TRY(clae_op_opt_update(rt, &net->hyper, own[i]->value, own[i]->grad, own[i]->s1, own[i]->s2, own[i]->value.n));
     return CLAE_OK;
 }
 

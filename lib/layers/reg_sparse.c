@@ -132,9 +132,10 @@ static void sparse_describe(const clae_reg *r, char *buf, size_t cap)
         snprintf(buf, cap, "sparse %s lambda=%g", clae_sparsity_name(r->sparsity), (double)r->f[0]);
 }
 
-#define SPARSE_KIND(var, word)                                                                      \
+#define SPARSE_KIND(var, word, coupling)                                                            \
     const clae_reg_kind var = {                                                                     \
         .name = word,                                                                               \
+        .couples_rows = coupling,                                                                   \
         .claims = CLAE_CLAIM_SPARSITY,                                                              \
         .parse = sparse_parse,                                                                      \
         .format = sparse_format,                                                                    \
@@ -147,7 +148,9 @@ static void sparse_describe(const clae_reg *r, char *buf, size_t cap)
         .describe = sparse_describe,                                                                \
     }
 
-SPARSE_KIND(clae_reg_kl, "kl");
-SPARSE_KIND(clae_reg_l1, "l1");
-SPARSE_KIND(clae_reg_l2, "l2");
-SPARSE_KIND(clae_reg_h2o, "h2o");
+/* l1 and l2 are means over rows of per-row terms, so the parts' weighted sum is the batch's; kl's ρ̂ is not. */
+SPARSE_KIND(clae_reg_kl, "kl", "the KL penalty is on the batch's mean activation, a mean over all its rows");
+SPARSE_KIND(clae_reg_l1, "l1", NULL);
+SPARSE_KIND(clae_reg_l2, "l2", NULL);
+SPARSE_KIND(clae_reg_h2o, "h2o", "h2o's running mean moves row by row through the batch, state each part would "
+                                 "move on its own");

@@ -182,6 +182,7 @@ static void wta_describe(const clae_layer *L, char *buf, size_t cap)
 
 const clae_layer_kind clae_layer_wta = {
     .name = "wta",
+    .couples_rows = "winner-take-all picks each unit's winners among all the batch's rows (lifetime sparsity)",
     .claims = CLAE_CLAIM_SELECT,
     .parse = wta_parse,
     .format = wta_format,

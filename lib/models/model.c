@@ -475,6 +475,7 @@ clae_status clae_model_config_set_arch(clae_model_config *cfg, const char *spec,
 void clae_model_destroy(clae_model *m)
 {
     if (!m) return;
+    clae_model_reduce_release(m);
     model_release(m);
     free(m);
 }

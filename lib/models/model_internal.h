@@ -145,6 +145,29 @@ clae_status clae_model_infer_output(clae_model *m, size_t rows, float *err, floa
  * CLAE_ERR_NUMERIC naming the first tensor, index and value, followed by `when` (e.g. "after step 12"). */
 clae_status clae_model_check_finite(clae_model *m, const char *when);
 
+/* ---- data-parallel training (lib/models/parallel.c) ------------------------------------------------------ */
+
+/* The split of clae_model_train's batches (clae_trainer_options' shards and replicas). */
+typedef struct clae_parallel clae_parallel;
+/* Checks o's split against m (the refusals, CLAE_ERR_ARG), installs the gradient reduction in m (and the
+ * replicas), makes their persistent tensors m's (shard 0's) and starts the replicas' threads. *out = NULL when o
+ * asks for no split (nothing is done); otherwise free with clae_parallel_close. */
+clae_status clae_parallel_open(clae_model *m, const clae_trainer_options *o, size_t rows, size_t cols, size_t batch,
+                               clae_parallel **out);
+/* One global batch of n rows (x: n × cols, ids its data-set rows): this process's parts' steps, the loss of the
+ * whole batch into *loss (not checked for being finite: the caller decides on the same number everywhere). A
+ * replica's failure stops every part and returns its status and message. */
+clae_status clae_parallel_step(clae_parallel *P, const float *x, const uint32_t *ids, size_t n, float *loss);
+/* The regularizers' share of the last step's whole-batch loss. */
+float clae_parallel_penalty(const clae_parallel *P);
+/* Stops and joins the threads and takes the reduction out of the models (NULL: nothing). */
+void clae_parallel_close(clae_parallel *P);
+/* Takes m's gradient reduction out and frees its staging (clae_model_destroy, clae_parallel_close). */
+void clae_model_reduce_release(clae_model *m);
+/* Tests only: part `part` fails as a device would at its reduction `bucket` (0 = the first) of the step taken
+ * after `steps` steps; part -1 turns it off. Not thread-safe: set it between trainings. */
+void clae_parallel_inject_failure(int part, uint64_t steps, int bucket);
+
 /* ---- architectures from configurations (lib/models/arch_config.c) ------------------------------ */
 
 /* The net a configuration's --layers and variant fields describe; tied: decoder layers use the encoder's

@@ -130,7 +130,9 @@ static clae_status loss_collect(clae_model *m, size_t rows, uint64_t step, float
     for (size_t r = 0; r < rows; r++) sum += m->row_host[r];
     m->last_penalty = (float)penalty;
     *loss = (float)(sum / (double)rows + penalty);
-    if (!isfinite(*loss))
+    /* Data-parallel parts judge the whole batch's loss, the same in every part (clae_parallel_step): a part
+     * that stopped here alone would leave the others waiting in the reduction. */
+    if (!isfinite(*loss) && !m->net.reduce)
         return clae_fail(CLAE_ERR_NUMERIC, "training loss is not finite (%g) at step %llu; lower --lr?", (double)*loss,
                          (unsigned long long)step);
     return CLAE_OK;

@@ -20,6 +20,7 @@ void clae_trainer_options_default(clae_trainer_options *o)
      * floor for a first loss near 0) is a run gone wrong, not noise. */
     o->diverge_factor = 1e3;
     o->diverge_floor = 1e-3;
+    o->shard_count = 1;
 }
 
 double clae_now_seconds(void)
@@ -114,6 +115,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
     clae_status st = check_options(m, train, o, batch, spe);
     if (st != CLAE_OK) return st;
 
+    clae_parallel *par = NULL; /* the batch split across shards or replicas, or NULL */
     size_t *order = NULL, *idx = malloc(batch * sizeof *idx);
     uint32_t *ids = malloc(batch * sizeof *ids);
     float *xb = malloc(batch * cols * sizeof *xb);
@@ -123,6 +125,8 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
         goto done;
     }
 
+    st = clae_parallel_open(m, o, rows, cols, batch, &par);
+    if (st != CLAE_OK) goto done;
     trainer t = {m, train, o, r, batch, 0};
     /* An adversarial autoencoder's figures, averaged over each epoch's steps. */
     clae_adversary_stats adv;
@@ -168,7 +172,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             float loss = 0.0f;
             const double t0 = clae_now_seconds();
             /* A non-finite loss comes back as CLAE_ERR_NUMERIC naming the step. */
-            st = clae_model_train_step_rows(m, xb, ids, n, &loss);
+            st = par ? clae_parallel_step(par, xb, ids, n, &loss) : clae_model_train_step_rows(m, xb, ids, n, &loss);
             const double dt = clae_now_seconds() - t0;
             if (st != CLAE_OK) {
                 r->diverged = st == CLAE_ERR_NUMERIC;
@@ -201,7 +205,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
             r->x = xb;
             r->row_ids = ids;
             r->loss = loss;
-            r->penalty = clae_model_last_penalty(m);
+            r->penalty = par ? clae_parallel_penalty(par) : clae_model_last_penalty(m);
             r->step_seconds = dt;
             r->epoch_rows += n;
             r->epoch_loss = loss_sum / (double)r->epoch_rows;
@@ -270,6 +274,7 @@ clae_status clae_model_train(clae_model *m, const clae_dataset *train, const cla
      * then the start). */
     st = write_end(&t, r->position);
 done:
+    clae_parallel_close(par);
     r->x = NULL;
     r->row_ids = NULL;
     free(order);

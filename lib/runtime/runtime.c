@@ -492,6 +492,57 @@ clae_status clae_buf_copy_to_mem(clae_runtime *rt, clae_buf src, size_t src_off,
     return CLAE_OK;
 }
 
+clae_status clae_host_staging_alloc(clae_runtime *rt, size_t n, clae_host_staging *out)
+{
+    if (!rt || !out) return clae_fail(CLAE_ERR_ARG, "clae_host_staging_alloc: runtime and out must not be NULL");
+    memset(out, 0, sizeof *out);
+    const size_t alloc = n ? n : 1;
+    if (alloc > SIZE_MAX / sizeof(float))
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_ARG, "clae_host_staging_alloc: %zu floats overflow size_t", n));
+    const size_t bytes = alloc * sizeof(float);
+    if (rt->is_ref) {
+        out->ptr = calloc(alloc, sizeof(float));
+        if (!out->ptr) return clae_rt_fail(rt, clae_fail(CLAE_ERR_NOMEM, "out of memory allocating %zu bytes", bytes));
+        out->n = n;
+        return CLAE_OK;
+    }
+    cl_int err;
+    cl_mem m = clCreateBuffer(rt->ctx, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, NULL, &err);
+    if (err != CL_SUCCESS)
+        return clae_rt_fail(rt, clae_fail(err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES
+                                              ? CLAE_ERR_DEVICE_MEM : CLAE_ERR_OPENCL,
+                                          "%s: host staging of %zu bytes: clCreateBuffer failed: %s", rt->info.name,
+                                          bytes, clae_cl_error_name(err)));
+    void *p = clEnqueueMapBuffer(rt->queue, m, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes, 0, NULL, NULL, &err);
+    if (err != CL_SUCCESS || !p) {
+        clReleaseMemObject(m);
+        return clae_rt_fail(rt, clae_fail(CLAE_ERR_OPENCL, "%s: mapping %zu bytes of host staging failed: %s",
+                                          rt->info.name, bytes, clae_cl_error_name(err)));
+    }
+    memset(p, 0, bytes);
+    out->ptr = p;
+    out->n = n;
+    out->mem = m;
+    out->queue = rt->queue;
+    return CLAE_OK;
+}
+
+void clae_host_staging_free(clae_host_staging *s)
+{
+    if (!s) return;
+    if (s->mem) {
+        cl_event ev = NULL;
+        if (clEnqueueUnmapMemObject(s->queue, s->mem, s->ptr, 0, NULL, &ev) == CL_SUCCESS && ev) {
+            clWaitForEvents(1, &ev);
+            clReleaseEvent(ev);
+        }
+        clReleaseMemObject(s->mem);
+    } else {
+        free(s->ptr);
+    }
+    memset(s, 0, sizeof *s);
+}
+
 clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n)
 {
     clae_status s = check_range(rt, "clae_buf_read", src, off, n);

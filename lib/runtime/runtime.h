@@ -173,6 +173,20 @@ void clae_mem_release(cl_mem mem);
 clae_status clae_buf_write(clae_runtime *rt, clae_buf dst, size_t off, const float *src, size_t n);
 clae_status clae_buf_read(clae_runtime *rt, clae_buf src, size_t off, float *dst, size_t n);
 clae_status clae_buf_zero(clae_runtime *rt, clae_buf b);
+/* Host memory the device reads and writes directly: on OpenCL a CL_MEM_ALLOC_HOST_PTR buffer kept mapped for
+ * its whole life (PoCL and unified-memory devices then copy nothing more; discrete ones get pinned pages that DMA
+ * at full speed), on cpu-ref plain host memory. For transfers that go through the host every step (a data-parallel
+ * step's gradient buckets), passed as the host pointer of clae_buf_read/clae_buf_write. */
+typedef struct clae_host_staging {
+    float *ptr;      /* n floats, valid until clae_host_staging_free */
+    size_t n;
+    cl_mem mem;      /* OpenCL: the mapped buffer; cpu-ref: NULL */
+    cl_command_queue queue; /* the queue it was mapped on (unmapped there) */
+} clae_host_staging;
+/* n floats (zeroed) on rt's device; CLAE_ERR_NOMEM / CLAE_ERR_DEVICE_MEM / CLAE_ERR_OPENCL, recorded in rt. */
+clae_status clae_host_staging_alloc(clae_runtime *rt, size_t n, clae_host_staging *out);
+/* Unmaps and releases it (a zeroed or freed one is a no-op); the runtime must still be open. */
+void clae_host_staging_free(clae_host_staging *s);
 /* Waits until all queued work has finished. */
 clae_status clae_rt_finish(clae_runtime *rt);
 

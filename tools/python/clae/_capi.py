@@ -96,7 +96,9 @@ class TrainerOptions(ctypes.Structure):
                 ("checkpoint_every", ctypes.c_uint64), ("model_path", ctypes.c_char_p),
                 ("scaling", ctypes.POINTER(Scaling)), ("diverge_factor", ctypes.c_double),
                 ("diverge_floor", ctypes.c_double), ("on_epoch_begin", TRAIN_CALLBACK),
-                ("on_step", TRAIN_CALLBACK), ("on_epoch_end", TRAIN_CALLBACK), ("user", ctypes.c_void_p)]
+                ("on_step", TRAIN_CALLBACK), ("on_epoch_end", TRAIN_CALLBACK), ("user", ctypes.c_void_p),
+                ("shard_index", ctypes.c_int), ("shard_count", ctypes.c_int), ("reduce", ctypes.c_void_p),
+                ("reduce_user", ctypes.c_void_p), ("replicas", ctypes.c_void_p), ("n_replicas", ctypes.c_int)]
 
 
 def _candidates():
