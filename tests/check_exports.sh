@@ -5,8 +5,9 @@ set -eu
 lib=$1 header=$2 cc=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The preprocessed header has no comments, so every "clae_name(" left is a declaration.
-$cc -E -P "$header" | grep -o 'clae_[A-Za-z0-9_]*[[:space:]]*(' | tr -d ' (' | sort -u > "$tmp/declared"
+# The preprocessed header has no comments, so every "clae_name(" left is a declaration, except a return type
+# before a function pointer ("typedef clae_status (*fn)(…)"), which the "(*" tells apart.
+$cc -E -P "$header" | grep -o 'clae_[A-Za-z0-9_]*[[:space:]]*([^*]' | sed 's/[[:space:]]*(.*//' | sort -u > "$tmp/declared"
 nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u > "$tmp/exported"
 comm -13 "$tmp/declared" "$tmp/exported" > "$tmp/leaked"
 comm -23 "$tmp/declared" "$tmp/exported" > "$tmp/missing"

@@ -45,30 +45,11 @@ static const char *data_path(void)
  * the leak checker is off for the ranks alone; the single-process runs of the same flags still leak-check clae. */
 static run_result run_mpi(int np, const char *args)
 {
-    char bin[1024], out[1100], err[1100], cmd[8192];
-    snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
-    snprintf(out, sizeof out, "%s", test_tmp_path("stdout"));
-    snprintf(err, sizeof err, "%s", test_tmp_path("stderr"));
+    char prefix[512];
     const char *root = geteuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "";
-    snprintf(cmd, sizeof cmd, "%sASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" timeout -k 5 %d "
+    snprintf(prefix, sizeof prefix, "%sASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" timeout -k 5 %d "
              "mpirun -np %d --oversubscribe ", root, MPI_LIMIT_S, np);
-    test_append_quoted(cmd, sizeof cmd, bin);
-    strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
-    strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);
-    strncat(cmd, " </dev/null >", sizeof cmd - strlen(cmd) - 1);
-    test_append_quoted(cmd, sizeof cmd, out);
-    strncat(cmd, " 2>", sizeof cmd - strlen(cmd) - 1);
-    test_append_quoted(cmd, sizeof cmd, err);
-    ck_assert_uint_lt(strlen(cmd), sizeof cmd - 1);
-    fflush(NULL);
-    int w = system(cmd);
-    ck_assert_msg(w != -1, "system() failed for %s", cmd);
-    run_result r;
-    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
-    r.out = test_slurp_text(out);
-    r.err = test_slurp_text(err);
-    return r;
+    return run_clae_after(prefix, args);
 }
 
 static run_result mpi_expect(int status, int np, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

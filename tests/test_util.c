@@ -264,11 +264,14 @@ void run_free(run_result *r)
 
 /* Runs `clae ARGS` (ARGS already shell-quoted where needed) with stdin empty and
  * stdout, stderr captured separately, inheriting the environment (CLAE_CACHE_DIR). */
-run_result run_clae(const char *args)
+run_result run_clae(const char *args) { return run_clae_after("", args); }
+
+run_result run_clae_after(const char *prefix, const char *args)
 {
     char bin[1024], cmd[8192] = "";
     snprintf(bin, sizeof bin, "%s/clae", test_build_dir());
     ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    snprintf(cmd, sizeof cmd, "%s", prefix);
     test_append_quoted(cmd, sizeof cmd, bin);
     strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
     strncat(cmd, args, sizeof cmd - strlen(cmd) - 1);

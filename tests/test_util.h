@@ -93,6 +93,9 @@ typedef struct run_result {
  * the test's temporary directory, so it needs the test_tmp fixture),
  * inheriting the environment (CLAE_CACHE_DIR). */
 run_result run_clae(const char *args);
+/* run_clae behind a shell prefix, e.g. "VAR=1 mpirun -np 2 " (ending in a space): the command is
+ * "PREFIX'<build>/clae' ARGS". */
+run_result run_clae_after(const char *prefix, const char *args);
 void run_free(run_result *r);
 
 /* run_clae with args from a printf format, asserting the exit status; the

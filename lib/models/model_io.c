@@ -120,6 +120,19 @@ clae_status clae_model_tensor_set(clae_model *m, const char *name, const float *
     return model_fail(m, s);
 }
 
+/* Tensor i of the plan into *host (grown to fit; the caller frees it), and in *bad the index of its first
+ * non-finite value (its length when there is none). */
+static clae_status read_tensor(clae_model *m, int i, float **host, size_t *bad)
+{
+    const size_t n = m->plan.tensors[i].bytes / sizeof(float);
+    float *grown = realloc(*host, n * sizeof *grown);
+    if (!grown) return clae_fail(CLAE_ERR_NOMEM, "out of host memory for tensor '%s'", m->plan.tensors[i].name);
+    *host = grown;
+    TRY(clae_buf_read(m->rt, *m->plan_dst[i], 0, grown, n));
+    for (*bad = 0; *bad < n && isfinite(grown[*bad]); ++*bad) {}
+    return CLAE_OK;
+}
+
 /* ---- configuration <-> metadata ------------------------------------------------------------ */
 
 static clae_status meta_set(clae_st_writer *w, const char *key, const char *fmt, ...)
@@ -332,20 +345,14 @@ static clae_status save_file(clae_model *m, const char *path, int checkpoint, co
         if (!is_persistent(m, i) || (!checkpoint && !is_parameter(m, i))) continue;
         size_t n = m->plan.tensors[i].bytes / sizeof(float), shape[2];
         int ndim = tensor_shape(m, i, shape);
-        float *grown = realloc(host, n * sizeof *host);
-        if (!grown) {
-            s = clae_fail(CLAE_ERR_NOMEM, "save: out of host memory");
-            break;
-        }
-        host = grown;
-        s = clae_buf_read(m->rt, *m->plan_dst[i], 0, host, n);
+        size_t bad;
+        s = read_tensor(m, i, &host, &bad);
         /* A diverged run must not replace a good file with NaNs. */
-        for (size_t k = 0; s == CLAE_OK && k < n; k++)
-            if (!isfinite(host[k]))
-                s = clae_fail(CLAE_ERR_NUMERIC,
-                              "save %s: tensor '%s' holds a non-finite value (%g at index %zu): the weights "
-                              "diverged, so nothing was written",
-                              path, m->plan.tensors[i].name, (double)host[k], k);
+        if (s == CLAE_OK && bad < n)
+            s = clae_fail(CLAE_ERR_NUMERIC,
+                          "save %s: tensor '%s' holds a non-finite value (%g at index %zu): the weights "
+                          "diverged, so nothing was written",
+                          path, m->plan.tensors[i].name, (double)host[bad], bad);
         if (s == CLAE_OK) s = clae_st_writer_add_f32(w, m->plan.tensors[i].name, host, ndim, shape);
     }
     free(host);
@@ -361,18 +368,11 @@ clae_status clae_model_check_finite(clae_model *m, const char *when)
     float *host = NULL;
     for (int i = 0; s == CLAE_OK && i < m->plan.n; i++) {
         if (!is_persistent(m, i)) continue;
-        size_t n = m->plan.tensors[i].bytes / sizeof(float);
-        float *grown = realloc(host, n * sizeof *host);
-        if (!grown) {
-            s = clae_fail(CLAE_ERR_NOMEM, "checking the weights: out of host memory");
-            break;
-        }
-        host = grown;
-        s = clae_buf_read(m->rt, *m->plan_dst[i], 0, host, n);
-        for (size_t k = 0; s == CLAE_OK && k < n; k++)
-            if (!isfinite(host[k]))
-                s = clae_fail(CLAE_ERR_NUMERIC, "tensor '%s' holds a non-finite value (%g at index %zu) %s: training "
-                              "stopped", m->plan.tensors[i].name, (double)host[k], k, when);
+        size_t bad;
+        s = read_tensor(m, i, &host, &bad);
+        if (s == CLAE_OK && bad < m->plan.tensors[i].bytes / sizeof(float))
+            s = clae_fail(CLAE_ERR_NUMERIC, "tensor '%s' holds a non-finite value (%g at index %zu) %s: training "
+                          "stopped", m->plan.tensors[i].name, (double)host[bad], bad, when);
     }
     free(host);
     return s;
